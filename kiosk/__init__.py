@@ -1,0 +1,91 @@
+"""The hall attendance and window evaluation service.
+
+``create_app()`` is the application factory: configuration comes from the defaults
+below, then ``instance/config.py``, then ``FLASK_<KEY>`` environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from kiosk.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+LANGUAGES = ("zh_Hans_CN", "en")
+
+
+def _select_locale() -> str:
+    """Simplified Chinese first; English when the visitor asks for it (``?lang=en`` or cookie)."""
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES, default="zh_Hans_CN") or "zh_Hans_CN"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure the Flask application."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(
+        SECRET_KEY="dev-only-change-me",
+        SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(app.instance_path, "kiosk.sqlite"),
+        SQLALCHEMY_ENGINE_OPTIONS={},
+        RATING_TOKEN_TTL=259200,
+        RATING_RATE_LIMIT="120 per minute",
+        PUBLIC_BASE_URL=None,
+        DEFAULT_HALL=None,
+        BABEL_DEFAULT_LOCALE="zh_Hans_CN",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_TRANSLATION_DIRECTORIES="translations",
+        LOGIN_MAX_FAILURES=5,
+        LOGIN_LOCKOUT_SECONDS=900,
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=os.path.join(os.path.dirname(__file__), "..", "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    limiter.init_app(app)
+
+    from kiosk import models  # noqa: F401  (registers the tables with the metadata)
+    from kiosk.cli import register_cli
+
+    register_cli(app)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Attach the service's pages and APIs."""
+    from kiosk.pages import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """WAL, a busy timeout and foreign keys, so the listener and the web server write side by side."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

@@ -1,0 +1,90 @@
+"""Command-line interface: ``flask --app kiosk import|export|demo``.
+
+Each command group of the other packages registers itself from :func:`register_cli`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+
+from kiosk.extensions import db
+from kiosk.interchange import (
+    EXPORT_HEADER,
+    KINDS,
+    HallNotFound,
+    ImportFailed,
+    export_rows,
+    import_file,
+    resolve_hall,
+    write_csv,
+)
+
+
+@click.command("import")
+@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--hall", "hall_code", help="Hall code (needed when the database has several).")
+@with_appcontext
+def import_command(kind: str, file: Path, hall_code: str | None) -> None:
+    """Import FILE of KIND; all or nothing, bad rows named by line and column."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        click.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+        sys.exit(1)
+    try:
+        report = import_file(db.session, kind, data, hall_code, source_name=file.name)
+    except ImportFailed as exc:
+        click.echo(f"error: {file} was not imported; nothing was changed.", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    except HallNotFound as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(report.summary())
+    for note in report.notes:
+        click.echo(f"  {note}")
+
+
+def _parse_day(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f'"{value}" is not a date YYYY-MM-DD', param_hint=name) from None
+
+
+@click.command("export")
+@click.argument("kind", type=click.Choice(tuple(EXPORT_HEADER)))
+@click.option("--from", "first", help="First local date, YYYY-MM-DD (inclusive).")
+@click.option("--to", "last", help="Last local date, YYYY-MM-DD (inclusive).")
+@click.option("--hall", "hall_code", help="Hall code (needed when the database has several).")
+@with_appcontext
+def export_command(kind: str, first: str | None, last: str | None, hall_code: str | None) -> None:
+    """Write KIND as CSV to standard output, in the columns import reads."""
+    first_day, last_day = _parse_day(first, "--from"), _parse_day(last, "--to")
+    if first_day and last_day and last_day < first_day:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    try:
+        hall = resolve_hall(db.session, hall_code)
+    except HallNotFound as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    write_csv(export_rows(db.session, kind, hall, first_day, last_day), sys.stdout)
+
+
+def register_cli(app: Flask) -> None:
+    """Register every command group of the service on ``app``."""
+    app.cli.add_command(import_command)
+    app.cli.add_command(export_command)
+    from kiosk.demo import demo_command
+
+    app.cli.add_command(demo_command)

@@ -1,0 +1,415 @@
+"""The hall's data model (SQLAlchemy 2.0, typed).
+
+Every instant is stored as a *naive UTC* ``DateTime``: SQLite has no time zone
+type, and one convention on both backends keeps set-based queries simple. The
+service layer converts to the hall's local time (``Hall.timezone``) at the edges.
+Dates (assignment ranges, duty days) are plain local ``Date`` values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kiosk.extensions import db
+
+
+def utcnow() -> dt.datetime:
+    """The current instant as naive UTC, the storage convention of this model."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+PUNCH_SOURCES = ("device", "import", "correction")
+RATING_CHANNELS = ("counter", "qr", "other")
+REVIEW_VERDICTS = ("upheld", "unfounded")
+ABSENCE_KINDS = ("leave", "out")
+EVENT_KINDS = ("spot_check", "complaint", "commendation")
+USER_ROLES = ("admin", "leader", "duty", "unit")
+
+
+class Hall(db.Model):
+    """A service hall; ``settings`` holds schedules, attendance and rating options of hall.toml."""
+
+    __tablename__ = "halls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    units: Mapped[list[Unit]] = relationship(back_populates="hall", order_by="Unit.code")
+    windows: Mapped[list[Window]] = relationship(back_populates="hall", order_by="Window.code")
+
+
+class Unit(db.Model):
+    """A government unit (进驻单位) with windows in the hall."""
+
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("hall_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+
+    hall: Mapped[Hall] = relationship(back_populates="units")
+    windows: Mapped[list[Window]] = relationship(back_populates="unit", order_by="Window.code")
+
+
+class Window(db.Model):
+    """A counter (窗口) of a unit; ``handles_cases`` is false for consultation desks."""
+
+    __tablename__ = "windows"
+    __table_args__ = (UniqueConstraint("hall_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    handles_cases: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    hall: Mapped[Hall] = relationship(back_populates="windows")
+    unit: Mapped[Unit] = relationship(back_populates="windows")
+
+
+class Staff(db.Model):
+    """A window staff member (窗口工作人员), known by ``staff_no`` within a hall."""
+
+    __tablename__ = "staff"
+    __table_args__ = (UniqueConstraint("hall_id", "staff_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"), index=True)
+    staff_no: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    photo: Mapped[str | None] = mapped_column(String(300))
+
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="staff", order_by="Assignment.start_date"
+    )
+
+
+class Assignment(db.Model):
+    """A dated assignment of a staff member to a window; both ends inclusive, no end = open."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("staff_id", "start_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"), index=True)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+
+    staff: Mapped[Staff] = relationship(back_populates="assignments")
+    window: Mapped[Window] = relationship()
+
+
+class Punch(db.Model):
+    """A raw clock-in punch. Never edited nor deleted: a :class:`PunchVoid` voids it."""
+
+    __tablename__ = "punches"
+    __table_args__ = (
+        UniqueConstraint("staff_id", "punched_at"),
+        CheckConstraint("source IN ('device', 'import', 'correction')", name="source"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    punched_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    source: Mapped[str] = mapped_column(String(16), default="import")
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    staff: Mapped[Staff] = relationship()
+    void: Mapped[PunchVoid | None] = relationship(back_populates="punch")
+
+
+class PunchVoid(db.Model):
+    """The voiding of a punch by a duty officer, with the reason (audited)."""
+
+    __tablename__ = "punch_voids"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    punch_id: Mapped[int] = mapped_column(ForeignKey("punches.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    voided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    voided_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    punch: Mapped[Punch] = relationship(back_populates="void")
+
+
+class Absence(db.Model):
+    """Approved leave (请假) or an out-of-office registration (外出登记), a closed interval."""
+
+    __tablename__ = "absences"
+    __table_args__ = (
+        UniqueConstraint("staff_id", "kind", "start"),
+        CheckConstraint("kind IN ('leave', 'out')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    start: Mapped[dt.datetime] = mapped_column(DateTime)
+    end: Mapped[dt.datetime] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    staff: Mapped[Staff] = relationship()
+
+
+class Event(db.Model):
+    """A spot check, complaint or commendation with signed points and a veto flag."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("hall_id", "event_id"),
+        CheckConstraint("kind IN ('spot_check', 'complaint', 'commendation')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    event_id: Mapped[str] = mapped_column(String(64))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(100))
+    points: Mapped[float] = mapped_column(Float)
+    veto: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    staff: Mapped[Staff] = relationship()
+
+
+class Case(db.Model):
+    """A case (办件) from the approval system; on time when ``completed_at <= due_at``."""
+
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("hall_id", "case_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    case_no: Mapped[str] = mapped_column(String(64))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    matter: Mapped[str | None] = mapped_column(String(200))
+    accepted_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    weight: Mapped[float | None] = mapped_column(Float)
+
+    staff: Mapped[Staff] = relationship()
+
+
+class Device(db.Model):
+    """A fingerprint reader on a serial line, with the state its listener last reported."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    port: Mapped[str] = mapped_column(String(300))
+    baud: Mapped[int] = mapped_column(Integer, default=57600)
+    address: Mapped[int] = mapped_column(BigInteger, default=0xFFFFFFFF)
+    password: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="unknown")
+    last_seen: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    unrecognised_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DeviceTemplate(db.Model):
+    """Maps a template page on a reader's flash to a staff member."""
+
+    __tablename__ = "device_templates"
+    __table_args__ = (UniqueConstraint("device_id", "page"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    page: Mapped[int] = mapped_column(Integer)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+
+    staff: Mapped[Staff] = relationship()
+
+
+class Terminal(db.Model):
+    """A counter terminal (touch screen, evaluator pad) bound to a window; key stored hashed."""
+
+    __tablename__ = "terminals"
+    __table_args__ = (UniqueConstraint("hall_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    window: Mapped[Window] = relationship()
+
+
+class ServiceSession(db.Model):
+    """One service at a counter; the citizen rates it once via the counter or the QR token."""
+
+    __tablename__ = "service_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    terminal_id: Mapped[int | None] = mapped_column(ForeignKey("terminals.id"))
+    case_no: Mapped[str | None] = mapped_column(String(64))
+    # Only the SHA-256 of the token is kept: a leaked database does not leak usable links.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    staff: Mapped[Staff] = relationship()
+    window: Mapped[Window] = relationship()
+
+
+class Rating(db.Model):
+    """A citizen's rating; levels 1–2 are bad reviews, handled as a work order on the same row."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (
+        UniqueConstraint("hall_id", "rating_id"),
+        CheckConstraint("level BETWEEN 1 AND 5", name="level"),
+        Index("ix_ratings_hall_rated_at", "hall_id", "rated_at"),
+        Index("ix_ratings_terminal_rated_at", "terminal_id", "rated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    rating_id: Mapped[str] = mapped_column(String(64))
+    # Unique: the database itself guarantees one rating per service session.
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("service_sessions.id"), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    rated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    level: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(8), default="other")
+    case_no: Mapped[str | None] = mapped_column(String(64))
+    reasons: Mapped[str | None] = mapped_column(Text)  # '|'-separated, as in the CSV
+    comment: Mapped[str | None] = mapped_column(Text)
+    misuse: Mapped[bool] = mapped_column(Boolean, default=False)
+    terminal_id: Mapped[int | None] = mapped_column(ForeignKey("terminals.id"))
+    review: Mapped[str | None] = mapped_column(String(16))
+    review_note: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    rectified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    rectification_note: Mapped[str | None] = mapped_column(Text)
+
+    staff: Mapped[Staff] = relationship()
+
+
+class User(UserMixin, db.Model):
+    """A back-office user: admin, leader, duty officer or unit viewer."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    hall_id: Mapped[int | None] = mapped_column(ForeignKey("halls.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.active
+
+
+class DutyAssignment(db.Model):
+    """The duty roster (带班表): which officer is on duty on which day."""
+
+    __tablename__ = "duty_roster"
+    __table_args__ = (UniqueConstraint("hall_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEntry(db.Model):
+    """Append-only audit log: who changed what, when, before and after, and why."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    hall_id: Mapped[int | None] = mapped_column(ForeignKey("halls.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[Any | None] = mapped_column(JSON)
+    after: Mapped[Any | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    user: Mapped[User | None] = relationship()
+
+
+class PublishedPeriod(db.Model):
+    """A frozen, published bimonthly result (通报); a correction is a new revision."""
+
+    __tablename__ = "published_periods"
+    __table_args__ = (UniqueConstraint("hall_id", "period", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    period: Mapped[str] = mapped_column(String(16))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    as_of: Mapped[dt.datetime] = mapped_column(DateTime)
+    rules_sha256: Mapped[str] = mapped_column(String(64))
+    inputs_sha256: Mapped[str] = mapped_column(String(64))
+    result_json: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+# Hot-path indexes, named explicitly so migrations match on both backends.
+Index("ix_punches_punched_at", Punch.punched_at)
+Index("ix_cases_staff_completed_at", Case.staff_id, Case.completed_at)

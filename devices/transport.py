@@ -1,0 +1,200 @@
+"""Serial transport for EF01 modules: one command, one reply, each within a deadline.
+
+The port path is opened exactly as given: if it is a symlink we do not resolve it, so when
+the link is re-pointed (a USB adapter re-enumerated, an emulator re-plugged) the next
+``open`` follows it. ``link_changed`` tells whether the path now names another device than
+the one we hold open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import time
+from dataclasses import dataclass
+
+import serial
+
+from devices import protocol as p
+
+
+class TransportError(Exception):
+    """Base class of line failures."""
+
+
+class LinkDown(TransportError):
+    """The port is gone or dead (unplugged, removed, I/O error): reconnect."""
+
+
+class ReplyTimeout(TransportError):
+    """No valid reply before the deadline (silent module, wrong address, lost bytes)."""
+
+
+class ChecksumError(ReplyTimeout):
+    """Only corrupt replies arrived before the deadline."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Deadlines in seconds; tests shorten them."""
+
+    reply: float = 1.0  # ordinary command
+    corrupt_grace: float = 0.05  # after a corrupt frame, how long a valid one may still come
+
+
+class SerialTransport:
+    """A pyserial port speaking EF01 to one module address."""
+
+    def __init__(
+        self,
+        port: str,
+        baud: int = p.DEFAULT_BAUD,
+        address: int = p.DEFAULT_ADDRESS,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.port = port
+        self.baud = baud
+        self.address = address
+        self.timeouts = timeouts or Timeouts()
+        self.parser = p.FrameParser()
+        self.serial: serial.Serial | None = None
+        self._identity: tuple[int, int] | None = None
+        self.corrupt_seen = 0
+        self.foreign_seen = 0
+
+    # --- connection -----------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open the port path as given; raises ``LinkDown`` when it cannot be opened."""
+        self.close()
+        try:
+            # exclusive: a second program on the same reader (an enrolment while the listener
+            # runs) would steal replies; refuse it instead.
+            port = serial.Serial(self.port, self.baud, timeout=0, exclusive=True)
+            fd = port.fileno()
+            st = os.fstat(fd)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise LinkDown(f"cannot open {self.port}: {exc}") from exc
+        self.serial = port
+        self._identity = (st.st_rdev, st.st_ino)
+        self.parser.reset()
+
+    def close(self) -> None:
+        """Close the port if open."""
+        if self.serial is not None:
+            with contextlib.suppress(Exception):
+                self.serial.close()
+        self.serial = None
+        self._identity = None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether a port is held."""
+        return self.serial is not None
+
+    def link_changed(self) -> bool:
+        """Whether the path now leads elsewhere than the device we hold (or nowhere)."""
+        if self._identity is None:
+            return True
+        try:
+            st = os.stat(self.port)
+        except OSError:
+            return True
+        return (st.st_rdev, st.st_ino) != self._identity
+
+    # --- exchange -------------------------------------------------------------------------
+
+    def command(self, packet: bytes, timeout: float | None = None) -> p.Frame:
+        """Send one command packet and return the module's matching reply frame.
+
+        Input pending before the command is discarded: it can only be a late reply to an
+        earlier command. A reply is accepted only from our address, as an ack, with the
+        payload length this instruction's reply has, so that a stray frame is never taken
+        for the answer.
+        """
+        if self.serial is None:
+            raise LinkDown("port not open")
+        instruction = packet[p.HEADER_LEN]
+        expected_len = p.REPLY_LENGTHS.get(instruction)
+        self._flush_input()
+        self._write(packet)
+        deadline = time.monotonic() + (self.timeouts.reply if timeout is None else timeout)
+        corrupt = False
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if corrupt:
+                    raise ChecksumError("reply had a bad checksum")
+                raise ReplyTimeout(f"no reply within the deadline to 0x{instruction:02X}")
+            for event in self.parser.feed(self._read(remaining)):
+                if isinstance(event, p.CorruptFrame):
+                    self.corrupt_seen += 1
+                    if not corrupt:
+                        corrupt = True
+                        deadline = min(deadline, time.monotonic() + self.timeouts.corrupt_grace)
+                    continue
+                if (
+                    event.address != self.address
+                    or event.pid != p.PacketId.ACK
+                    or (expected_len is not None and len(event.payload) != expected_len)
+                ):
+                    self.foreign_seen += 1
+                    continue
+                return event
+
+    def ack_code(self, packet: bytes, timeout: float | None = None) -> tuple[int, bytes]:
+        """Send a command; return its confirmation code and the data after it."""
+        frame = self.command(packet, timeout)
+        return frame.payload[0], frame.payload[1:]
+
+    def _flush_input(self) -> None:
+        assert self.serial is not None
+        fd = self.serial.fileno()
+        while True:
+            try:
+                ready, _, _ = select.select([fd], [], [], 0)
+            except (OSError, ValueError) as exc:
+                raise LinkDown(str(exc)) from exc
+            if not ready:
+                break
+            self._read_ready(fd)
+        self.parser.reset()
+
+    def _write(self, data: bytes) -> None:
+        assert self.serial is not None
+        try:
+            self.serial.write(data)
+        except (serial.SerialException, OSError) as exc:
+            raise LinkDown(f"write failed: {exc}") from exc
+
+    def _read(self, timeout: float) -> bytes:
+        assert self.serial is not None
+        fd = self.serial.fileno()
+        try:
+            ready, _, _ = select.select([fd], [], [], timeout)
+        except (OSError, ValueError) as exc:
+            raise LinkDown(str(exc)) from exc
+        if not ready:
+            return b""
+        return self._read_ready(fd)
+
+    def _read_ready(self, fd: int) -> bytes:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return b""
+        except OSError as exc:
+            # EIO is what a pty slave gives once its master is gone: the line is dead.
+            raise LinkDown(f"read failed: {errno.errorcode.get(exc.errno or 0, exc)}") from exc
+        if not data:
+            raise LinkDown("port reports readiness but returned no data (disconnected)")
+        return data
+
+    def __enter__(self) -> SerialTransport:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -413,3 +413,5 @@ class PublishedPeriod(db.Model):
 # Hot-path indexes, named explicitly so migrations match on both backends.
 Index("ix_punches_punched_at", Punch.punched_at)
 Index("ix_cases_staff_completed_at", Case.staff_id, Case.completed_at)
+
+from kiosk.models_devices import DeviceEvent  # noqa: E402,F401  (reader events table)

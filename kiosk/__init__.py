@@ -75,6 +75,9 @@ def _register_blueprints(app: Flask) -> None:
     from kiosk.pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)
+    from admin import bp as admin_bp
+
+    app.register_blueprint(admin_bp)
 
 
 @event.listens_for(Engine, "connect")

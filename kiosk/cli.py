@@ -88,3 +88,6 @@ def register_cli(app: Flask) -> None:
     from kiosk.demo import demo_command
 
     app.cli.add_command(demo_command)
+    from admin.cli import users_cli
+
+    app.cli.add_command(users_cli)

@@ -1,0 +1,1 @@
+"""Service modules of the back office: the views call these, templates get plain values."""

@@ -131,9 +131,9 @@ def _attendance(p: IndividualScore, result: ScoreResult) -> list[ExplanationItem
                         )
                     )
         if not day.on_duty:
-            items.append(
-                ExplanationItem("attendance", f"{day.day}：不在岗（无有效打卡，也无外出登记）")
-            )
+            on_leave = any(s.excused_by == "leave" for s in day.slots)
+            why = "请假（请假不计在岗）" if on_leave else "无有效打卡，也无外出登记"
+            items.append(ExplanationItem("attendance", f"{day.day}：不在岗，{why}"))
         for dup in day.duplicates:
             items.append(
                 ExplanationItem("attendance", f"{day.day} {dup:%H:%M:%S} 的打卡为重复打卡，不计")

@@ -410,8 +410,8 @@ class PublishedPeriod(db.Model):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
-# Hot-path indexes, named explicitly so migrations match on both backends.
-Index("ix_punches_punched_at", Punch.punched_at)
+# Hot-path indexes, named explicitly so migrations match on both backends. Punches need
+# none beyond their unique (staff_id, punched_at): period reads seek per staff member.
 Index("ix_cases_staff_completed_at", Case.staff_id, Case.completed_at)
 
 from kiosk.models_devices import DeviceEvent  # noqa: E402,F401  (reader events table)

@@ -249,9 +249,6 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_punches')),
     sa.UniqueConstraint('staff_id', 'punched_at', name=op.f('uq_punches_staff_id'))
     )
-    with op.batch_alter_table('punches', schema=None) as batch_op:
-        batch_op.create_index('ix_punches_punched_at', ['punched_at'], unique=False)
-
     op.create_table('terminals',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('hall_id', sa.Integer(), nullable=False),
@@ -348,9 +345,6 @@ def downgrade():
     op.drop_table('service_sessions')
     op.drop_table('punch_voids')
     op.drop_table('terminals')
-    with op.batch_alter_table('punches', schema=None) as batch_op:
-        batch_op.drop_index('ix_punches_punched_at')
-
     op.drop_table('punches')
     op.drop_table('published_periods')
     with op.batch_alter_table('events', schema=None) as batch_op:

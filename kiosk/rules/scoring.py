@@ -596,6 +596,9 @@ def score_period(data: PeriodData, rules: RuleSet) -> ScoreResult:
             draft.default_weighted += 1
         elif isinstance(weight, Decimal):
             draft.decimal_weight += weight
+        elif isinstance(weight, float):
+            # repr() is the float's shortest decimal: 0.1 stays one tenth.
+            draft.decimal_weight += Decimal(repr(weight))
         elif isinstance(weight, int):
             draft.int_weight += weight
         else:

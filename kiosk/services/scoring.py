@@ -1,0 +1,329 @@
+"""Scoring a hall's period from the database (SPEC 5).
+
+:func:`load_period_data` reads one hall's period with a handful of set-based SQLAlchemy
+Core selects (no per-row queries, no ORM objects), converts the stored naive-UTC
+instants to hall-local time and builds the rules' input rows; :func:`score_hall_period`
+then calls the pure scorer in :mod:`kiosk.rules.scoring`. No query runs inside the
+scoring arithmetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, String, and_, or_, select, type_coerce
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from kiosk.interchange import resolve_hall
+from kiosk.localtime import hall_zone, local_day_bounds
+from kiosk.models import Absence as AbsenceRow
+from kiosk.models import Assignment as AssignmentRow
+from kiosk.models import Case as CaseRow
+from kiosk.models import Event as EventRow
+from kiosk.models import Hall as HallRow
+from kiosk.models import Punch as PunchRow
+from kiosk.models import PunchVoid, Unit
+from kiosk.models import Rating as RatingRow
+from kiosk.models import Staff as StaffRow
+from kiosk.models import Window as WindowRow
+from kiosk.rules.calendar import Period, calendar_from_settings
+from kiosk.rules.ruleset import RuleSet, default_rules, load_rules
+from kiosk.rules.scoring import (
+    Absence,
+    Assignment,
+    Case,
+    Event,
+    Hall,
+    PeriodData,
+    Punch,
+    Rating,
+    ScoreResult,
+    Staff,
+    Window,
+    score_period,
+)
+
+__all__ = ["load_period_data", "rules_for", "score_hall_period"]
+
+# Punches and absences are read one day beyond the period on each side: debounce and
+# slot ranges look at neighbouring instants, and a leave may start before the period.
+_MARGIN = dt.timedelta(days=1)
+
+_halls = HallRow.__table__
+_punches = PunchRow.__table__
+_voids = PunchVoid.__table__
+_staff = StaffRow.__table__
+_assignments = AssignmentRow.__table__
+_windows = WindowRow.__table__
+_units = Unit.__table__
+_absences = AbsenceRow.__table__
+_ratings = RatingRow.__table__
+_cases = CaseRow.__table__
+_events = EventRow.__table__
+
+
+def rules_for(path: str | Path | None) -> RuleSet:
+    """The rule set of ``path`` (a hall's own rule file), or the shipped default."""
+    return load_rules(path) if path else default_rules()
+
+
+def _utc_to_local(
+    zone: ZoneInfo, start: dt.datetime, end: dt.datetime
+) -> Callable[[dt.datetime], dt.datetime]:
+    """A converter from stored naive UTC to naive hall-local time over ``[start, end]``.
+
+    When the zone keeps one UTC offset over the whole span (China has had no daylight
+    saving since 1991) conversion is a single addition, which matters for 500,000
+    punches; otherwise every instant goes through the zone.
+    """
+    probe = start.replace(minute=0, second=0, microsecond=0)
+    offsets: set[dt.timedelta | None] = set()
+    while probe <= end + dt.timedelta(hours=1):
+        offsets.add(probe.replace(tzinfo=dt.UTC).astimezone(zone).utcoffset())
+        probe += dt.timedelta(hours=1)
+    if len(offsets) == 1:
+        (offset,) = offsets
+        if offset is not None:
+            return lambda value: value + offset
+
+    def convert(value: dt.datetime) -> dt.datetime:
+        return value.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
+
+    return convert
+
+
+class _Instants:
+    """Reads DateTime columns fast on every backend.
+
+    SQLite stores DateTime as ISO text and SQLAlchemy's per-row processor for it is
+    comparatively slow; selecting the text and parsing it with ``fromisoformat`` (C) is
+    several times faster. PostgreSQL drivers return ``datetime`` already.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.sqlite = connection.dialect.name == "sqlite"
+
+    def column(self, column: Any) -> ColumnElement[Any]:
+        """The column as selected: text on SQLite, native elsewhere."""
+        return type_coerce(column, String) if self.sqlite else column
+
+    def parser(self) -> Callable[[Any], dt.datetime]:
+        """Turns a selected value into a naive ``datetime``."""
+        if self.sqlite:
+            return dt.datetime.fromisoformat
+        return _identity
+
+
+def _identity(value: dt.datetime) -> dt.datetime:
+    return value
+
+
+def load_period_data(
+    connection: Connection, hall_id: int, period: Period, as_of: dt.datetime
+) -> PeriodData:
+    """Read everything the scorer needs for one hall's period, set-based."""
+    hall_row = connection.execute(
+        select(_halls.c.code, _halls.c.name, _halls.c.timezone, _halls.c.settings).where(
+            _halls.c.id == hall_id
+        )
+    ).one()
+    zone = hall_zone(hall_row.timezone)
+    settings: dict[str, Any] = hall_row.settings or {}
+    hall = Hall(
+        code=hall_row.code,
+        name=hall_row.name,
+        timezone=hall_row.timezone,
+        calendar=calendar_from_settings(settings),
+        grace_minutes=settings.get("grace_minutes", 5),
+        debounce_seconds=settings.get("debounce_seconds", 60),
+    )
+    start_utc, stop_utc = local_day_bounds(period.first_day, period.last_day, zone)
+    wide_start, wide_stop = start_utc - _MARGIN, stop_utc + _MARGIN
+    local = _utc_to_local(zone, wide_start, wide_stop)
+    instants = _Instants(connection)
+    parse = instants.parser()
+
+    windows = tuple(
+        Window(code, name, unit, bool(handles))
+        for code, name, unit, handles in connection.execute(
+            select(_windows.c.code, _windows.c.name, _units.c.code, _windows.c.handles_cases)
+            .join(_units, _units.c.id == _windows.c.unit_id)
+            .where(_windows.c.hall_id == hall_id)
+            .order_by(_windows.c.code)
+        )
+    )
+
+    # Staff with an assignment touching the period; nobody else can be scored.
+    numbers: dict[int, str] = {}
+    names: dict[int, str] = {}
+    assignments: dict[int, list[Assignment]] = {}
+    for staff_id, staff_no, name, window, start_date, end_date in connection.execute(
+        select(
+            _staff.c.id,
+            _staff.c.staff_no,
+            _staff.c.name,
+            _windows.c.code,
+            _assignments.c.start_date,
+            _assignments.c.end_date,
+        )
+        .join(_assignments, _assignments.c.staff_id == _staff.c.id)
+        .join(_windows, _windows.c.id == _assignments.c.window_id)
+        .where(
+            _staff.c.hall_id == hall_id,
+            _assignments.c.start_date <= period.last_day,
+            or_(_assignments.c.end_date.is_(None), _assignments.c.end_date >= period.first_day),
+        )
+    ):
+        numbers[staff_id] = staff_no
+        names[staff_id] = name
+        assignments.setdefault(staff_id, []).append(Assignment(window, start_date, end_date))
+    staff = tuple(
+        Staff(numbers[sid], names[sid], tuple(rows)) for sid, rows in sorted(assignments.items())
+    )
+    # Every staff number of the hall: ratings of people off the roster still count in C.
+    all_numbers: dict[int, str] = {
+        sid: no
+        for sid, no in connection.execute(
+            select(_staff.c.id, _staff.c.staff_no).where(_staff.c.hall_id == hall_id)
+        )
+    }
+
+    hall_staff = select(_staff.c.id).where(_staff.c.hall_id == hall_id).scalar_subquery()
+    punched_at = instants.column(_punches.c.punched_at)
+    punch_rows = connection.execute(
+        select(_punches.c.staff_id, punched_at)
+        .outerjoin(_voids, _voids.c.punch_id == _punches.c.id)
+        .where(
+            _punches.c.staff_id.in_(hall_staff),
+            _punches.c.punched_at >= wide_start,
+            _punches.c.punched_at < wide_stop,
+            _voids.c.id.is_(None),
+        )
+    ).tuples()
+    punches = [Punch(numbers[sid], local(parse(at))) for sid, at in punch_rows if sid in numbers]
+
+    absences = [
+        Absence(numbers[sid], kind, local(parse(start)), local(parse(end)))
+        for sid, kind, start, end in connection.execute(
+            select(
+                _absences.c.staff_id,
+                _absences.c.kind,
+                instants.column(_absences.c.start),
+                instants.column(_absences.c.end),
+            ).where(
+                _absences.c.staff_id.in_(hall_staff),
+                _absences.c.start < wide_stop,
+                _absences.c.end >= wide_start,
+            )
+        ).tuples()
+        if sid in numbers
+    ]
+
+    ratings = [
+        Rating(
+            rating_id,
+            all_numbers[sid],
+            local(parse(rated_at)),
+            level,
+            bool(misuse),
+            review,
+            None if rectified is None else local(parse(rectified)),
+        )
+        for rating_id, sid, rated_at, level, misuse, review, rectified in connection.execute(
+            select(
+                _ratings.c.rating_id,
+                _ratings.c.staff_id,
+                instants.column(_ratings.c.rated_at),
+                _ratings.c.level,
+                _ratings.c.misuse,
+                _ratings.c.review,
+                instants.column(_ratings.c.rectified_at),
+            ).where(
+                _ratings.c.hall_id == hall_id,
+                _ratings.c.rated_at >= start_utc,
+                _ratings.c.rated_at < stop_utc,
+            )
+        ).tuples()
+    ]
+
+    cases = [
+        Case(case_no, numbers[sid], local(parse(due)), local(parse(done)), weight)
+        for case_no, sid, due, done, weight in connection.execute(
+            select(
+                _cases.c.case_no,
+                _cases.c.staff_id,
+                instants.column(_cases.c.due_at),
+                instants.column(_cases.c.completed_at),
+                _cases.c.weight,
+            ).where(
+                _cases.c.hall_id == hall_id,
+                and_(_cases.c.completed_at >= start_utc, _cases.c.completed_at < stop_utc),
+            )
+        ).tuples()
+        if sid in numbers
+    ]
+
+    events = [
+        Event(event_id, numbers[sid], local(parse(at)), kind, points, bool(veto), category, note)
+        for event_id, sid, at, kind, points, veto, category, note in connection.execute(
+            select(
+                _events.c.event_id,
+                _events.c.staff_id,
+                instants.column(_events.c.at),
+                _events.c.kind,
+                _events.c.points,
+                _events.c.veto,
+                _events.c.category,
+                _events.c.note,
+            ).where(
+                _events.c.hall_id == hall_id,
+                _events.c.at >= start_utc,
+                _events.c.at < stop_utc,
+            )
+        ).tuples()
+        if sid in numbers
+    ]
+
+    return PeriodData(
+        hall=hall,
+        period=period,
+        as_of=as_of,
+        staff=staff,
+        windows=windows,
+        punches=punches,
+        absences=absences,
+        ratings=ratings,
+        cases=cases,
+        events=events,
+    )
+
+
+def score_hall_period(
+    session: Session,
+    period: str | Period,
+    as_of: dt.datetime | None = None,
+    hall_code: str | None = None,
+    rules: RuleSet | None = None,
+) -> ScoreResult:
+    """Score a hall's period: the service entry point for the CLI, admin pages and notices.
+
+    ``as_of`` defaults to now; a naive ``as_of`` is read as hall-local time. ``hall_code``
+    may be omitted when the database holds one hall. Raises
+    :class:`kiosk.interchange.HallNotFound` for an unknown hall and ``ValueError`` for a
+    malformed period.
+    """
+    if isinstance(period, str):
+        period = Period.parse(period)
+    hall = resolve_hall(session, hall_code)
+    zone = hall_zone(hall.timezone)
+    if as_of is None:
+        as_of = dt.datetime.now(dt.UTC).astimezone(zone)
+    elif as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=zone)
+    data = load_period_data(session.connection(), hall.id, period, as_of)
+    return score_period(data, rules or default_rules())

@@ -99,6 +99,8 @@ class Module:
     verified: bool = False
     gen_img_count: int = 0
     command_count: int = 0
+    last_instruction: int | None = None
+    searches: int = 0
     rng: random.Random = field(default_factory=lambda: random.Random(4))
 
     def power_cycle(self) -> None:
@@ -113,6 +115,7 @@ class Module:
             return None  # not for us: a module on a shared line keeps quiet
         self.command_count += 1
         ins, args = frame.payload[0], frame.payload[1:]
+        self.last_instruction = ins
         if ins == I.VFY_PWD:
             if len(args) != 4:
                 return self._ack(C.PACKET_ERROR)
@@ -144,6 +147,7 @@ class Module:
             self.char_buffers[buffer_id] = self.image
             return self._ack(C.OK)
         if ins == I.SEARCH:
+            self.searches += 1
             buffer_id, start, count = struct.unpack(">BHH", args)
             wanted = self.char_buffers.get(buffer_id)
             if wanted is not None:
@@ -470,6 +474,8 @@ class Emulator:
             "password_set": m.password != p.DEFAULT_PASSWORD,
             "gen_img": m.gen_img_count,
             "commands": m.command_count,
+            "last_instruction": m.last_instruction,
+            "searches": m.searches,
             "hits_sent": self.hits_sent,
             "faults_pending": self.faults.pending(),
             "last_hit_sent": self.last_hit_sent,

@@ -72,6 +72,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     """Attach the service's pages and APIs."""
+    from kiosk.clock import bp as clock_bp
+
+    app.register_blueprint(clock_bp)
     from kiosk.pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)

@@ -85,6 +85,9 @@ def register_cli(app: Flask) -> None:
     """Register every command group of the service on ``app``."""
     app.cli.add_command(import_command)
     app.cli.add_command(export_command)
+    from devices.cli import devices_cli
+
+    app.cli.add_command(devices_cli)
     from kiosk.demo import demo_command
 
     app.cli.add_command(demo_command)

@@ -15,12 +15,6 @@ from tests.devices.helpers import FAST, wait_for
 
 
 @pytest.fixture
-def emu(tmp_path: Path) -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(tmp_path / "fp0", templates=5) as emulator:
-        yield emulator
-
-
-@pytest.fixture
 def sink() -> MemorySink:
     return MemorySink()
 

@@ -1,0 +1,325 @@
+"""``flask --app kiosk devices ...``: add, map, enroll, listen, status (SPEC section 7).
+
+Every bad input is refused with a message on standard error, exit status 1, and no change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import string
+import sys
+import time
+from collections.abc import Callable
+from typing import NoReturn
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from devices import protocol as p
+from devices.client import ModuleClient
+from devices.listener import Listener, ListenerSettings
+from devices.protocol import Confirmation as C
+from devices.store import DatabaseSink, punches_today, spec_of
+from devices.transport import SerialTransport, Timeouts, TransportError
+from kiosk.extensions import db
+from kiosk.interchange import HallNotFound, resolve_hall
+from kiosk.localtime import hall_zone, to_aware
+from kiosk.models import Device, DeviceTemplate, Hall, Staff
+from kiosk.services import audit
+
+devices_cli = AppGroup("devices", help="Fingerprint readers: add, map, enroll, listen, status.")
+
+MAX_PAGE = 0xFFFF - 1
+
+
+def fail(message: str) -> NoReturn:
+    """Refuse: message on stderr, exit 1."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _known_devices() -> str:
+    names = db.session.scalars(select(Device.name).order_by(Device.name)).all()
+    return ", ".join(names) if names else "none (add one with `devices add`)"
+
+
+def _get_device(name: str) -> Device:
+    device = db.session.scalar(select(Device).where(Device.name == name))
+    if device is None:
+        fail(f'unknown device "{name}" (known devices: {_known_devices()})')
+    return device
+
+
+def _get_staff(device: Device, staff_no: str) -> Staff:
+    staff = db.session.scalar(
+        select(Staff).where(Staff.hall_id == device.hall_id, Staff.staff_no == staff_no)
+    )
+    if staff is None:
+        fail(f'unknown staff number "{staff_no}" in the hall of device "{device.name}"')
+    return staff
+
+
+def parse_address(text: str) -> int:
+    """Eight hex digits (an optional 0x prefix allowed) -> int."""
+    digits = text[2:] if text.lower().startswith("0x") else text
+    if len(digits) != 8 or any(c not in string.hexdigits for c in digits):
+        raise click.BadParameter(f'"{text}" is not 8 hex digits (e.g. FFFFFFFF)')
+    return int(digits, 16)
+
+
+def listener_settings(app: Flask) -> ListenerSettings:
+    """Listener timing from the configuration (``DEVICE_*`` keys; tests shorten them)."""
+    cfg = app.config
+    return ListenerSettings(
+        poll_interval=float(cfg.get("DEVICE_POLL_INTERVAL", 0.1)),
+        timeouts=Timeouts(
+            reply=float(cfg.get("DEVICE_REPLY_TIMEOUT", 1.0)),
+            corrupt_grace=float(cfg.get("DEVICE_CORRUPT_GRACE", 0.05)),
+        ),
+        backoff_min=float(cfg.get("DEVICE_BACKOFF_MIN", 0.2)),
+        backoff_max=float(cfg.get("DEVICE_BACKOFF_MAX", 5.0)),
+        failures_before_reconnect=int(cfg.get("DEVICE_FAILURES_BEFORE_RECONNECT", 3)),
+        status_interval=float(cfg.get("DEVICE_STATUS_INTERVAL", 5.0)),
+    )
+
+
+@devices_cli.command("add")
+@click.argument("name")
+@click.option("--port", required=True, help="Serial port path, stored as given (symlinks kept).")
+@click.option("--baud", default=p.DEFAULT_BAUD, show_default=True, type=int)
+@click.option("--address", "address_text", default="FFFFFFFF", show_default=True)
+@click.option("--password", default=0, show_default=True, type=int)
+@click.option("--hall", "hall_code", help="Hall code (needed when the database has several).")
+def add_command(
+    name: str, port: str, baud: int, address_text: str, password: int, hall_code: str | None
+) -> None:
+    """Register reader NAME on serial port PORT."""
+    name = name.strip()
+    if not name or len(name) > 64:
+        fail("the device name must be 1 to 64 characters")
+    if not port.strip():
+        fail("--port must not be empty")
+    if baud % 9600 or not 1 <= baud // 9600 <= 12:
+        fail(f"--baud {baud} is not a module speed (9600 × 1..12, e.g. 57600)")
+    try:
+        address = parse_address(address_text)
+    except click.BadParameter as exc:
+        fail(f"--address: {exc.message}")
+    if not 0 <= password <= 0xFFFFFFFF:
+        fail("--password must be 0..4294967295")
+    if db.session.scalar(select(Device).where(Device.name == name)) is not None:
+        fail(f'a device named "{name}" exists already')
+    try:
+        hall = resolve_hall(db.session, hall_code)
+    except HallNotFound as exc:
+        fail(str(exc))
+    device = Device(
+        hall_id=hall.id, name=name, port=port, baud=baud, address=address, password=password
+    )
+    db.session.add(device)
+    db.session.flush()
+    audit.record(
+        db.session,
+        action="device.add",
+        object_type="device",
+        object_id=device.id,
+        user_id=None,
+        hall_id=hall.id,
+        after={"name": name, "port": port, "baud": baud, "address": f"{address:08X}"},
+    )
+    db.session.commit()
+    click.echo(f'added device "{name}" on {port} ({baud} baud, address {address:08X})')
+
+
+@devices_cli.command("map")
+@click.argument("name")
+@click.option("--page", required=True, type=int, help="Template page on the module.")
+@click.option("--staff", "staff_no", required=True, help="Staff number.")
+def map_command(name: str, page: int, staff_no: str) -> None:
+    """Map template PAGE on reader NAME (already on the module) to a staff member."""
+    device = _get_device(name)
+    if not 0 <= page <= MAX_PAGE:
+        fail(f"--page must be 0..{MAX_PAGE}")
+    staff = _get_staff(device, staff_no)
+    _map(device, page, staff)
+
+
+def _map(device: Device, page: int, staff: Staff) -> None:
+    existing = db.session.scalar(
+        select(DeviceTemplate).where(
+            DeviceTemplate.device_id == device.id, DeviceTemplate.page == page
+        )
+    )
+    if existing is not None:
+        if existing.staff_id == staff.id:
+            click.echo(f"page {page} of {device.name} is already mapped to {staff.staff_no}")
+            return
+        other = db.session.get(Staff, existing.staff_id)
+        fail(
+            f"page {page} of {device.name} is already mapped to "
+            f"{other.staff_no if other else existing.staff_id}; nothing changed"
+        )
+    db.session.add(DeviceTemplate(device_id=device.id, page=page, staff_id=staff.id))
+    audit.record(
+        db.session,
+        action="device.map",
+        object_type="device",
+        object_id=device.id,
+        user_id=None,
+        hall_id=device.hall_id,
+        after={"page": page, "staff_no": staff.staff_no},
+    )
+    db.session.commit()
+    click.echo(f"mapped page {page} of {device.name} to {staff.staff_no} {staff.name}")
+
+
+def _wait_finger(client: ModuleClient, present: bool, timeout: float, poll: float) -> None:
+    """Poll GenImg until a finger is (``present``) or is not on the sensor."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = client.capture()
+        if present and code == C.OK:
+            return
+        if not present and code == C.NO_FINGER:
+            return
+        time.sleep(poll)
+    fail("timed out waiting for the finger" + (" to be lifted" if not present else ""))
+
+
+@devices_cli.command("enroll")
+@click.argument("name")
+@click.option("--staff", "staff_no", required=True, help="Staff number.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait per press.")
+def enroll_command(name: str, staff_no: str, timeout: float) -> None:
+    """Enrol a finger of a staff member on reader NAME: two presses, stored on a free page."""
+    device = _get_device(name)
+    staff = _get_staff(device, staff_no)
+    poll = float(current_app.config.get("DEVICE_POLL_INTERVAL", 0.1))
+    transport = SerialTransport(
+        device.port,
+        device.baud,
+        device.address,
+        Timeouts(reply=float(current_app.config.get("DEVICE_REPLY_TIMEOUT", 1.0))),
+    )
+    client = ModuleClient(transport, device.password)
+    try:
+        with transport:
+            client.handshake()
+            click.echo("请按手指 (place the finger on the reader)")
+            _wait_finger(client, True, timeout, poll)
+            if client.convert(1) != C.OK:
+                fail("the image was not usable; try again")
+            found = client.search(1)
+            if found.found:
+                mapped = db.session.scalar(
+                    select(DeviceTemplate).where(
+                        DeviceTemplate.device_id == device.id, DeviceTemplate.page == found.page
+                    )
+                )
+                owner = db.session.get(Staff, mapped.staff_id) if mapped else None
+                who = f"mapped to {owner.staff_no}" if owner else "not mapped to anyone"
+                fail(
+                    f"this finger is already enrolled on page {found.page} ({who}); nothing changed"
+                )
+            click.echo("请抬起手指 (lift the finger)")
+            _wait_finger(client, False, timeout, poll)
+            click.echo("请再按一次 (place the same finger again)")
+            _wait_finger(client, True, timeout, poll)
+            if client.convert(2) != C.OK:
+                fail("the second image was not usable; nothing changed")
+            if client.reg_model() != C.OK:
+                fail("the two presses do not match; nothing changed")
+            page = client.free_page()
+            if page is None:
+                fail(f"the module's library is full ({client.capacity}); nothing changed")
+            taken = db.session.scalar(
+                select(DeviceTemplate).where(
+                    DeviceTemplate.device_id == device.id, DeviceTemplate.page == page
+                )
+            )
+            if taken is not None:
+                fail(
+                    f"page {page} is empty on the module but mapped in the database; "
+                    "fix the mapping first"
+                )
+            code = client.store(page)
+            if code != C.OK:
+                fail(f"storing on page {page} failed: {C.describe(code)}")
+    except TransportError as exc:
+        fail(f"reader {name} on {device.port}: {exc}")
+    except p.ModuleError as exc:
+        fail(f"reader {name}: {exc}")
+    _map(device, page, staff)
+    click.echo(f"enrolled {staff.staff_no} on page {page}")
+
+
+@devices_cli.command("listen")
+@click.argument("names", nargs=-1)
+def listen_command(names: tuple[str, ...]) -> None:
+    """Poll the named readers (default: all) until SIGINT or SIGTERM."""
+    if names:
+        devices = []
+        for name in names:
+            device = db.session.scalar(select(Device).where(Device.name == name))
+            if device is None:
+                fail(f'unknown device "{name}" (known devices: {_known_devices()})')
+            devices.append(device)
+    else:
+        devices = list(db.session.scalars(select(Device).order_by(Device.name)))
+        if not devices:
+            fail("no devices yet: add one with `flask --app kiosk devices add NAME --port PATH`")
+    specs = [spec_of(d) for d in devices]
+    db.session.remove()  # the workers use sessions of their own
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s"
+    )
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    listener = Listener(specs, DatabaseSink(app), listener_settings(app))
+    click.echo(f"listening on {', '.join(s.name for s in specs)}; stop with Ctrl-C", err=True)
+    listener.run_until_signal()
+    click.echo("stopped", err=True)
+
+
+def status_rows(now_fn: Callable[[], object] | None = None) -> list[dict[str, object]]:
+    """Each reader's state for ``devices status`` (and the dashboard)."""
+    rows: list[dict[str, object]] = []
+    for device in db.session.scalars(select(Device).order_by(Device.name)):
+        hall = db.session.get(Hall, device.hall_id)
+        zone = hall_zone(hall.timezone if hall else "Asia/Shanghai")
+        rows.append(
+            {
+                "name": device.name,
+                "port": device.port,
+                "address": f"{device.address:08X}",
+                "state": device.state,
+                "last_seen": to_aware(device.last_seen, zone).isoformat(timespec="seconds")
+                if device.last_seen
+                else None,
+                "last_error": device.last_error,
+                "punches_today": punches_today(device),
+                "unrecognised": device.unrecognised_count,
+            }
+        )
+    return rows
+
+
+@devices_cli.command("status")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def status_command(fmt: str) -> None:
+    """Each reader's state, last seen, last error and punches today."""
+    rows = status_rows()
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no devices")
+        return
+    for row in rows:
+        click.echo(
+            f"{row['name']}: {row['state']} on {row['port']}; last seen {row['last_seen'] or '-'}; "
+            f"punches today {row['punches_today']}; not recognised {row['unrecognised']}"
+            + (f"; last error: {row['last_error']}" if row["last_error"] else "")
+        )

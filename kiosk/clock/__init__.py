@@ -105,8 +105,11 @@ def _start_id() -> int:
 def screen() -> str:
     """The full-screen page for the reader's monitor."""
     hall = request.args.get("hall")
-    recent = events_after(max(0, latest_id() - 6), hall)
-    return render_template("clock/screen.html", hall=hall, recent=recent[-6:])
+    start = latest_id()
+    recent = events_after(max(0, start - 6), hall)
+    # The stream starts after the newest event at render time, so a press between
+    # rendering and the EventSource connecting is not lost.
+    return render_template("clock/screen.html", hall=hall, recent=recent[-6:], start=start)
 
 
 @bp.get("/events")

@@ -1,0 +1,200 @@
+"""Benchmark: fingerprint punch latency and the CPU of an idle listener.
+
+1. Latency: from the emulated module's Search reply (with a hit) leaving the emulator to
+   the punch being committed in the database by the listener's database sink; median and
+   p99 over ``--presses`` presses (default 200). Both ends are read from CLOCK_MONOTONIC,
+   which is one clock for every process on Linux.
+2. Idle CPU: the listener process polling ``--devices`` emulated readers (default 4) with
+   the production settings (GenImg every 100 ms), nobody pressing, for ``--idle`` seconds;
+   also the CPU of the emulators themselves.
+
+    .venv/bin/python bench/punch_latency.py [--presses 200] [--devices 4] [--idle 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flask import Flask  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+
+from devices.emulator import EmulatorProcess  # noqa: E402
+from devices.listener import CONNECTED, DeviceSpec, Listener, ListenerSettings, Match  # noqa: E402
+from devices.store import DatabaseSink, spec_of  # noqa: E402
+from devices.transport import Timeouts  # noqa: E402
+from kiosk import create_app  # noqa: E402
+from kiosk.extensions import db  # noqa: E402
+from kiosk.models import Device, DeviceTemplate, Hall, Staff  # noqa: E402
+
+PAGES = 5
+
+
+class TimedSink(DatabaseSink):
+    """The real database sink, noting when each punch's commit returned."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app)
+        self.committed: list[float] = []
+        self.cond = threading.Condition()
+
+    def record_match(self, match: Match) -> None:
+        """Store as usual, then note the time."""
+        super().record_match(match)
+        with self.cond:
+            self.committed.append(time.monotonic())
+            self.cond.notify_all()
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> float:
+        """Wait for the ``n``-th commit; its time."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.committed) >= n, timeout):
+                raise RuntimeError(f"punch {n} not committed within {timeout} s")
+            return self.committed[n - 1]
+
+
+def make_app(root: Path) -> Flask:
+    """An app on a fresh, migrated SQLite database."""
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'bench.sqlite'}", "SECRET_KEY": "bench"}
+    )
+    with app.app_context():
+        upgrade()
+        hall = Hall(code="BENCH", name="基准测试大厅", timezone="Asia/Shanghai", settings={})
+        db.session.add(hall)
+        db.session.flush()
+        for i in range(PAGES):
+            db.session.add(Staff(hall_id=hall.id, staff_no=f"S{i:03d}", name=f"员工{i}"))
+        db.session.commit()
+    return app
+
+
+def add_device(app: Flask, name: str, port: Path) -> None:
+    """A reader whose pages 0..PAGES-1 are mapped to staff S000..."""
+    with app.app_context():
+        hall = db.session.query(Hall).one()
+        device = Device(hall_id=hall.id, name=name, port=str(port))
+        db.session.add(device)
+        db.session.flush()
+        for staff in db.session.query(Staff).order_by(Staff.staff_no):
+            page = int(staff.staff_no[1:])
+            db.session.add(DeviceTemplate(device_id=device.id, page=page, staff_id=staff.id))
+        db.session.commit()
+
+
+def specs(app: Flask) -> list[DeviceSpec]:
+    """Listener specs of every device."""
+    with app.app_context():
+        result = [spec_of(d) for d in db.session.query(Device).order_by(Device.name)]
+        db.session.remove()
+        return result
+
+
+def wait(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    """Poll ``condition`` until true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out")
+        time.sleep(0.001)
+
+
+def latency(root: Path, presses: int) -> list[float]:
+    """Milliseconds from search reply sent to punch committed, one per press."""
+    app = make_app(root / "latency")
+    emulator = EmulatorProcess(root / "latency" / "fp", templates=PAGES)
+    add_device(app, "door", emulator.link)
+    sink = TimedSink(app)
+    # Fast polling only to get 200 presses done quickly; it does not enter the measured span,
+    # which starts when the Search reply leaves the emulator.
+    settings = ListenerSettings(poll_interval=0.01, timeouts=Timeouts(reply=1.0))
+    samples: list[float] = []
+    try:
+        with Listener(specs(app), sink, settings) as listener:
+            worker = listener.workers[0]
+            wait(lambda: worker.state == CONNECTED)
+            for n in range(1, presses + 1):
+                emulator.ok(f"press {n % PAGES}")
+                committed = sink.wait_for(n)
+                sent = emulator.status()["last_hit_sent"]
+                assert isinstance(sent, float)
+                samples.append((committed - sent) * 1000)
+                emulator.ok("release")
+                wait(lambda: not worker.finger_down)
+    finally:
+        emulator.close()
+    return samples
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(root: Path, devices: int, seconds: float) -> tuple[float, float]:
+    """CPU % of the listener process and of all emulators together, while idle."""
+    app = make_app(root / "idle")
+    emulators = [EmulatorProcess(root / "idle" / f"fp{i}", templates=PAGES) for i in range(devices)]
+    try:
+        for i, emulator in enumerate(emulators):
+            add_device(app, f"door{i}", emulator.link)
+        with Listener(specs(app), DatabaseSink(app), ListenerSettings()) as listener:
+            wait(lambda: all(w.state == CONNECTED for w in listener.workers))
+            time.sleep(1.0)  # settle
+            wall0, cpu0 = time.monotonic(), time.process_time()
+            emu0 = sum(cpu_seconds(e.proc.pid) for e in emulators)
+            time.sleep(seconds)
+            wall = time.monotonic() - wall0
+            listener_cpu = (time.process_time() - cpu0) / wall * 100
+            emulator_cpu = (sum(cpu_seconds(e.proc.pid) for e in emulators) - emu0) / wall * 100
+            polls = [e.status()["gen_img"] for e in emulators]
+            print(f"  GenImg polls served per reader during the run: {polls}")
+    finally:
+        for emulator in emulators:
+            emulator.close()
+    return listener_cpu, emulator_cpu
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, round(q / 100 * len(ordered) + 0.5))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def main() -> None:
+    """Run both measurements and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--presses", type=int, default=200)
+    parser.add_argument("--devices", type=int, default=4)
+    parser.add_argument("--idle", type=float, default=10.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "latency").mkdir()
+        (root / "idle").mkdir()
+        samples = latency(root, args.presses)
+        print(f"punch latency over {len(samples)} presses (search reply sent -> punch committed):")
+        print(
+            f"  median {statistics.median(samples):.2f} ms, p99 {percentile(samples, 99):.2f} ms, "
+            f"min {min(samples):.2f} ms, max {max(samples):.2f} ms"
+        )
+        listener_cpu, emulator_cpu = idle_cpu(root, args.devices, args.idle)
+        print(
+            f"idle listener polling {args.devices} readers every 100 ms for {args.idle:.0f} s: "
+            f"{listener_cpu:.2f} % of one CPU (the {args.devices} emulators: {emulator_cpu:.2f} %)"
+        )
+
+
+if __name__ == "__main__":
+    main()

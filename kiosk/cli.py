@@ -85,6 +85,9 @@ def register_cli(app: Flask) -> None:
     """Register every command group of the service on ``app``."""
     app.cli.add_command(import_command)
     app.cli.add_command(export_command)
+    from kiosk.cli_score import register_cli as register_score_cli
+
+    register_score_cli(app)
     from devices.cli import devices_cli
 
     app.cli.add_command(devices_cli)
@@ -94,3 +97,6 @@ def register_cli(app: Flask) -> None:
     from admin.cli import users_cli
 
     app.cli.add_command(users_cli)
+    from kiosk.cli_terminals import terminals_group
+
+    app.cli.add_command(terminals_group)

@@ -184,6 +184,8 @@ def _read_rows(data: bytes, kind: str) -> tuple[dict[str, int], CsvRows]:
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         problems.append(f"line 1: column(s) {', '.join(duplicated)} appear more than once")
+    if problems and len(header) == 1 and any(sep in header[0] for sep in ";\t"):
+        problems.append("line 1: the file is not comma-separated; save it as CSV with commas")
     if problems:
         raise ImportFailed(problems)
     index = {name: i for i, name in enumerate(header)}

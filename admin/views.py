@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import current_app, render_template
@@ -19,6 +20,42 @@ ROLE_LABELS: dict[str, Any] = {
     "leader": _l("中心领导"),
     "duty": _l("带班人员"),
     "unit": _l("进驻单位"),
+}
+
+# Labels of codes the pages show; translated at render time.
+LABELS: dict[str, Any] = {
+    "AM_IN": _l("上午上班"),
+    "AM_OUT": _l("上午下班"),
+    "PM_IN": _l("下午上班"),
+    "PM_OUT": _l("下午下班"),
+    "on_time": _l("正常"),
+    "late": _l("迟到"),
+    "early": _l("早退"),
+    "missing": _l("缺卡"),
+    "excused": _l("已准假"),
+    "pending": _l("待打卡"),
+    "leave": _l("请假"),
+    "out": _l("外出"),
+    "spot_check": _l("巡查抽查"),
+    "complaint": _l("投诉"),
+    "commendation": _l("表扬"),
+    "upheld": _l("属实"),
+    "unfounded": _l("不属实"),
+    "device": _l("指纹机"),
+    "import": _l("导入"),
+    "correction": _l("补录"),
+    "connected": _l("在线"),
+    "disconnected": _l("离线"),
+    "unknown": _l("未知"),
+    "absence": _l("旷工"),
+    "discipline": _l("违纪"),
+    "unrectified_bad_review": _l("差评未按期整改"),
+    "veto": _l("被一票否决"),
+    "too_few_ratings": _l("有效评价不足"),
+    "too_few_duty_days": _l("在岗天数不足"),
+    "below_threshold": _l("总分未达标"),
+    "advanced": _l("先进个人"),
+    "red_flag": _l("红旗窗口"),
 }
 
 # (endpoint, label, roles) of the navigation bar; an entry shows when its view exists
@@ -49,14 +86,40 @@ def navigation() -> dict[str, Any]:
     def role_label(role: str) -> Any:
         return ROLE_LABELS.get(role, role)
 
+    def workorders_endpoint() -> str | None:
+        """The work-order list of the back office, once that module is registered."""
+        for endpoint in sorted(current_app.view_functions):
+            if endpoint.startswith("admin.workorder") and "<" not in endpoint:
+                rule = next(current_app.url_map.iter_rules(endpoint), None)
+                if rule is not None and not rule.arguments:
+                    return endpoint
+        return None
+
+    def label(code: Any) -> Any:
+        return LABELS.get(str(code), code) if code is not None else ""
+
     # ``base.html`` asks for ``get_locale`` to set ``<html lang>``; Flask-Babel 4 does not
     # put it in the template context itself.
     return {
         "admin_nav": admin_nav,
         "has_role": has_role,
         "role_label": role_label,
+        "label": label,
+        "fmt": fmt,
+        "workorders_endpoint": workorders_endpoint,
         "get_locale": get_locale,
     }
+
+
+def fmt(value: Any, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """A date or time for a table cell; empty for None, numbers to 2 decimals."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.strftime(pattern if isinstance(value, dt.datetime) else "%Y-%m-%d")
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
 
 
 @bp.get("/")

@@ -1,0 +1,237 @@
+"""The duty officer's forms: attendance corrections, absences and events.
+
+Each POST goes through :mod:`admin.services.records`, which checks the input, writes the
+change and its audit entry together, or refuses with a message and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from admin import bp
+from admin.auth import roles_required
+from admin.context import current_hall
+from admin.forms import (
+    AbsenceForm,
+    AddPunchForm,
+    EventForm,
+    VoidPunchForm,
+    WithdrawForm,
+    first_error,
+    select_choices,
+)
+from admin.services import records
+from admin.services.records import RecordError
+from admin.views import register_nav
+from kiosk.extensions import db
+from kiosk.localtime import hall_zone, to_local
+from kiosk.models import utcnow
+from kiosk.services.reports import attendance_records
+
+register_nav("admin.corrections", _l("考勤更正"), ("duty",))
+register_nav("admin.absences", _l("外出与请假"), ("duty",))
+register_nav("admin.events", _l("巡查与奖惩"), ("duty",))
+
+
+def _today_local() -> dt.date:
+    hall = current_hall()
+    return to_local(utcnow(), hall_zone(hall.timezone)).date()
+
+
+def _published_warning(day: dt.date) -> None:
+    """Tell the officer when a change falls in an already published period."""
+    code = records.published_period_of(db.session, current_hall(), day)
+    if code:
+        flash(
+            _(
+                "%(period)s 期已发布通报：此更正不会改变已发布结果，需由领导发布修订版。",
+                period=code,
+            ),
+            "info",
+        )
+
+
+@bp.route("/corrections", methods=["GET", "POST"])
+@roles_required("duty")
+def corrections() -> ResponseReturnValue:
+    """One person's punches of one day, with forms to add a punch or void one."""
+    hall = current_hall()
+    choices = records.staff_choices(db.session, hall)
+    add_form = AddPunchForm(prefix="add")
+    add_form.staff_no.choices = select_choices(choices)
+    void_form = VoidPunchForm(prefix="void")
+    staff_no = request.values.get("staff_no") or (choices[0][0] if choices else "")
+    try:
+        day = dt.date.fromisoformat(request.values.get("day") or _today_local().isoformat())
+    except ValueError:
+        flash(_("日期格式应为 2026-11-02。"), "error")
+        day = _today_local()
+
+    if request.method == "POST":
+        action = request.form.get("action")
+        form = add_form if action == "add" else void_form
+        if form.validate_on_submit():
+            try:
+                if action == "add":
+                    punch = records.add_correction_punch(
+                        db.session,
+                        hall,
+                        staff_no=add_form.staff_no.data or "",
+                        local_time=add_form.punched_at.data,
+                        reason=add_form.reason.data,
+                        user_id=current_user.id,
+                    )
+                    staff_no = punch.staff.staff_no
+                    day = (add_form.punched_at.data or dt.datetime.now()).date()
+                    message = _("已补录打卡。")
+                else:
+                    records.void_punch(
+                        db.session,
+                        hall,
+                        punch_id=void_form.punch_id.data,
+                        reason=void_form.reason.data,
+                        user_id=current_user.id,
+                    )
+                    message = _("已作废该打卡记录。")
+            except RecordError as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+            else:
+                db.session.commit()
+                flash(message, "success")
+                _published_warning(day)
+                return redirect(
+                    url_for("admin.corrections", staff_no=staff_no, day=day.isoformat())
+                )
+        else:
+            flash(first_error(form), "error")
+
+    person = None
+    lines: list[records.PunchLine] = []
+    day_record = None
+    if staff_no:
+        try:
+            person = records.staff_by_no(db.session, hall, staff_no)
+        except RecordError as exc:
+            flash(str(exc), "error")
+        else:
+            lines = records.punches_on(db.session, hall, person, day)
+            found = attendance_records(db.session, hall, day, day, staff_id=person.id).records
+            day_record = found[0].record if found else None
+    if request.method == "GET":
+        add_form.staff_no.data = staff_no
+        if add_form.punched_at.data is None:
+            add_form.punched_at.data = dt.datetime.combine(day, dt.time(8, 30))
+    return render_template(
+        "admin/corrections.html",
+        add_form=add_form,
+        void_form=void_form,
+        choices=choices,
+        staff_no=staff_no,
+        person=person,
+        day=day,
+        lines=lines,
+        day_record=day_record,
+    )
+
+
+@bp.route("/absences", methods=["GET", "POST"])
+@roles_required("duty")
+def absences() -> ResponseReturnValue:
+    """Register out-of-office trips and leave; withdraw one entered by mistake."""
+    hall = current_hall()
+    form = AbsenceForm(prefix="abs")
+    form.staff_no.choices = select_choices(records.staff_choices(db.session, hall))
+    withdraw_form = WithdrawForm(prefix="wd")
+    if request.method == "POST":
+        action = request.form.get("action")
+        target = form if action == "add" else withdraw_form
+        if target.validate_on_submit():
+            try:
+                if action == "add":
+                    records.add_absence(
+                        db.session,
+                        hall,
+                        staff_no=form.staff_no.data or "",
+                        kind=form.kind.data or "",
+                        start=form.start.data,
+                        end=form.end.data,
+                        note=form.note.data,
+                        user_id=current_user.id,
+                    )
+                    message = _("已登记。")
+                    touched = form.start.data.date() if form.start.data else None
+                else:
+                    records.withdraw_absence(
+                        db.session,
+                        hall,
+                        absence_id=withdraw_form.absence_id.data,
+                        reason=withdraw_form.reason.data,
+                        user_id=current_user.id,
+                    )
+                    message = _("已撤销该登记。")
+                    touched = None
+            except RecordError as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+            else:
+                db.session.commit()
+                flash(message, "success")
+                if touched:
+                    _published_warning(touched)
+                return redirect(url_for("admin.absences"))
+        else:
+            flash(first_error(target), "error")
+    zone = hall_zone(hall.timezone)
+    rows = [
+        (absence, person, to_local(absence.start, zone), to_local(absence.end, zone))
+        for absence, person in records.recent_absences(db.session, hall)
+    ]
+    return render_template("admin/absences.html", form=form, withdraw_form=withdraw_form, rows=rows)
+
+
+@bp.route("/events", methods=["GET", "POST"])
+@roles_required("duty")
+def events() -> ResponseReturnValue:
+    """Record spot checks, complaints and commendations (points and veto flag)."""
+    hall = current_hall()
+    form = EventForm(prefix="ev")
+    form.staff_no.choices = select_choices(records.staff_choices(db.session, hall))
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                records.add_event(
+                    db.session,
+                    hall,
+                    staff_no=form.staff_no.data or "",
+                    kind=form.kind.data or "",
+                    at=form.at.data,
+                    points=form.points.data,
+                    veto=bool(form.veto.data),
+                    category=form.category.data,
+                    note=form.note.data,
+                    user_id=current_user.id,
+                )
+            except RecordError as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+            else:
+                db.session.commit()
+                flash(_("已记录。"), "success")
+                if form.at.data:
+                    _published_warning(form.at.data.date())
+                return redirect(url_for("admin.events"))
+        else:
+            flash(first_error(form), "error")
+    zone = hall_zone(hall.timezone)
+    rows = [
+        (event, person, to_local(event.at, zone))
+        for event, person in records.recent_events(db.session, hall)
+    ]
+    return render_template("admin/events.html", form=form, rows=rows)

@@ -1,0 +1,328 @@
+"""Attendance over a range of local dates, from the database, through the rules' day logic.
+
+:func:`attendance_records` builds the derived day record (SPEC 3) of every rostered staff
+member for each hall workday in a range: punches that are not voided, debounced, slotted
+and excused exactly as the scorer does. :func:`weekly_report` sums them per person and per
+unit for the weekly meeting (每周例会通报).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from kiosk.localtime import hall_zone, local_day_bounds, to_local
+from kiosk.models import Absence, Assignment, Hall, Punch, PunchVoid, Staff, Unit, Window
+from kiosk.rules.attendance import DayRecord, Excuse, day_plan, debounce, evaluate_day
+from kiosk.rules.calendar import (
+    HallCalendar,
+    calendar_from_settings,
+    schedule_for,
+    uncovered_years,
+    workdays,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HallSettings:
+    """The attendance settings of a hall, read once from ``Hall.settings``."""
+
+    calendar: HallCalendar
+    grace_minutes: float
+    debounce_seconds: float
+
+
+def hall_settings(hall: Hall) -> HallSettings:
+    """Calendar, grace and debounce of ``hall`` (the hall file's values, SPEC 2)."""
+    settings: dict[str, Any] = hall.settings or {}
+    attendance = settings.get("attendance", {})
+    return HallSettings(
+        calendar=calendar_from_settings(settings),
+        grace_minutes=float(settings.get("grace_minutes", attendance.get("grace_minutes", 5))),
+        debounce_seconds=float(
+            settings.get("debounce_seconds", attendance.get("debounce_seconds", 60))
+        ),
+    )
+
+
+def calendar_warnings(first: dt.date, last: dt.date) -> list[str]:
+    """The SPEC 2 warning for years the holiday calendar does not cover."""
+    return [
+        f"{year} 年的法定节假日不在日历包中，按周一至周五计算工作日；如有出入请在中心配置中用"
+        f" extra_workdays / closed_days 更正"
+        for year in uncovered_years(first, last)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffDay:
+    """One roster workday of one staff member: where they were assigned, and the record."""
+
+    staff_id: int
+    staff_no: str
+    name: str
+    window_code: str
+    window_name: str
+    unit_id: int
+    record: DayRecord
+
+
+@dataclass(slots=True)
+class AttendanceRange:
+    """Every rostered staff member's day records for a range of local dates."""
+
+    hall: Hall
+    first: dt.date
+    last: dt.date
+    days: tuple[dt.date, ...]
+    records: list[StaffDay] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _assignment_on(assignments: Sequence[Assignment], day: dt.date) -> Assignment | None:
+    """The assignment holding on ``day``; of two, the later ``start_date`` wins (SPEC 5.2)."""
+    best: Assignment | None = None
+    for assignment in assignments:
+        covers = assignment.start_date <= day and (
+            assignment.end_date is None or day <= assignment.end_date
+        )
+        if covers and (best is None or assignment.start_date > best.start_date):
+            best = assignment
+    return best
+
+
+def attendance_records(
+    session: Session,
+    hall: Hall,
+    first: dt.date,
+    last: dt.date,
+    *,
+    unit_id: int | None = None,
+    staff_id: int | None = None,
+    until: dt.datetime | None = None,
+) -> AttendanceRange:
+    """Day records of the hall's rostered staff for the workdays ``first``..``last``.
+
+    ``unit_id`` keeps only days on which the person sat at a window of that unit (a unit
+    viewer's view); ``staff_id`` keeps one person; ``until`` (naive UTC) leaves out punches
+    after that instant, so a board "as of" a moment shows what was known then.
+    """
+    settings = hall_settings(hall)
+    zone = hall_zone(hall.timezone)
+    days = workdays(first, last, settings.calendar)
+    result = AttendanceRange(hall, first, last, days, warnings=calendar_warnings(first, last))
+    if not days:
+        return result
+
+    query = (
+        select(Staff)
+        .where(Staff.hall_id == hall.id)
+        .options(selectinload(Staff.assignments).selectinload(Assignment.window))
+        .order_by(Staff.staff_no)
+    )
+    if staff_id is not None:
+        query = query.where(Staff.id == staff_id)
+    people = session.scalars(query).all()
+    if not people:
+        return result
+    ids = [p.id for p in people]
+
+    # Slot ranges reach at most a few hours around the working day: a day on each side
+    # of the range covers every schedule a hall can set.
+    start, stop = local_day_bounds(first - dt.timedelta(days=1), last + dt.timedelta(days=1), zone)
+    punch_stop = stop if until is None else min(stop, until + dt.timedelta(microseconds=1))
+    punches: dict[int, list[dt.datetime]] = defaultdict(list)
+    rows = session.execute(
+        select(Punch.staff_id, Punch.punched_at)
+        .outerjoin(PunchVoid, PunchVoid.punch_id == Punch.id)
+        .where(
+            Punch.staff_id.in_(ids),
+            Punch.punched_at >= start,
+            Punch.punched_at < punch_stop,
+            PunchVoid.id.is_(None),
+        )
+        .order_by(Punch.staff_id, Punch.punched_at)
+    )
+    for person_id, at in rows:
+        punches[person_id].append(to_local(at, zone))
+    excuses: dict[int, list[Excuse]] = defaultdict(list)
+    for absence in session.scalars(
+        select(Absence).where(Absence.staff_id.in_(ids), Absence.start < stop, Absence.end >= start)
+    ):
+        excuses[absence.staff_id].append(
+            Excuse(absence.kind, to_local(absence.start, zone), to_local(absence.end, zone))
+        )
+
+    plans = {}
+    for day in days:
+        schedule = schedule_for(day, settings.calendar.schedules)
+        plans[day] = day_plan(day, schedule) if schedule is not None else None
+
+    for person in people:
+        kept, duplicates = debounce(punches.get(person.id, []), settings.debounce_seconds)
+        for day in days:
+            assignment = _assignment_on(person.assignments, day)
+            if assignment is None:
+                continue
+            window = assignment.window
+            if unit_id is not None and window.unit_id != unit_id:
+                continue
+            record = evaluate_day(
+                plans[day],
+                day,
+                kept,
+                excuses.get(person.id, []),
+                settings.grace_minutes,
+                duplicates,
+            )
+            result.records.append(
+                StaffDay(
+                    person.id,
+                    person.staff_no,
+                    person.name,
+                    window.code,
+                    window.name,
+                    window.unit_id,
+                    record,
+                )
+            )
+    return result
+
+
+# --------------------------------------------------------------------------- weekly report
+
+
+@dataclass(slots=True)
+class AttendanceTotals:
+    """Sums of day records: workdays, on-duty days and each kind of defect."""
+
+    workdays: int = 0
+    on_duty_days: int = 0
+    late: int = 0
+    early: int = 0
+    missing: int = 0
+    absent_half_days: int = 0
+    late_minutes: float = 0.0
+    early_minutes: float = 0.0
+
+    def add(self, record: DayRecord) -> None:
+        """Count one roster workday."""
+        self.workdays += 1
+        self.on_duty_days += record.on_duty
+        self.late += record.late
+        self.early += record.early
+        self.missing += record.missing
+        self.absent_half_days += record.absent_half_days
+        for slot in record.defects():
+            if slot.status == "late":
+                self.late_minutes += slot.minutes
+            else:
+                self.early_minutes += slot.minutes
+
+    @property
+    def defects(self) -> int:
+        """Late, early, missing and absent half-days together."""
+        return self.late + self.early + self.missing + self.absent_half_days
+
+
+@dataclass(slots=True)
+class PersonWeek:
+    """One person's line of the weekly report, with the days that had a defect."""
+
+    staff_no: str
+    name: str
+    window_code: str
+    unit_id: int
+    totals: AttendanceTotals = field(default_factory=AttendanceTotals)
+    defect_days: list[DayRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class UnitWeek:
+    """A unit's lines and totals in the weekly report."""
+
+    unit_id: int
+    code: str
+    name: str
+    people: list[PersonWeek] = field(default_factory=list)
+    totals: AttendanceTotals = field(default_factory=AttendanceTotals)
+
+
+@dataclass(slots=True)
+class WeeklyReport:
+    """The weekly attendance notice: per unit, per person, for one ISO week."""
+
+    hall: Hall
+    monday: dt.date
+    sunday: dt.date
+    workdays: tuple[dt.date, ...]
+    units: list[UnitWeek]
+    totals: AttendanceTotals
+    warnings: list[str]
+
+
+def week_of(day: dt.date) -> tuple[dt.date, dt.date]:
+    """Monday and Sunday of the ISO week holding ``day``."""
+    monday = day - dt.timedelta(days=day.weekday())
+    return monday, monday + dt.timedelta(days=6)
+
+
+def parse_week(text: str | None, today: dt.date) -> dt.date:
+    """The Monday of ``YYYY-Www`` (HTML week input) or of a date; the current week if empty.
+
+    Raises ``ValueError`` with a readable message for anything else.
+    """
+    if not text:
+        return week_of(today)[0]
+    text = text.strip()
+    try:
+        if "W" in text:
+            year, week = text.split("-W")
+            return dt.date.fromisocalendar(int(year), int(week), 1)
+        return week_of(dt.date.fromisoformat(text))[0]
+    except ValueError:
+        raise ValueError(
+            f"“{text}”不是有效的周（格式 2026-W45）或日期（格式 2026-11-02）"
+        ) from None
+
+
+def weekly_report(
+    session: Session, hall: Hall, monday: dt.date, *, unit_id: int | None = None
+) -> WeeklyReport:
+    """Late, early, missing and absent per person and per unit for the week of ``monday``."""
+    sunday = monday + dt.timedelta(days=6)
+    data = attendance_records(session, hall, monday, sunday, unit_id=unit_id)
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.hall_id == hall.id))}
+    by_unit: dict[int, UnitWeek] = {}
+    people: dict[tuple[int, str], PersonWeek] = {}
+    totals = AttendanceTotals()
+    for item in data.records:
+        unit = units[item.unit_id]
+        unit_week = by_unit.setdefault(unit.id, UnitWeek(unit.id, unit.code, unit.name))
+        person = people.get((unit.id, item.staff_no))
+        if person is None:
+            person = PersonWeek(item.staff_no, item.name, item.window_code, unit.id)
+            people[(unit.id, item.staff_no)] = person
+            unit_week.people.append(person)
+        person.totals.add(item.record)
+        unit_week.totals.add(item.record)
+        totals.add(item.record)
+        if not item.record.clean:
+            person.defect_days.append(item.record)
+    ordered = sorted(by_unit.values(), key=lambda u: u.code)
+    for unit_week in ordered:
+        unit_week.people.sort(key=lambda p: (-p.totals.defects, p.staff_no))
+    return WeeklyReport(hall, monday, sunday, data.days, ordered, totals, data.warnings)
+
+
+def window_choices(session: Session, hall: Hall) -> list[Window]:
+    """The hall's windows in code order (for forms and filters)."""
+    return list(
+        session.scalars(select(Window).where(Window.hall_id == hall.id).order_by(Window.code))
+    )

@@ -81,6 +81,11 @@ def _register_blueprints(app: Flask) -> None:
     from admin import bp as admin_bp
 
     app.register_blueprint(admin_bp)
+    from kiosk.api import bp as api_bp
+    from kiosk.counter import bp as counter_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(counter_bp)
 
 
 @event.listens_for(Engine, "connect")

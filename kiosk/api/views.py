@@ -1,0 +1,217 @@
+"""Endpoints of the terminal API (SPEC 9): sessions, QR codes, ratings and the OpenAPI document.
+
+Terminals authenticate with ``Authorization: Bearer KEY``; the counter page's signed-in
+session counts as the key (with its CSRF token in ``X-CSRFToken``, because a cookie,
+unlike a bearer key, is sent by the browser on its own). The API itself is exempt
+from form CSRF checks.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import qrcode
+from flask import Blueprint, Response, current_app, jsonify, request, session, url_for
+from flask_babel import gettext as _
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.exceptions import HTTPException
+from wtforms.validators import ValidationError
+
+from kiosk.api.openapi import openapi_document
+from kiosk.extensions import csrf, db, limiter
+from kiosk.models import utcnow
+from kiosk.services.ratings import (
+    RatingRefused,
+    TerminalIdentity,
+    authenticate_key,
+    invalid,
+    open_session,
+    rating_limit,
+    rating_limit_off,
+    session_by_public_id,
+    submit_rating,
+    terminal_by_key_id,
+    token_for,
+)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+# The Flask session key under which the counter page keeps its terminal's key id.
+COUNTER_SESSION_KEY = "counter_key_id"
+
+
+def _unauthorized() -> RatingRefused:
+    return RatingRefused(401, "unauthorized", _("缺少或无效的终端密钥。"))
+
+
+def _error(refusal: RatingRefused) -> tuple[Response, int]:
+    return jsonify(refusal.as_json()), refusal.status
+
+
+@bp.errorhandler(RatingRefused)
+def _refused(exc: RatingRefused) -> tuple[Response, int]:
+    return _error(exc)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _too_many(exc: RateLimitExceeded) -> tuple[Response, int]:
+    refusal = RatingRefused(429, "too_many_requests", _("请求过于频繁，请稍后再试。"))
+    return _error(refusal)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> tuple[Response, int]:
+    # Keep every answer of the API JSON, also for a wrong method or an oversized body.
+    status = exc.code or 500
+    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "invalid")
+    return jsonify({"error": code, "message": exc.description or exc.name}), status
+
+
+def request_terminal(*, required: bool) -> TerminalIdentity | None:
+    """The terminal of this request, from the bearer key or the counter page's session.
+
+    Raises a 401 refusal for a wrong key (even where a key is optional: a terminal with a
+    revoked key must not silently turn into a phone), or for no key where one is required.
+    """
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _sep, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise _unauthorized()
+        with db.engine.connect() as conn:
+            terminal = authenticate_key(conn, key)
+        if terminal is None:
+            raise _unauthorized()
+        return terminal
+    key_id = session.get(COUNTER_SESSION_KEY)
+    if key_id is not None:
+        if current_app.config.get("WTF_CSRF_ENABLED", True):
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken"))
+            except (ValidationError, CSRFError):
+                raise RatingRefused(401, "unauthorized", _("页面已过期，请刷新后重试。")) from None
+        with db.engine.connect() as conn:
+            terminal = terminal_by_key_id(conn, str(key_id))
+        if terminal is None:
+            raise _unauthorized()
+        return terminal
+    if required:
+        raise _unauthorized()
+    return None
+
+
+def _json_object() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise invalid(_("请求体必须是 JSON 对象（Content-Type: application/json）。"))
+    return body
+
+
+def _optional_text(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise invalid(_("字段 %(name)s 必须是字符串。", name=name))
+    return value
+
+
+def rate_url(token: str) -> str:
+    """The absolute phone-page URL of a token, on ``PUBLIC_BASE_URL`` or the request's host."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return str(base).rstrip("/") + url_for("counter.rate", token=token)
+    return url_for("counter.rate", token=token, _external=True)
+
+
+@bp.post("/sessions")
+def create_session() -> tuple[Response, int]:
+    """Open a service session at the terminal's window (201 with token and rate_url)."""
+    terminal = request_terminal(required=True)
+    assert terminal is not None
+    body = _json_object()
+    staff_no = body.get("staff_no")
+    if not isinstance(staff_no, str):
+        raise invalid(_("请填写工号（staff_no，字符串）。"))
+    case_no = _optional_text(body, "case_no")
+    with db.engine.connect() as conn:
+        opened = open_session(
+            conn,
+            terminal,
+            staff_no,
+            case_no,
+            ttl_seconds=int(current_app.config["RATING_TOKEN_TTL"]),
+            secret_key=current_app.config["SECRET_KEY"],
+            now=utcnow(),
+        )
+    return jsonify(
+        session_id=opened.public_id,
+        token=opened.token,
+        rate_url=rate_url(opened.token),
+        expires_at=opened.expires_at.isoformat(timespec="seconds"),
+    ), 201
+
+
+def qr_png(data: str) -> bytes:
+    """A QR code PNG of ``data``, large enough to scan from a counter screen."""
+    image = qrcode.make(data, box_size=8, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@bp.get("/sessions/<session_id>/qr.png")
+def session_qr(session_id: str) -> Response:
+    """The session's QR code encoding its rate_url; only for a terminal of the session's hall."""
+    terminal = request_terminal(required=True)
+    assert terminal is not None
+    with db.engine.connect() as conn:
+        info = session_by_public_id(conn, session_id)
+    if info is None or info.hall_id != terminal.hall_id:
+        raise RatingRefused(404, "not_found", _("没有这个服务记录。"))
+    state = info.state(utcnow())
+    if state == "rated":
+        raise RatingRefused(409, "already_rated", _("本次服务已评价。"))
+    if state == "expired":
+        raise RatingRefused(410, "expired", _("评价链接已过期。"))
+    token = token_for(current_app.config["SECRET_KEY"], info.public_id)
+    response = Response(qr_png(rate_url(token)), mimetype="image/png")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/ratings")
+@limiter.limit(rating_limit, exempt_when=rating_limit_off)
+def create_rating() -> tuple[Response, int]:
+    """Rate a session: a counter rating with a terminal key, a QR rating without (201)."""
+    terminal = request_terminal(required=False)
+    body = _json_object()
+    token, level = body.get("token"), body.get("level")
+    if not isinstance(token, str) or not token:
+        raise invalid(_("缺少评价凭证（token）。"))
+    if not isinstance(level, int) or isinstance(level, bool):
+        raise invalid(_("评价等级（level）必须是 1 到 5 之间的整数。"))
+    reasons = body.get("reasons", [])
+    if reasons is None:
+        reasons = []
+    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        raise invalid(_("差评原因（reasons）必须是字符串列表。"))
+    comment = _optional_text(body, "comment")
+    with db.engine.connect() as conn:
+        stored = submit_rating(
+            conn,
+            token=token,
+            level=level,
+            reasons=reasons,
+            comment=comment,
+            terminal=terminal,
+            now=utcnow(),
+        )
+    return jsonify(rating_id=stored.rating_id), 201
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3 document of this API."""
+    return jsonify(openapi_document())

@@ -1,0 +1,156 @@
+"""``flask --app kiosk terminals add|list|revoke``: counter terminals and their keys (SPEC 9).
+
+A key is printed once by ``add`` and stored only as a hash; a lost key is replaced by
+revoking the terminal and adding a new one.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from kiosk.extensions import db
+from kiosk.interchange import HallNotFound, resolve_hall
+from kiosk.localtime import hall_zone, to_aware
+from kiosk.models import Hall, Terminal, Window
+from kiosk.services import audit
+from kiosk.services.ratings import issue_key
+
+NAME_MAX = 64
+
+
+def _hall_or_exit(code: str | None) -> Hall:
+    try:
+        return resolve_hall(db.session, code)
+    except HallNotFound as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@click.group("terminals")
+def terminals_group() -> None:
+    """Counter terminals (touch screens, evaluator pads) and their API keys."""
+
+
+@terminals_group.command("add")
+@click.argument("name")
+@click.option("--window", "window_code", required=True, help="Window code the terminal serves.")
+@click.option("--hall", "hall_code", help="Hall code (needed when the database has several).")
+@with_appcontext
+def add_command(name: str, window_code: str, hall_code: str | None) -> None:
+    """Add terminal NAME at a window and print its key (shown this once only)."""
+    name = name.strip()
+    if not name or len(name) > NAME_MAX:
+        click.echo(f"error: a terminal name needs 1 to {NAME_MAX} characters", err=True)
+        sys.exit(1)
+    hall = _hall_or_exit(hall_code)
+    window = db.session.scalar(
+        select(Window).where(Window.hall_id == hall.id, Window.code == window_code)
+    )
+    if window is None:
+        known = ", ".join(w.code for w in hall.windows) or "none"
+        click.echo(
+            f'error: unknown window "{window_code}" in hall {hall.code} (known: {known})', err=True
+        )
+        sys.exit(1)
+    if db.session.scalar(
+        select(Terminal.id).where(Terminal.hall_id == hall.id, Terminal.name == name)
+    ):
+        click.echo(
+            f'error: hall {hall.code} already has a terminal named "{name}" '
+            "(names stay taken after a revoke: choose another name)",
+            err=True,
+        )
+        sys.exit(1)
+    issued = issue_key()
+    terminal = Terminal(
+        hall_id=hall.id,
+        window_id=window.id,
+        name=name,
+        key_id=issued.key_id,
+        key_hash=issued.key_hash,
+        active=True,
+    )
+    db.session.add(terminal)
+    db.session.flush()
+    audit.record(
+        db.session,
+        action="terminal.add",
+        object_type="terminal",
+        object_id=terminal.id,
+        user_id=None,
+        hall_id=hall.id,
+        after={"name": name, "window": window.code, "key_id": issued.key_id},
+    )
+    db.session.commit()
+    click.echo(f'Terminal "{name}" added at window {window.code} ({window.name}).')
+    click.echo("Its key, shown only this once (store it in the terminal now):")
+    click.echo(issued.key)
+
+
+@terminals_group.command("list")
+@click.option("--hall", "hall_code", help="Hall code (needed when the database has several).")
+@with_appcontext
+def list_command(hall_code: str | None) -> None:
+    """List the hall's terminals: name, window, key id, state and when last seen."""
+    hall = _hall_or_exit(hall_code)
+    zone = hall_zone(hall.timezone)
+    rows = db.session.execute(
+        select(Terminal, Window.code)
+        .join(Window, Window.id == Terminal.window_id)
+        .where(Terminal.hall_id == hall.id)
+        .order_by(Terminal.name)
+    ).all()
+    if not rows:
+        click.echo(f"No terminals in hall {hall.code}.")
+        return
+    click.echo("name\twindow\tkey_id\tstate\tlast_seen")
+    for terminal, window_code in rows:
+        seen = (
+            to_aware(terminal.last_seen, zone).isoformat(timespec="seconds")
+            if terminal.last_seen
+            else "-"
+        )
+        state = "active" if terminal.active else "revoked"
+        click.echo(f"{terminal.name}\t{window_code}\t{terminal.key_id}\t{state}\t{seen}")
+
+
+@terminals_group.command("revoke")
+@click.argument("name")
+@click.option("--hall", "hall_code", help="Hall code (needed when the database has several).")
+@with_appcontext
+def revoke_command(name: str, hall_code: str | None) -> None:
+    """Revoke terminal NAME: its key stops working at once (also a signed-in counter page)."""
+    hall = _hall_or_exit(hall_code)
+    terminal = db.session.scalar(
+        select(Terminal).where(Terminal.hall_id == hall.id, Terminal.name == name)
+    )
+    if terminal is None:
+        known = ", ".join(
+            db.session.scalars(
+                select(Terminal.name).where(Terminal.hall_id == hall.id).order_by(Terminal.name)
+            )
+        )
+        click.echo(
+            f'error: no terminal "{name}" in hall {hall.code} (known: {known or "none"})', err=True
+        )
+        sys.exit(1)
+    if not terminal.active:
+        click.echo(f'Terminal "{name}" was already revoked; nothing changed.')
+        return
+    terminal.active = False
+    audit.record(
+        db.session,
+        action="terminal.revoke",
+        object_type="terminal",
+        object_id=terminal.id,
+        user_id=None,
+        hall_id=hall.id,
+        before={"active": True},
+        after={"active": False},
+    )
+    db.session.commit()
+    click.echo(f'Terminal "{name}" revoked.')

@@ -1,0 +1,273 @@
+"""The counter touch screen (``/counter``) and the citizen's phone page (``/r/<token>``).
+
+The counter page is signed in once with its terminal key (kept in the Flask session)
+and then talks to the terminal API with that session. The phone page is plain HTML
+forms, so it works on any phone browser, with or without JavaScript.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import or_, select
+
+from kiosk.api.views import COUNTER_SESSION_KEY
+from kiosk.extensions import db, limiter
+from kiosk.localtime import hall_zone, to_local
+from kiosk.models import Assignment, Hall, Staff, Window, utcnow
+from kiosk.services.ratings import (
+    LEVEL_LABELS,
+    LEVELS,
+    RatingRefused,
+    SessionInfo,
+    TerminalIdentity,
+    authenticate_key,
+    bad_levels,
+    hall_reasons,
+    rating_limit,
+    rating_limit_off,
+    session_by_public_id,
+    session_by_token,
+    submit_rating,
+    terminal_by_key_id,
+)
+
+bp = Blueprint(
+    "counter",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/counter/static",
+)
+
+
+def _signed_in_terminal() -> TerminalIdentity | None:
+    key_id = session.get(COUNTER_SESSION_KEY)
+    if key_id is None:
+        return None
+    with db.engine.connect() as conn:
+        terminal = terminal_by_key_id(conn, str(key_id))
+    if terminal is None:
+        # Revoked since it signed in: forget it so the page asks for a new key.
+        session.pop(COUNTER_SESSION_KEY, None)
+    return terminal
+
+
+def initials(name: str) -> str:
+    """Avatar text for a staff member without a photo: the last two characters of a Chinese name."""
+    name = name.strip()
+    if not name:
+        return "?"
+    if name.isascii():
+        return "".join(part[0] for part in name.split()[:2]).upper()
+    return name[-2:] if len(name) > 2 else name
+
+
+def _staff_on_duty(window_id: int, hall: Hall, today: dt.date) -> list[dict[str, Any]]:
+    """Staff whose effective assignment today is this window (the later start wins, SPEC 5.2)."""
+    rows = db.session.execute(
+        select(Assignment.staff_id, Assignment.window_id, Assignment.start_date)
+        .join(Staff, Staff.id == Assignment.staff_id)
+        .where(
+            Staff.hall_id == hall.id,
+            Assignment.start_date <= today,
+            or_(Assignment.end_date.is_(None), Assignment.end_date >= today),
+        )
+        .order_by(Assignment.staff_id, Assignment.start_date)
+    ).all()
+    effective: dict[int, int] = {}
+    for row in rows:
+        effective[row.staff_id] = row.window_id  # ordered by start_date: the later one wins
+    ids = [staff_id for staff_id, wid in effective.items() if wid == window_id]
+    if not ids:
+        return []
+    staff = db.session.scalars(select(Staff).where(Staff.id.in_(ids)).order_by(Staff.staff_no))
+    return [
+        {
+            "staff_no": s.staff_no,
+            "name": s.name,
+            "initials": initials(s.name),
+            "photo": s.photo or None,
+        }
+        for s in staff
+    ]
+
+
+def _counter_state(terminal: TerminalIdentity) -> dict[str, Any]:
+    hall = db.session.get(Hall, terminal.hall_id)
+    window = db.session.get(Window, terminal.window_id)
+    assert hall is not None and window is not None
+    today = to_local(utcnow(), hall_zone(hall.timezone)).date()
+    return {
+        "terminal": terminal.name,
+        "hall": hall.name,
+        "window": {"code": window.code, "name": window.name},
+        "staff": _staff_on_duty(window.id, hall, today),
+        "csrf_token": generate_csrf(),
+    }
+
+
+@bp.get("/counter")
+def counter() -> Any:
+    """The counter screen: 亮牌 when idle, then the citizen's rating."""
+    terminal = _signed_in_terminal()
+    if terminal is None:
+        return redirect(url_for("counter.login"))
+    state = _counter_state(terminal)
+    hall = db.session.get(Hall, terminal.hall_id)
+    assert hall is not None
+    return render_template(
+        "counter/counter.html",
+        state=state,
+        levels=[(level, str(LEVEL_LABELS[level])) for level in LEVELS],
+        bad_levels=sorted(bad_levels()),
+        reasons=hall_reasons(hall.settings),
+    )
+
+
+@bp.route("/counter/login", methods=["GET", "POST"])
+def login() -> Any:
+    """Sign the counter screen in with its terminal key, once."""
+    error = None
+    if request.method == "POST":
+        key = request.form.get("key", "").strip()
+        with db.engine.connect() as conn:
+            terminal = authenticate_key(conn, key) if key else None
+        if terminal is None:
+            error = _("终端密钥无效或已停用，请核对后重新输入。")
+        else:
+            session.clear()
+            session[COUNTER_SESSION_KEY] = terminal.key_id
+            session.permanent = True
+            return redirect(url_for("counter.counter"))
+    return render_template("counter/login.html", error=error), 200 if error is None else 401
+
+
+@bp.post("/counter/logout")
+def logout() -> Response:
+    """Sign the counter screen out."""
+    session.pop(COUNTER_SESSION_KEY, None)
+    return redirect(url_for("counter.login"))  # type: ignore[return-value]
+
+
+@bp.get("/counter/state")
+def state() -> Any:
+    """JSON for the page's idle refresh: staff on duty and a fresh CSRF token."""
+    terminal = _signed_in_terminal()
+    if terminal is None:
+        return jsonify(error="unauthorized", message=_("终端未登录。")), 401
+    return jsonify(_counter_state(terminal))
+
+
+@bp.get("/counter/sessions/<public_id>/state")
+def session_state(public_id: str) -> Any:
+    """Whether a session opened here was rated meanwhile (e.g. by the citizen's phone)."""
+    terminal = _signed_in_terminal()
+    if terminal is None:
+        return jsonify(error="unauthorized", message=_("终端未登录。")), 401
+    with db.engine.connect() as conn:
+        info = session_by_public_id(conn, public_id)
+    if info is None or info.hall_id != terminal.hall_id:
+        return jsonify(error="not_found", message=_("没有这个服务记录。")), 404
+    return jsonify(state=info.state(utcnow()))
+
+
+# --- the phone page ------------------------------------------------------------------
+
+
+def _phone_page(info: SessionInfo | None, state: str, status: int = 200, **extra: Any) -> Any:
+    if extra.get("level") in LEVEL_LABELS:
+        extra["level_name"] = str(LEVEL_LABELS[extra["level"]])
+    return (
+        render_template(
+            "counter/rate.html",
+            info=info,
+            state=state,
+            levels=[(level, str(LEVEL_LABELS[level])) for level in LEVELS],
+            bad_levels=sorted(bad_levels()),
+            **extra,
+        ),
+        status,
+    )
+
+
+@bp.get("/r/<token>")
+def rate(token: str) -> Any:
+    """The phone rating page behind the QR code; a used, expired or unknown link says so kindly."""
+    with db.engine.connect() as conn:
+        info = session_by_token(conn, token)
+    if info is None:
+        return _phone_page(None, "unknown", 404)
+    state = info.state(utcnow())
+    if state == "rated":
+        return _phone_page(info, "thanks" if request.args.get("done") else "rated")
+    if state == "expired":
+        return _phone_page(info, "expired", 410)
+    return _phone_page(info, "levels")
+
+
+@bp.post("/r/<token>")
+@limiter.limit(rating_limit, exempt_when=rating_limit_off)
+def rate_post(token: str) -> Any:
+    """Take the phone's rating; a bad review first asks for reasons (and an optional comment)."""
+    with db.engine.connect() as conn:
+        info = session_by_token(conn, token)
+        if info is None:
+            return _phone_page(None, "unknown", 404)
+        level_text = request.form.get("level", "")
+        level = int(level_text) if level_text in {str(v) for v in LEVELS} else None
+        if level is None:
+            return _phone_page(info, "levels", 400, error=_("请选择一个评价等级。"))
+        chosen = request.form.getlist("reasons")
+        comment = request.form.get("comment")
+        asking_reasons = request.form.get("step") == "reasons"
+        if level in bad_levels() and not asking_reasons and info.state(utcnow()) == "open":
+            return _phone_page(info, "reasons", level=level, chosen=[], comment="")
+        try:
+            submit_rating(
+                conn,
+                token=token,
+                level=level,
+                reasons=chosen,
+                comment=comment,
+                terminal=None,
+                now=utcnow(),
+            )
+        except RatingRefused as refusal:
+            if refusal.status == 409:
+                return _phone_page(info, "rated")
+            if refusal.status == 410:
+                return _phone_page(info, "expired", 410)
+            if refusal.status == 404:
+                return _phone_page(None, "unknown", 404)
+            step = "reasons" if level in bad_levels() else "levels"
+            return _phone_page(
+                info,
+                step,
+                400,
+                level=level,
+                chosen=chosen,
+                comment=comment or "",
+                error=refusal.message,
+            )
+    return redirect(url_for("counter.rate", token=token, done=1))
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _too_many(exc: RateLimitExceeded) -> Any:
+    # The phone page's friendly answer to the rating rate limit.
+    return _phone_page(None, "busy", 429)

@@ -1,0 +1,465 @@
+"""Service sessions, terminal keys and citizen ratings (SPEC 4.1, 4.2 and 9).
+
+The rating POST is the hot path of the service: it runs on SQLAlchemy Core
+statements over one connection (a few indexed selects and one insert) and never
+loads ORM objects. The same functions serve the terminal API, the counter page
+and the phone page, so every path refuses the same inputs in the same order.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from kiosk.localtime import hall_zone, to_aware, to_local
+from kiosk.models import Hall, Rating, ServiceSession, Staff, Terminal, Window
+from kiosk.rules.ruleset import default_rules
+
+# The national 好差评 levels, best first (SPEC 4.1); labels are translated at render time.
+LEVEL_LABELS: dict[int, Any] = {
+    5: lazy_gettext("非常满意"),
+    4: lazy_gettext("满意"),
+    3: lazy_gettext("基本满意"),
+    2: lazy_gettext("不满意"),
+    1: lazy_gettext("非常不满意"),
+}
+LEVELS: tuple[int, ...] = (5, 4, 3, 2, 1)
+DEFAULT_REASONS: tuple[str, ...] = (
+    "态度不好",
+    "效率低",
+    "业务不熟",
+    "推诿扯皮",
+    "解释不清",
+    "其他",
+)
+COMMENT_MAX = 500
+CASE_NO_MAX = 64
+STAFF_NO_MAX = 32
+KEY_PREFIX = "kt_"
+
+# Readable rating ids: no 0/O, 1/I/L, so an officer can read one out over the phone.
+_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+_ID_RANDOM_CHARS = 6
+_INSERT_ATTEMPTS = 5
+
+
+def bad_levels() -> frozenset[int]:
+    """Levels that are bad reviews (差评), from the rule file."""
+    return default_rules().bad_levels
+
+
+def misuse_window() -> dt.timedelta:
+    """How soon after the previous counter rating a new one counts as misuse."""
+    return dt.timedelta(seconds=float(default_rules().misuse_seconds))
+
+
+def rating_limit() -> str:
+    """The rate limit of rating posts per client address (``RATING_RATE_LIMIT``)."""
+    value = str(current_app.config.get("RATING_RATE_LIMIT") or "0").strip()
+    # Only parsed when the limit is on (see rating_limit_off); "0" must not reach the parser.
+    return value if value != "0" else "1000000 per second"
+
+
+def rating_limit_off() -> bool:
+    """Whether ``RATING_RATE_LIMIT`` is ``0`` (or empty): no limit."""
+    return str(current_app.config.get("RATING_RATE_LIMIT") or "0").strip() == "0"
+
+
+def hall_reasons(settings: dict[str, Any] | None) -> list[str]:
+    """The hall's list of bad-review reasons, or the default list of SPEC 2."""
+    reasons = (settings or {}).get("rating_reasons")
+    return list(reasons) if reasons else list(DEFAULT_REASONS)
+
+
+class RatingRefused(Exception):
+    """A refused request: HTTP status, SPEC 9 error code and a message for people."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def as_json(self) -> dict[str, str]:
+        """The SPEC 9 error body."""
+        return {"error": self.code, "message": self.message}
+
+
+def invalid(message: str) -> RatingRefused:
+    """A 400 ``invalid`` refusal."""
+    return RatingRefused(400, "invalid", message)
+
+
+# --- terminal keys ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalIdentity:
+    """The terminal a request was authenticated as."""
+
+    id: int
+    hall_id: int
+    window_id: int
+    name: str
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A freshly issued terminal key: ``key`` is shown once, only ``key_hash`` is stored."""
+
+    key_id: str
+    key: str
+    key_hash: str
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of a key's secret part.
+
+    A fast hash is right here: the secret is 256 random bits, so there is nothing to
+    brute-force, and every counter rating verifies it.
+    """
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def issue_key() -> IssuedKey:
+    """A new terminal key ``kt_<key_id>.<secret>``; the key id is the public lookup part."""
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    return IssuedKey(key_id, f"{KEY_PREFIX}{key_id}.{secret}", hash_secret(secret))
+
+
+def split_key(key: str) -> tuple[str, str] | None:
+    """``(key_id, secret)`` of a well-formed key, else ``None``."""
+    if not key.startswith(KEY_PREFIX):
+        return None
+    key_id, sep, secret = key[len(KEY_PREFIX) :].partition(".")
+    if not sep or len(key_id) != 16 or not secret or len(secret) > 100:
+        return None
+    return key_id, secret
+
+
+_TERMINAL_COLUMNS = (
+    Terminal.id,
+    Terminal.hall_id,
+    Terminal.window_id,
+    Terminal.name,
+    Terminal.key_id,
+    Terminal.key_hash,
+)
+
+
+def authenticate_key(conn: Connection, key: str) -> TerminalIdentity | None:
+    """The active terminal holding ``key``: looked up by key id, secret compared in constant time."""
+    parts = split_key(key.strip())
+    if parts is None:
+        return None
+    key_id, secret = parts
+    row = conn.execute(
+        select(*_TERMINAL_COLUMNS).where(Terminal.key_id == key_id, Terminal.active.is_(True))
+    ).first()
+    if row is None or not hmac.compare_digest(row.key_hash, hash_secret(secret)):
+        return None
+    return TerminalIdentity(row.id, row.hall_id, row.window_id, row.name, row.key_id)
+
+
+def terminal_by_key_id(conn: Connection, key_id: str) -> TerminalIdentity | None:
+    """The active terminal with ``key_id`` (for the counter page's signed-in session)."""
+    row = conn.execute(
+        select(*_TERMINAL_COLUMNS).where(Terminal.key_id == key_id, Terminal.active.is_(True))
+    ).first()
+    if row is None:
+        return None
+    return TerminalIdentity(row.id, row.hall_id, row.window_id, row.name, row.key_id)
+
+
+# --- service sessions --------------------------------------------------------------------
+
+
+def token_for(secret_key: str | bytes, public_id: str) -> str:
+    """The rating token of a session: an HMAC of its random public id under the app secret.
+
+    Why derived rather than stored: the database keeps only the token's SHA-256, yet the
+    terminal may fetch the session's QR code again (SPEC 9), which needs the token. The
+    public id is 128 random bits and the HMAC output 256 bits, so the token is as
+    unguessable as a random one to anyone without the app's secret key.
+    """
+    key = secret_key.encode("utf-8") if isinstance(secret_key, str) else secret_key
+    digest = hmac.new(key, b"rating-token:" + public_id.encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of a rating token, the only form in which it is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedSession:
+    """A service session just opened at a counter."""
+
+    public_id: str
+    token: str
+    expires_at: dt.datetime  # aware, hall local time
+    staff_no: str
+    staff_name: str
+
+
+def open_session(
+    conn: Connection,
+    terminal: TerminalIdentity,
+    staff_no: str,
+    case_no: str | None,
+    *,
+    ttl_seconds: int,
+    secret_key: str | bytes,
+    now: dt.datetime,
+) -> OpenedSession:
+    """Open a session at the terminal's window for a staff member of its hall; commits.
+
+    Raises :class:`RatingRefused` (400) for an unknown staff number or a bad case number.
+    """
+    staff_no = staff_no.strip()
+    if not staff_no or len(staff_no) > STAFF_NO_MAX:
+        raise invalid(_("请填写工号。"))
+    if case_no is not None:
+        case_no = case_no.strip() or None
+        if case_no is not None and len(case_no) > CASE_NO_MAX:
+            raise invalid(_("办件编号不能超过 %(n)d 个字符。", n=CASE_NO_MAX))
+    row = conn.execute(
+        select(Staff.id, Staff.name, Hall.timezone)
+        .join(Hall, Hall.id == Staff.hall_id)
+        .where(Staff.hall_id == terminal.hall_id, Staff.staff_no == staff_no)
+    ).first()
+    if row is None:
+        raise invalid(_("工号 %(no)s 不是本大厅的工作人员。", no=staff_no))
+    public_id = secrets.token_urlsafe(16)
+    token = token_for(secret_key, public_id)
+    expires_at = now + dt.timedelta(seconds=int(ttl_seconds))
+    conn.execute(
+        insert(ServiceSession).values(
+            public_id=public_id,
+            hall_id=terminal.hall_id,
+            window_id=terminal.window_id,
+            staff_id=row.id,
+            terminal_id=terminal.id,
+            case_no=case_no,
+            token_hash=token_hash(token),
+            opened_at=now,
+            expires_at=expires_at,
+        )
+    )
+    conn.execute(update(Terminal).where(Terminal.id == terminal.id).values(last_seen=now))
+    conn.commit()
+    return OpenedSession(
+        public_id, token, to_aware(expires_at, hall_zone(row.timezone)), staff_no, row.name
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """What the pages need to know about a session."""
+
+    id: int
+    public_id: str
+    hall_id: int
+    hall_code: str
+    hall_name: str
+    timezone: str
+    settings: dict[str, Any]
+    staff_id: int
+    staff_no: str
+    staff_name: str
+    window_id: int
+    window_name: str
+    terminal_id: int | None
+    case_no: str | None
+    expires_at: dt.datetime
+    rated: bool
+
+    def state(self, now: dt.datetime) -> str:
+        """``rated``, ``expired`` or ``open`` (the order of SPEC 9's precedence)."""
+        if self.rated:
+            return "rated"
+        if now >= self.expires_at:
+            return "expired"
+        return "open"
+
+    def reasons(self) -> list[str]:
+        """The hall's bad-review reasons."""
+        return hall_reasons(self.settings)
+
+
+def _session_select() -> Any:
+    rated = select(Rating.id).where(Rating.session_id == ServiceSession.id).exists()
+    return (
+        select(
+            ServiceSession.id,
+            ServiceSession.public_id,
+            ServiceSession.hall_id,
+            Hall.code.label("hall_code"),
+            Hall.name.label("hall_name"),
+            Hall.timezone,
+            Hall.settings,
+            ServiceSession.staff_id,
+            Staff.staff_no,
+            Staff.name.label("staff_name"),
+            ServiceSession.window_id,
+            Window.name.label("window_name"),
+            ServiceSession.terminal_id,
+            ServiceSession.case_no,
+            ServiceSession.expires_at,
+            rated.label("rated"),
+        )
+        .join(Hall, Hall.id == ServiceSession.hall_id)
+        .join(Staff, Staff.id == ServiceSession.staff_id)
+        .join(Window, Window.id == ServiceSession.window_id)
+    )
+
+
+def _info(row: Any) -> SessionInfo:
+    return SessionInfo(**{**row._asdict(), "rated": bool(row.rated)})
+
+
+def session_by_token(conn: Connection, token: str) -> SessionInfo | None:
+    """The session a rating token belongs to, or ``None`` for an unknown or forged token."""
+    row = conn.execute(
+        _session_select().where(ServiceSession.token_hash == token_hash(token))
+    ).first()
+    return None if row is None else _info(row)
+
+
+def session_by_public_id(conn: Connection, public_id: str) -> SessionInfo | None:
+    """The session with ``public_id``, or ``None``."""
+    row = conn.execute(_session_select().where(ServiceSession.public_id == public_id)).first()
+    return None if row is None else _info(row)
+
+
+# --- ratings -----------------------------------------------------------------------------
+
+
+def new_rating_id(hall_code: str, local_day: dt.date) -> str:
+    """A readable rating id: hall code, local date and 6 random characters (QJ-20261126-K7M2QX)."""
+    tail = "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_RANDOM_CHARS))
+    return f"{hall_code}-{local_day:%Y%m%d}-{tail}"
+
+
+def check_content(
+    level: int, reasons: Sequence[str], comment: str | None, allowed: list[str]
+) -> str | None:
+    """Validate a rating's content (SPEC 4.1); returns the stored ``reasons`` text.
+
+    Raises :class:`RatingRefused` (400 ``invalid``) with a message naming the problem.
+    """
+    if level not in LEVEL_LABELS:
+        raise invalid(_("评价等级必须是 1 到 5 之间的整数。"))
+    chosen: list[str] = []
+    for reason in reasons:
+        reason = reason.strip()
+        if reason not in allowed:
+            raise invalid(
+                _(
+                    "“%(reason)s”不在本大厅的差评原因列表中（%(allowed)s）。",
+                    reason=reason,
+                    allowed="、".join(allowed),
+                )
+            )
+        if reason not in chosen:
+            chosen.append(reason)
+    if level in bad_levels():
+        if not chosen:
+            raise invalid(_("差评请至少选择一项原因。"))
+    elif chosen:
+        raise invalid(_("只有差评（不满意、非常不满意）才填写原因。"))
+    if comment is not None and len(comment) > COMMENT_MAX:
+        raise invalid(_("意见不能超过 %(n)d 个字。", n=COMMENT_MAX))
+    return "|".join(chosen) or None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRating:
+    """The outcome of an accepted rating."""
+
+    rating_id: str
+    misuse: bool
+    session: SessionInfo
+
+
+def submit_rating(
+    conn: Connection,
+    *,
+    token: str,
+    level: int,
+    reasons: Sequence[str],
+    comment: str | None,
+    terminal: TerminalIdentity | None,
+    now: dt.datetime,
+) -> StoredRating:
+    """Rate the session of ``token``; with a terminal it is a counter rating, else a QR rating.
+
+    Checks in SPEC 9's order (unknown token, already rated, expired, invalid content) and
+    raises :class:`RatingRefused` for the first that applies; a refusal writes nothing.
+    The unique ``ratings.session_id`` is the last guard against two concurrent ratings.
+    """
+    info = session_by_token(conn, token)
+    if info is None:
+        raise RatingRefused(404, "unknown_token", _("评价链接无效。"))
+    if info.rated:
+        raise RatingRefused(409, "already_rated", _("本次服务已评价。"))
+    if now >= info.expires_at:
+        raise RatingRefused(410, "expired", _("评价链接已过期。"))
+    comment = (comment or "").strip() or None
+    stored_reasons = check_content(level, reasons, comment, info.reasons())
+
+    misuse = False
+    if terminal is not None:
+        # A counter rating sooner than the rule's seconds after this terminal's previous one
+        # is kept but flagged (SPEC 4.2); the (terminal_id, rated_at) index answers this.
+        previous = conn.execute(
+            select(func.max(Rating.rated_at)).where(
+                Rating.terminal_id == terminal.id, Rating.channel == "counter"
+            )
+        ).scalar()
+        misuse = previous is not None and now - previous < misuse_window()
+
+    local_day = to_local(now, hall_zone(info.timezone)).date()
+    values = {
+        "hall_id": info.hall_id,
+        "session_id": info.id,
+        "staff_id": info.staff_id,
+        "rated_at": now,
+        "level": level,
+        "channel": "counter" if terminal is not None else "qr",
+        "case_no": info.case_no,
+        "reasons": stored_reasons,
+        "comment": comment,
+        "misuse": misuse,
+        "terminal_id": terminal.id if terminal is not None else None,
+    }
+    for _attempt in range(_INSERT_ATTEMPTS):
+        rating_id = new_rating_id(info.hall_code, local_day)
+        try:
+            conn.execute(insert(Rating).values(rating_id=rating_id, **values))
+            conn.commit()
+        except IntegrityError:
+            conn.rollback()
+            # Either another request rated this session first (the unique session_id), or
+            # the random rating id collided: only the latter is worth another try.
+            taken = conn.execute(select(Rating.id).where(Rating.session_id == info.id)).first()
+            if taken is not None:
+                raise RatingRefused(409, "already_rated", _("本次服务已评价。")) from None
+            continue
+        return StoredRating(rating_id, misuse, info)
+    raise RuntimeError("could not allocate a unique rating id")  # pragma: no cover

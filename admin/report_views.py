@@ -1,0 +1,42 @@
+"""Printable reports: the weekly attendance notice (每周例会通报)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import flash, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+
+from admin import bp
+from admin.auth import roles_required
+from admin.context import current_hall, viewer_unit_id
+from admin.views import register_nav
+from kiosk.extensions import db
+from kiosk.localtime import hall_zone, to_local
+from kiosk.models import utcnow
+from kiosk.services.reports import parse_week, weekly_report
+
+register_nav("admin.weekly", _l("每周考勤通报"), ("duty", "leader", "unit"))
+
+
+@bp.get("/reports/weekly")
+@roles_required("duty", "leader", "unit")
+def weekly() -> ResponseReturnValue:
+    """Late, early, missing and absent per person and unit for a chosen week; printable."""
+    hall = current_hall()
+    today = to_local(utcnow(), hall_zone(hall.timezone)).date()
+    try:
+        monday = parse_week(request.args.get("week"), today)
+    except ValueError as exc:
+        flash(str(exc), "error")
+        monday = parse_week(None, today)
+    report = weekly_report(db.session, hall, monday, unit_id=viewer_unit_id())
+    iso = monday.isocalendar()
+    return render_template(
+        "admin/weekly.html",
+        report=report,
+        week_value=f"{iso.year:04d}-W{iso.week:02d}",
+        previous=(monday - dt.timedelta(days=7)).isoformat(),
+        following=(monday + dt.timedelta(days=7)).isoformat(),
+    )

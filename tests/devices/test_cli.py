@@ -167,8 +167,9 @@ def test_enroll_with_the_reader_unplugged(
     assert snapshot(hall) == before
 
 
-def test_listen_process_stores_punches_and_stops_on_sigterm(
-    hall: Flask, runner: FlaskCliRunner, emu: EmulatorProcess
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_listen_process_stores_punches_and_stops_on_a_signal(
+    hall: Flask, runner: FlaskCliRunner, emu: EmulatorProcess, signum: signal.Signals
 ) -> None:
     assert invoke(runner, "add", "door", "--port", str(emu.link))[0] == 0
     assert invoke(runner, "map", "door", "--page", "3", "--staff", "S005")[0] == 0
@@ -188,7 +189,7 @@ def test_listen_process_stores_punches_and_stops_on_sigterm(
         emu.ok("press 3")
         wait_for(lambda: _punches(hall) == 1, what="punch stored")
         emu.ok("release")
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=10)
     finally:
         if proc.poll() is None:

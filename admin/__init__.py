@@ -19,4 +19,12 @@ bp = Blueprint(
 )
 
 # Imported for their side effect of registering routes on ``bp`` (kept after ``bp`` exists).
-from admin import audit_views, auth, duty, entries, report_views, views  # noqa: E402, F401
+from admin import (  # noqa: E402, F401
+    audit_views,
+    auth,
+    duty,
+    entries,
+    report_views,
+    views,
+    workorders,
+)

@@ -240,8 +240,9 @@ def evaluate_day(
 ) -> DayRecord:
     """Derive one roster workday from already debounced punches.
 
-    ``kept`` must be sorted and may span more than the day (the person's whole period):
-    only the part inside the day's ranges is looked at, found by bisection. ``excuses``
+    ``kept`` (and ``duplicates``) must be sorted and may span more than the day (the
+    person's whole period): only the part inside the day's ranges is looked at, found by
+    bisection. ``excuses``
     are the person's leave and out registrations (any that do not touch the day are
     harmless). ``plan`` is ``None`` for a day no schedule covers: no slots, no defects.
     """
@@ -253,7 +254,9 @@ def evaluate_day(
     i_pm = bisect_left(kept, plan.pm_mid, i_noon)
     i_close = bisect_left(kept, plan.closes, i_pm)
     grace = timedelta(minutes=grace_minutes)
-    day_excuses = [e for e in excuses if e.start <= plan.closes and e.end >= plan.opens]
+    day_excuses = (
+        [e for e in excuses if e.start <= plan.closes and e.end >= plan.opens] if excuses else []
+    )
     slots = (
         _slot(
             Slot.AM_IN, plan.a0, kept[i_open] if i_open < i_am else None, day_excuses, grace, True
@@ -292,13 +295,20 @@ def evaluate_day(
                 late += 1
             elif status is SlotStatus.EARLY:
                 early += 1
-    out_registered = any(
+    out_registered = bool(day_excuses) and any(
         e.kind == "out"
         and ((e.start <= plan.a1 and e.end >= plan.a0) or (e.start <= plan.p1 and e.end >= plan.p0))
         for e in day_excuses
     )
     in_day = tuple(kept[i_open:i_close])
-    day_duplicates = tuple(d for d in duplicates if plan.opens <= d < plan.closes)
+    # Duplicates are sorted too: bisect rather than scan the whole period's list every day.
+    day_duplicates = (
+        tuple(
+            duplicates[bisect_left(duplicates, plan.opens) : bisect_left(duplicates, plan.closes)]
+        )
+        if duplicates
+        else ()
+    )
     return DayRecord(
         day=day,
         schedule=plan.schedule,

@@ -10,12 +10,12 @@ scoring arithmetic.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, String, and_, or_, select, type_coerce
+from sqlalchemy import Connection, Select, String, and_, or_, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -53,6 +53,7 @@ __all__ = ["load_period_data", "rules_for", "score_hall_period"]
 # Punches and absences are read one day beyond the period on each side: debounce and
 # slot ranges look at neighbouring instants, and a leave may start before the period.
 _MARGIN = dt.timedelta(days=1)
+_FETCH_ROWS = 20_000
 
 _halls = HallRow.__table__
 _punches = PunchRow.__table__
@@ -72,55 +73,70 @@ def rules_for(path: str | Path | None) -> RuleSet:
     return load_rules(path) if path else default_rules()
 
 
-def _utc_to_local(
-    zone: ZoneInfo, start: dt.datetime, end: dt.datetime
-) -> Callable[[dt.datetime], dt.datetime]:
-    """A converter from stored naive UTC to naive hall-local time over ``[start, end]``.
+def _fixed_offset(zone: ZoneInfo, start: dt.datetime, end: dt.datetime) -> dt.timedelta | None:
+    """The zone's UTC offset if it is the same at every hour of ``[start, end]``, else None.
 
-    When the zone keeps one UTC offset over the whole span (China has had no daylight
-    saving since 1991) conversion is a single addition, which matters for 500,000
-    punches; otherwise every instant goes through the zone.
+    China has had no daylight saving since 1991, so for a hall there conversion of
+    500,000 stored instants is one addition each instead of a trip through the zone.
     """
     probe = start.replace(minute=0, second=0, microsecond=0)
     offsets: set[dt.timedelta | None] = set()
     while probe <= end + dt.timedelta(hours=1):
         offsets.add(probe.replace(tzinfo=dt.UTC).astimezone(zone).utcoffset())
         probe += dt.timedelta(hours=1)
-    if len(offsets) == 1:
-        (offset,) = offsets
-        if offset is not None:
-            return lambda value: value + offset
-
-    def convert(value: dt.datetime) -> dt.datetime:
-        return value.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
-
-    return convert
+    return next(iter(offsets)) if len(offsets) == 1 else None
 
 
 class _Instants:
-    """Reads DateTime columns fast on every backend.
+    """Reads stored naive-UTC DateTime columns as naive hall-local ``datetime``, fast.
 
     SQLite stores DateTime as ISO text and SQLAlchemy's per-row processor for it is
-    comparatively slow; selecting the text and parsing it with ``fromisoformat`` (C) is
-    several times faster. PostgreSQL drivers return ``datetime`` already.
+    comparatively slow, so the text is selected and parsed with ``fromisoformat`` (C);
+    PostgreSQL drivers return ``datetime`` already. Parsing and zone conversion are
+    fused into one function per load, called once per value.
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(
+        self, connection: Connection, zone: ZoneInfo, start: dt.datetime, end: dt.datetime
+    ):
         self.sqlite = connection.dialect.name == "sqlite"
+        offset = _fixed_offset(zone, start, end)
+        parse = dt.datetime.fromisoformat
+        self.to_local: Callable[[Any], dt.datetime]
+        if offset is not None and self.sqlite:
+            self.to_local = lambda value: parse(value) + offset
+        elif offset is not None:
+            self.to_local = lambda value: value + offset
+        else:
+
+            def convert(value: Any) -> dt.datetime:
+                if self.sqlite:
+                    value = parse(value)
+                return value.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
+
+            self.to_local = convert
 
     def column(self, column: Any) -> ColumnElement[Any]:
         """The column as selected: text on SQLite, native elsewhere."""
         return type_coerce(column, String) if self.sqlite else column
 
-    def parser(self) -> Callable[[Any], dt.datetime]:
-        """Turns a selected value into a naive ``datetime``."""
-        if self.sqlite:
-            return dt.datetime.fromisoformat
-        return _identity
 
+def _stream(connection: Connection, statement: Select[Any]) -> Iterator[tuple[Any, ...]]:
+    """Plain tuples of a large select, read in batches straight from the DBAPI cursor.
 
-def _identity(value: dt.datetime) -> dt.datetime:
-    return value
+    Building a SQLAlchemy ``Row`` per row costs about three times the driver's own
+    fetch for 500,000 punches. Skipping it also skips result processing, so the large
+    selects here only take columns that need none on SQLite or PostgreSQL: integers,
+    text (SQLite datetimes are selected as text, see :class:`_Instants`), floats,
+    driver-native datetimes, and booleans, which are passed through ``bool()``.
+    """
+    result = connection.execute(statement)
+    cursor = result.cursor
+    try:
+        while batch := cursor.fetchmany(_FETCH_ROWS):
+            yield from batch
+    finally:
+        result.close()
 
 
 def load_period_data(
@@ -144,9 +160,8 @@ def load_period_data(
     )
     start_utc, stop_utc = local_day_bounds(period.first_day, period.last_day, zone)
     wide_start, wide_stop = start_utc - _MARGIN, stop_utc + _MARGIN
-    local = _utc_to_local(zone, wide_start, wide_stop)
-    instants = _Instants(connection)
-    parse = instants.parser()
+    instants = _Instants(connection, zone, wide_start, wide_stop)
+    local = instants.to_local
 
     windows = tuple(
         Window(code, name, unit, bool(handles))
@@ -195,7 +210,8 @@ def load_period_data(
 
     hall_staff = select(_staff.c.id).where(_staff.c.hall_id == hall_id).scalar_subquery()
     punched_at = instants.column(_punches.c.punched_at)
-    punch_rows = connection.execute(
+    punch_rows = _stream(
+        connection,
         select(_punches.c.staff_id, punched_at)
         .outerjoin(_voids, _voids.c.punch_id == _punches.c.id)
         .where(
@@ -203,13 +219,14 @@ def load_period_data(
             _punches.c.punched_at >= wide_start,
             _punches.c.punched_at < wide_stop,
             _voids.c.id.is_(None),
-        )
-    ).tuples()
-    punches = [Punch(numbers[sid], local(parse(at))) for sid, at in punch_rows if sid in numbers]
+        ),
+    )
+    punches = [Punch(numbers[sid], local(at)) for sid, at in punch_rows if sid in numbers]
 
     absences = [
-        Absence(numbers[sid], kind, local(parse(start)), local(parse(end)))
-        for sid, kind, start, end in connection.execute(
+        Absence(numbers[sid], kind, local(start), local(end))
+        for sid, kind, start, end in _stream(
+            connection,
             select(
                 _absences.c.staff_id,
                 _absences.c.kind,
@@ -219,8 +236,8 @@ def load_period_data(
                 _absences.c.staff_id.in_(hall_staff),
                 _absences.c.start < wide_stop,
                 _absences.c.end >= wide_start,
-            )
-        ).tuples()
+            ),
+        )
         if sid in numbers
     ]
 
@@ -228,13 +245,14 @@ def load_period_data(
         Rating(
             rating_id,
             all_numbers[sid],
-            local(parse(rated_at)),
+            local(rated_at),
             level,
             bool(misuse),
             review,
-            None if rectified is None else local(parse(rectified)),
+            None if rectified is None else local(rectified),
         )
-        for rating_id, sid, rated_at, level, misuse, review, rectified in connection.execute(
+        for rating_id, sid, rated_at, level, misuse, review, rectified in _stream(
+            connection,
             select(
                 _ratings.c.rating_id,
                 _ratings.c.staff_id,
@@ -247,13 +265,14 @@ def load_period_data(
                 _ratings.c.hall_id == hall_id,
                 _ratings.c.rated_at >= start_utc,
                 _ratings.c.rated_at < stop_utc,
-            )
-        ).tuples()
+            ),
+        )
     ]
 
     cases = [
-        Case(case_no, numbers[sid], local(parse(due)), local(parse(done)), weight)
-        for case_no, sid, due, done, weight in connection.execute(
+        Case(case_no, numbers[sid], local(due), local(done), weight)
+        for case_no, sid, due, done, weight in _stream(
+            connection,
             select(
                 _cases.c.case_no,
                 _cases.c.staff_id,
@@ -263,14 +282,15 @@ def load_period_data(
             ).where(
                 _cases.c.hall_id == hall_id,
                 and_(_cases.c.completed_at >= start_utc, _cases.c.completed_at < stop_utc),
-            )
-        ).tuples()
+            ),
+        )
         if sid in numbers
     ]
 
     events = [
-        Event(event_id, numbers[sid], local(parse(at)), kind, points, bool(veto), category, note)
-        for event_id, sid, at, kind, points, veto, category, note in connection.execute(
+        Event(event_id, numbers[sid], local(at), kind, points, bool(veto), category, note)
+        for event_id, sid, at, kind, points, veto, category, note in _stream(
+            connection,
             select(
                 _events.c.event_id,
                 _events.c.staff_id,
@@ -284,8 +304,8 @@ def load_period_data(
                 _events.c.hall_id == hall_id,
                 _events.c.at >= start_utc,
                 _events.c.at < stop_utc,
-            )
-        ).tuples()
+            ),
+        )
         if sid in numbers
     ]
 

@@ -41,7 +41,7 @@ def _error(description: str, codes: list[str]) -> dict[str, Any]:
 
 _UNAUTHORIZED = _error(
     "No key, a malformed `Authorization` header, an unknown or revoked key; or the counter "
-    "page's session without a valid `X-CSRFToken`.",
+    "page's session on a POST without a valid `X-CSRFToken`.",
     ["unauthorized"],
 )
 

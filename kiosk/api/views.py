@@ -1,8 +1,8 @@
 """Endpoints of the terminal API (SPEC 9): sessions, QR codes, ratings and the OpenAPI document.
 
 Terminals authenticate with ``Authorization: Bearer KEY``; the counter page's signed-in
-session counts as the key (with its CSRF token in ``X-CSRFToken``, because a cookie,
-unlike a bearer key, is sent by the browser on its own). The API itself is exempt
+session counts as the key (on a POST with its CSRF token in ``X-CSRFToken``, because a
+cookie, unlike a bearer key, is sent by the browser on its own). The API itself is exempt
 from form CSRF checks.
 """
 
@@ -88,7 +88,9 @@ def request_terminal(*, required: bool) -> TerminalIdentity | None:
         return terminal
     key_id = session.get(COUNTER_SESSION_KEY)
     if key_id is not None:
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
+        # A state-changing call on the cookie needs the page's CSRF token; a GET (the QR
+        # image in an <img>) cannot send one and changes nothing.
+        if request.method != "GET" and current_app.config.get("WTF_CSRF_ENABLED", True):
             try:
                 validate_csrf(request.headers.get("X-CSRFToken"))
             except (ValidationError, CSRFError):

@@ -80,7 +80,7 @@ def listener_settings(app: Flask) -> ListenerSettings:
             corrupt_grace=float(cfg.get("DEVICE_CORRUPT_GRACE", 0.05)),
         ),
         backoff_min=float(cfg.get("DEVICE_BACKOFF_MIN", 0.2)),
-        backoff_max=float(cfg.get("DEVICE_BACKOFF_MAX", 5.0)),
+        backoff_max=float(cfg.get("DEVICE_BACKOFF_MAX", 2.0)),
         failures_before_reconnect=int(cfg.get("DEVICE_FAILURES_BEFORE_RECONNECT", 3)),
         status_interval=float(cfg.get("DEVICE_STATUS_INTERVAL", 5.0)),
     )

@@ -82,7 +82,7 @@ class ListenerSettings:
     poll_interval: float = 0.1  # between GenImg polls while no finger is on the sensor
     timeouts: Timeouts = field(default_factory=Timeouts)
     backoff_min: float = 0.2
-    backoff_max: float = 5.0
+    backoff_max: float = 2.0  # a queue of staff is waiting: retry a lost port often
     failures_before_reconnect: int = 3  # consecutive timeouts before the port is reopened
     status_interval: float = 5.0  # how often an unchanged "still alive" is reported
     store_retry: float = 0.2  # pause between attempts to store a match

@@ -77,6 +77,7 @@ class DatabaseSink:
                     DeviceEvent(device_id=device.id, at=at, kind="unmapped", page=match.page)
                 )
                 db.session.commit()
+                log.info("%s: page %s matched but mapped to nobody", device.name, match.page)
                 return
             punch = Punch(
                 staff_id=mapping.staff_id, punched_at=at, source="device", device_id=device.id
@@ -101,6 +102,9 @@ class DatabaseSink:
                 )
             )
             db.session.commit()
+            log.info(
+                "%s: page %s -> punch of staff id %s", device.name, match.page, mapping.staff_id
+            )
 
     def record_no_match(self, device: str, at: dt.datetime) -> None:
         """A finger the module did not find."""
@@ -112,6 +116,7 @@ class DatabaseSink:
             row.unrecognised_count += 1
             db.session.add(DeviceEvent(device_id=row.id, at=naive_utc(at), kind="no_match"))
             db.session.commit()
+            log.info("%s: finger not found on the module", device)
 
     def report_status(self, device: str, status: Status) -> None:
         """Write the reader's state for the dashboard."""

@@ -24,6 +24,7 @@ from admin import (  # noqa: E402, F401
     auth,
     duty,
     entries,
+    period_views,
     report_views,
     views,
     workorders,

@@ -152,7 +152,9 @@ class SerialTransport:
     def _flush_input(self) -> None:
         assert self.serial is not None
         fd = self.serial.fileno()
-        while True:
+        # Bounded: a line streaming garbage without pause must not keep us here forever.
+        ends = time.monotonic() + self.timeouts.reply
+        while time.monotonic() < ends:
             try:
                 ready, _, _ = select.select([fd], [], [], 0)
             except (OSError, ValueError) as exc:

@@ -370,6 +370,26 @@ def test_minimum_ratings_boundary() -> None:
     assert one(result, "B").ineligible_reasons == ("too_few_ratings",)
 
 
+def test_threshold_compares_the_total_rounded_up() -> None:
+    # No case data (workload 20), S* 100: total = 40 + 30 + 20 + 10 + 4.995 = 104.995,
+    # which is reported as 105.00 and so reaches a threshold of 105.
+    person_in = Person("A", events=[event("A", "4.995")])
+    person = one(score([person_in], rules_with(individual__threshold="105")), "A")
+    assert person.total == Fraction(104995, 1000)
+    assert person.eligible is True
+    person = one(score([person_in], rules_with(individual__threshold="105.01")), "A")
+    assert person.ineligible_reasons == ("below_threshold",)
+
+
+def test_window_threshold_compares_the_rounded_mean() -> None:
+    person_in = Person("A", levels=[5] * 30, events=[event("A", "4.995")])
+    result = score([person_in], rules_with(window__threshold="105"))
+    assert result.windows[0].total == Fraction(104995, 1000)
+    assert result.windows[0].eligible is True
+    result = score([person_in], rules_with(window__threshold="105.01"))
+    assert result.windows[0].ineligible_reasons == ("below_threshold",)
+
+
 def test_threshold_compares_the_rounded_total() -> None:
     a = Person("A", levels=[5, 4, 3] * 7, cases=[(0, True), (0, False)])
     b = Person("B", cases=[(0, True)] * 3)
@@ -515,6 +535,19 @@ def test_home_window_tie_goes_to_later_assignment() -> None:
     )
     person = one(score([Person("A", assignments=assignments, end=date(2026, 10, 29))]), "A")
     assert person.window == "W2"
+    assert person.attendance_detail.workdays == 4
+
+
+def test_home_window_tie_counts_the_latest_assignment_of_each_window() -> None:
+    # W1 on 26 and 29 Oct (two assignments), W2 on 27 and 28 Oct: a tie that the later
+    # assignment (W1 from 29 Oct) wins.
+    assignments = (
+        Assignment("W1", date(2026, 10, 26), date(2026, 10, 26)),
+        Assignment("W2", date(2026, 10, 27), date(2026, 10, 28)),
+        Assignment("W1", date(2026, 10, 29), date(2026, 10, 29)),
+    )
+    person = one(score([Person("A", assignments=assignments, end=date(2026, 10, 29))]), "A")
+    assert person.window == "W1"
     assert person.attendance_detail.workdays == 4
 
 

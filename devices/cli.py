@@ -10,7 +10,6 @@ import logging
 import string
 import sys
 import time
-from collections.abc import Callable
 from typing import NoReturn
 
 import click
@@ -283,7 +282,7 @@ def listen_command(names: tuple[str, ...]) -> None:
     click.echo("stopped", err=True)
 
 
-def status_rows(now_fn: Callable[[], object] | None = None) -> list[dict[str, object]]:
+def status_rows() -> list[dict[str, object]]:
     """Each reader's state for ``devices status`` (and the dashboard)."""
     rows: list[dict[str, object]] = []
     for device in db.session.scalars(select(Device).order_by(Device.name)):

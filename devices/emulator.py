@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from devices import protocol as p
 from devices.protocol import Confirmation as C
@@ -582,7 +583,7 @@ class EmulatorProcess:
             raise RuntimeError(f"emulator refused {line!r}: {answer}")
         return answer
 
-    def status(self) -> dict[str, object]:
+    def status(self) -> dict[str, Any]:
         """The emulator's status as a dict."""
         return json.loads(self.ok("status")[3:])
 

@@ -81,6 +81,9 @@ def _register_blueprints(app: Flask) -> None:
     from admin import bp as admin_bp
 
     app.register_blueprint(admin_bp)
+    from kiosk.display import bp as display_bp
+
+    app.register_blueprint(display_bp)
     from kiosk.api import bp as api_bp
     from kiosk.counter import bp as counter_bp
 

@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 
 from kiosk.extensions import db
 from kiosk.interchange import HallNotFound
+from kiosk.rules.calendar import Period
 from kiosk.rules.explain import explain
 from kiosk.rules.scoring import ScoreResult, round_half_up, to_spec_json
 from kiosk.services.scoring import rules_for, score_hall_period
@@ -170,12 +171,15 @@ def score_command(
         click.echo(f"error: rule file: {exc}", err=True)
         sys.exit(1)
     try:
-        result = score_hall_period(db.session, period, _parse_as_of(as_of), hall_code, rules)
-    except HallNotFound as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        scored_period = Period.parse(period)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="PERIOD") from None
+    when = _parse_as_of(as_of)
+    try:
+        result = score_hall_period(db.session, scored_period, when, hall_code, rules)
+    except (HallNotFound, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     if explain_staff is not None:
         try:
             items = explain(result, explain_staff)

@@ -103,3 +103,32 @@ def test_period_before_every_assignment_scores_nobody(score_runner: FlaskCliRunn
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert (data["individuals"], data["windows"]) == ([], [])
+
+
+def test_rule_file_option(score_runner: FlaskCliRunner, tmp_path: Path) -> None:
+    from kiosk.rules.ruleset import DEFAULT_RULES_PATH
+
+    content = DEFAULT_RULES_PATH.read_bytes().replace(b'name = "default"', b'name = "hall-2027"')
+    custom = tmp_path / "hall_rules.toml"
+    custom.write_bytes(content.replace(b"min_ratings = 20", b"min_ratings = 10", 1))
+    result = score_runner.invoke(
+        args=["score", "2026-B5", "--as-of", AS_OF, "--format", "json", "--rules", str(custom)]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["rules"]["name"] == "hall-2027"
+    assert (
+        data["rules"]["sha256"]
+        != json.loads(
+            score_runner.invoke(
+                args=["score", "2026-B5", "--as-of", AS_OF, "--format", "json"]
+            ).output
+        )["rules"]["sha256"]
+    )
+    s007 = {p["staff_no"]: p for p in data["individuals"]}["S007"]
+    assert "too_few_ratings" not in s007["ineligible_reasons"]  # 12 ratings >= 10
+    broken = tmp_path / "broken.toml"
+    broken.write_bytes(b"name = 'x'\n")
+    result = score_runner.invoke(args=["score", "2026-B5", "--rules", str(broken)])
+    assert result.exit_code == 1
+    assert "rule file" in result.output

@@ -126,6 +126,10 @@ def parse_rules(content: bytes, name: str | None = None) -> RuleSet:
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"incomplete or malformed rule file: {exc!r}") from exc
+    if {level for level, _ in rules.level_values} != {1, 2, 3, 4, 5}:
+        raise ValueError("[levels] must give a value to each of the levels 1 to 5")
+    if not rules.bad_levels <= {1, 2, 3, 4, 5}:
+        raise ValueError("ratings.bad_levels must be levels 1 to 5")
     if rules.weighted_points + rules.on_time_points != rules.workload_max:
         raise ValueError(
             "workload.weighted_points + workload.on_time_points must equal workload.max"

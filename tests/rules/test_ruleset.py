@@ -62,6 +62,8 @@ def test_any_byte_changes_the_hash(tmp_path: Path) -> None:
         (b"min_ratings = 20", b"min_ratings = 0"),
         (b"max = 5 ", b"max = true "),
         (b"[levels]", b"[levels"),  # not TOML
+        (b"1 = 0\n", b""),  # a level without a value
+        (b"bad_levels = [1, 2]", b"bad_levels = [0, 1, 2]"),
     ],
 )
 def test_bad_rule_files_are_refused(old: bytes, new: bytes) -> None:

@@ -57,6 +57,12 @@ def _n(value: Fraction | int) -> str:
     return str(value.numerator) if value.denominator == 1 else str(round_half_up(value))
 
 
+def _signed(points: object) -> str:
+    """Event points with their sign: +2, -3, +0.5 (a float 2.0 from the database reads 2)."""
+    value = Fraction(str(points))
+    return ("+" if value > 0 else "") + _n(value)
+
+
 def _t(value: datetime | None) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -167,8 +173,8 @@ def _workload(p: IndividualScore, result: ScoreResult) -> list[ExplanationItem]:
 
 def _events(p: IndividualScore, result: ScoreResult) -> list[ExplanationItem]:
     items = [
-        ExplanationItem("discipline", f"纪律 {_f(p.discipline)}/{_f(result.rules.discipline_max)}"),
-        ExplanationItem("bonus", f"加分 {_f(p.bonus)}（上限 {_f(result.rules.bonus_max)}）"),
+        ExplanationItem("discipline", f"纪律 {_f(p.discipline)}/{_n(result.rules.discipline_max)}"),
+        ExplanationItem("bonus", f"加分 {_f(p.bonus)}（上限 {_n(result.rules.bonus_max)}）"),
     ]
     for e in p.events:
         part = "bonus" if e.points > 0 else "discipline"
@@ -176,7 +182,9 @@ def _events(p: IndividualScore, result: ScoreResult) -> list[ExplanationItem]:
         veto = "，一票否决" if e.veto else ""
         label = f"（{e.category}）" if e.category else ""
         items.append(
-            ExplanationItem(part, f"{_t(e.at)} {kind}{label} {e.points:+} 分{veto}（{e.event_id}）")
+            ExplanationItem(
+                part, f"{_t(e.at)} {kind}{label} {_signed(e.points)} 分{veto}（{e.event_id}）"
+            )
         )
     return items
 

@@ -27,7 +27,7 @@ def test_explains_deductions_ratings_cases_and_veto(result: ScoreResult) -> None
     assert "2026-10-20 上午下班：时段内无打卡，记缺卡 −1" in text
     assert "R0055 不计分" in text and "R0056 不计分" in text
     assert "QJ202600041" in text  # an overdue case
-    assert "E002" in text
+    assert "巡查抽查（玩手机） -2 分（E002）" in text
     assert "R0053" in text and "2026-09-25 00:00:00" in text
     assert "不具备先进个人资格：被一票否决" in text
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
-from kiosk.rules.calendar import Schedule
+from kiosk.rules.calendar import HallCalendar, Schedule, is_workday, schedule_for
 
 __all__ = [
     "EARLIEST_BEFORE_A0",
@@ -27,6 +27,7 @@ __all__ = [
     "SlotResult",
     "SlotStatus",
     "attendance_day",
+    "classify_hall_punch",
     "classify_punch",
     "day_plan",
     "debounce",
@@ -374,3 +375,16 @@ def classify_punch(
     arriving = slot in (Slot.AM_IN, Slot.PM_IN)
     result = _slot(slot, reference, local_dt, (), timedelta(minutes=grace_minutes), arriving)
     return PunchClassification(slot, result.status, result.minutes, reference)
+
+
+def classify_hall_punch(
+    calendar: HallCalendar, grace_minutes: float, local_dt: datetime
+) -> PunchClassification:
+    """:func:`classify_punch` for a hall: no slot on a day that is not a hall workday.
+
+    Picks the day's schedule itself; what the clock-in screen calls for a live punch.
+    """
+    day = local_dt.date()
+    if not is_workday(day, calendar):
+        return PunchClassification(None, None, 0.0, None)
+    return classify_punch(schedule_for(day, calendar.schedules), grace_minutes, local_dt)

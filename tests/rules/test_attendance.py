@@ -6,7 +6,7 @@ pm_mid 15:45, AM_IN opens 06:30 and PM_OUT closes 21:30; grace 5 min, debounce 6
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
@@ -16,11 +16,12 @@ from kiosk.rules.attendance import (
     Slot,
     SlotStatus,
     attendance_day,
+    classify_hall_punch,
     classify_punch,
     day_plan,
     debounce,
 )
-from kiosk.rules.calendar import Schedule
+from kiosk.rules.calendar import HallCalendar, Schedule
 
 WINTER = Schedule("winter", (10, 1), (4, 30), (time(8, 30), time(12)), (time(14), time(17, 30)))
 DAY = date(2026, 10, 22)
@@ -107,8 +108,6 @@ def test_classify_punch_reference_and_no_schedule() -> None:
 )
 def test_debounce(seconds: list[int], kept: list[int], duplicates: list[int]) -> None:
     base = at("08:00")
-    from datetime import timedelta
-
     k, d = debounce([base + timedelta(seconds=s) for s in seconds], 60)
     assert k == [base + timedelta(seconds=s) for s in kept]
     assert d == [base + timedelta(seconds=s) for s in duplicates]
@@ -269,3 +268,28 @@ def test_day_without_schedule_has_no_slots() -> None:
 def test_unsorted_input_is_sorted_before_debounce() -> None:
     record = day(["17:35", "13:55", "12:02", "08:20", "08:20:30"])
     assert record.clean and record.duplicates == (at("08:20:30"),)
+
+
+@pytest.mark.parametrize(
+    ("moment", "slot", "status"),
+    [
+        (datetime(2026, 10, 22, 8, 36), Slot.AM_IN, SlotStatus.LATE),  # Thursday, winter
+        (datetime(2026, 9, 20, 8, 6), Slot.AM_IN, SlotStatus.LATE),  # make-up Sunday, summer
+        (datetime(2026, 9, 20, 8, 5), Slot.AM_IN, SlotStatus.ON_TIME),
+        (datetime(2026, 10, 5, 8, 30), None, None),  # National Day holiday
+        (datetime(2026, 10, 24, 8, 30), None, None),  # ordinary Saturday
+        (datetime(2026, 10, 16, 8, 30), None, None),  # closed day
+        (datetime(2026, 9, 12, 17, 30), Slot.PM_OUT, SlotStatus.ON_TIME),  # extra Saturday
+    ],
+)
+def test_classify_hall_punch(
+    moment: datetime, slot: Slot | None, status: SlotStatus | None
+) -> None:
+    summer = Schedule("summer", (5, 1), (9, 30), (time(8), time(12)), (time(14, 30), time(17, 30)))
+    calendar = HallCalendar(
+        schedules=(WINTER, summer),
+        closed_days=frozenset({date(2026, 10, 16)}),
+        extra_workdays=frozenset({date(2026, 9, 12)}),
+    )
+    result = classify_hall_punch(calendar, 5, moment)
+    assert (result.slot, result.status) == (slot, status)

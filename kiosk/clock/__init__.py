@@ -109,7 +109,14 @@ def screen() -> str:
     recent = events_after(max(0, start - 6), hall)
     # The stream starts after the newest event at render time, so a press between
     # rendering and the EventSource connecting is not lost.
-    return render_template("clock/screen.html", hall=hall, recent=recent[-6:], start=start)
+    # The header clock shows the hall's local time, whatever the monitor's PC is set to.
+    query = select(Hall.timezone).order_by(Hall.id).limit(1)
+    if hall:
+        query = query.where(Hall.code == hall)
+    zone = db.session.scalar(query) or "Asia/Shanghai"
+    return render_template(
+        "clock/screen.html", hall=hall, recent=recent[-6:], start=start, zone=zone
+    )
 
 
 @bp.get("/events")

@@ -6,6 +6,7 @@ import datetime as dt
 
 from flask import flash, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from admin import bp
@@ -14,10 +15,14 @@ from admin.context import current_hall, viewer_unit_id
 from admin.views import register_nav
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
-from kiosk.models import utcnow
+from kiosk.models import Unit, utcnow
+from kiosk.services.appraisal import SCOPES, appraisal
 from kiosk.services.reports import parse_week, weekly_report
 
 register_nav("admin.weekly", _l("每周考勤通报"), ("duty", "leader", "unit"))
+register_nav("admin.appraisal_sheet", _l("年度考核"), ("leader", "unit"))
+
+SCOPE_LABELS = {"year": _l("全年"), "h1": _l("上半年"), "h2": _l("下半年")}
 
 
 @bp.get("/reports/weekly")
@@ -40,3 +45,23 @@ def weekly() -> ResponseReturnValue:
         previous=(monday - dt.timedelta(days=7)).isoformat(),
         following=(monday + dt.timedelta(days=7)).isoformat(),
     )
+
+
+@bp.get("/reports/appraisal")
+@roles_required("leader", "unit")
+def appraisal_sheet() -> ResponseReturnValue:
+    """Each person's published results over the year or half-year, one printable sheet each."""
+    hall = current_hall()
+    today = to_local(utcnow(), hall_zone(hall.timezone)).date()
+    year = request.args.get("year", type=int) or today.year
+    scope = request.args.get("scope", "year")
+    if scope not in SCOPES or not 2000 <= year <= 2100:
+        flash(_("请选择有效的年份和范围。"), "error")
+        year, scope = today.year, "year"
+    unit_code = None
+    unit_id = viewer_unit_id()
+    if unit_id is not None:
+        unit = db.session.get(Unit, unit_id)
+        unit_code = unit.code if unit is not None else "\0none"
+    sheet = appraisal(db.session, hall, year, scope, unit_code)
+    return render_template("admin/appraisal.html", sheet=sheet, hall=hall, scopes=SCOPE_LABELS)

@@ -78,3 +78,30 @@ def test_audit_page_is_for_admins_only(
     assert sign_in(client, "boss") == 302
     page = client.get("/admin/audit")
     assert page.status_code == 200 and "user.create" in page.get_data(as_text=True)
+
+
+def test_appraisal_sheet_collects_published_periods(
+    app: Flask, login_as: Callable[..., FlaskClient]
+) -> None:
+    from tests.admin.test_publishing import _publish
+
+    client = login_as("leader")
+    _publish(app)
+    page = client.get("/admin/reports/appraisal?year=2026&scope=h2")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'data-sheet="S001"' in text and "2026-B5" in text and "2026-B4" in text  # B4 missing
+    with app.test_request_context():
+        from kiosk.services.appraisal import appraisal
+
+        sheet = appraisal(db.session, resolve_hall(db.session, None), 2026, "year")
+        assert sheet.periods == ["2026-B5"]
+        s005 = next(p for p in sheet.people if p.staff_no == "S005")
+        assert s005.vetoed_periods == 1 and s005.total("absent_half_days") == 2
+        only_zwb = appraisal(db.session, resolve_hall(db.session, None), 2026, "year", "ZWB")
+        assert [p.staff_no for p in only_zwb.people] == ["S004"]
+
+
+def test_appraisal_is_refused_to_duty_officers(login_as: Callable[..., FlaskClient]) -> None:
+    client = login_as("duty")
+    assert client.get("/admin/reports/appraisal").status_code == 403

@@ -14,13 +14,13 @@ from typing import Any
 import qrcode
 from flask import Blueprint, Response, current_app, jsonify, request, session, url_for
 from flask_babel import gettext as _
-from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy import Connection
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
 from kiosk.api.openapi import openapi_document
-from kiosk.extensions import csrf, db, limiter
+from kiosk.extensions import csrf, db
 from kiosk.models import utcnow
 from kiosk.services.ratings import (
     RatingRefused,
@@ -28,8 +28,7 @@ from kiosk.services.ratings import (
     authenticate_key,
     invalid,
     open_session,
-    rating_limit,
-    rating_limit_off,
+    over_rating_limit,
     session_by_public_id,
     submit_rating,
     terminal_by_key_id,
@@ -56,12 +55,6 @@ def _refused(exc: RatingRefused) -> tuple[Response, int]:
     return _error(exc)
 
 
-@bp.errorhandler(RateLimitExceeded)
-def _too_many(exc: RateLimitExceeded) -> tuple[Response, int]:
-    refusal = RatingRefused(429, "too_many_requests", _("请求过于频繁，请稍后再试。"))
-    return _error(refusal)
-
-
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> tuple[Response, int]:
     # Keep every answer of the API JSON, also for a wrong method or an oversized body.
@@ -70,7 +63,7 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
     return jsonify({"error": code, "message": exc.description or exc.name}), status
 
 
-def request_terminal(*, required: bool) -> TerminalIdentity | None:
+def request_terminal(conn: Connection, *, required: bool) -> TerminalIdentity | None:
     """The terminal of this request, from the bearer key or the counter page's session.
 
     Raises a 401 refusal for a wrong key (even where a key is optional: a terminal with a
@@ -81,8 +74,7 @@ def request_terminal(*, required: bool) -> TerminalIdentity | None:
         scheme, _sep, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise _unauthorized()
-        with db.engine.connect() as conn:
-            terminal = authenticate_key(conn, key)
+        terminal = authenticate_key(conn, key)
         if terminal is None:
             raise _unauthorized()
         return terminal
@@ -95,8 +87,7 @@ def request_terminal(*, required: bool) -> TerminalIdentity | None:
                 validate_csrf(request.headers.get("X-CSRFToken"))
             except (ValidationError, CSRFError):
                 raise RatingRefused(401, "unauthorized", _("页面已过期，请刷新后重试。")) from None
-        with db.engine.connect() as conn:
-            terminal = terminal_by_key_id(conn, str(key_id))
+        terminal = terminal_by_key_id(conn, str(key_id))
         if terminal is None:
             raise _unauthorized()
         return terminal
@@ -130,14 +121,14 @@ def rate_url(token: str) -> str:
 @bp.post("/sessions")
 def create_session() -> tuple[Response, int]:
     """Open a service session at the terminal's window (201 with token and rate_url)."""
-    terminal = request_terminal(required=True)
-    assert terminal is not None
-    body = _json_object()
-    staff_no = body.get("staff_no")
-    if not isinstance(staff_no, str):
-        raise invalid(_("请填写工号（staff_no，字符串）。"))
-    case_no = _optional_text(body, "case_no")
     with db.engine.connect() as conn:
+        terminal = request_terminal(conn, required=True)
+        assert terminal is not None
+        body = _json_object()
+        staff_no = body.get("staff_no")
+        if not isinstance(staff_no, str):
+            raise invalid(_("请填写工号（staff_no，字符串）。"))
+        case_no = _optional_text(body, "case_no")
         opened = open_session(
             conn,
             terminal,
@@ -166,9 +157,9 @@ def qr_png(data: str) -> bytes:
 @bp.get("/sessions/<session_id>/qr.png")
 def session_qr(session_id: str) -> Response:
     """The session's QR code encoding its rate_url; only for a terminal of the session's hall."""
-    terminal = request_terminal(required=True)
-    assert terminal is not None
     with db.engine.connect() as conn:
+        terminal = request_terminal(conn, required=True)
+        assert terminal is not None
         info = session_by_public_id(conn, session_id)
     if info is None or info.hall_id != terminal.hall_id:
         raise RatingRefused(404, "not_found", _("没有这个服务记录。"))
@@ -184,23 +175,24 @@ def session_qr(session_id: str) -> Response:
 
 
 @bp.post("/ratings")
-@limiter.limit(rating_limit, exempt_when=rating_limit_off)
 def create_rating() -> tuple[Response, int]:
     """Rate a session: a counter rating with a terminal key, a QR rating without (201)."""
-    terminal = request_terminal(required=False)
-    body = _json_object()
-    token, level = body.get("token"), body.get("level")
-    if not isinstance(token, str) or not token:
-        raise invalid(_("缺少评价凭证（token）。"))
-    if not isinstance(level, int) or isinstance(level, bool):
-        raise invalid(_("评价等级（level）必须是 1 到 5 之间的整数。"))
-    reasons = body.get("reasons", [])
-    if reasons is None:
-        reasons = []
-    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
-        raise invalid(_("差评原因（reasons）必须是字符串列表。"))
-    comment = _optional_text(body, "comment")
+    if over_rating_limit():
+        raise RatingRefused(429, "too_many_requests", _("请求过于频繁，请稍后再试。"))
     with db.engine.connect() as conn:
+        terminal = request_terminal(conn, required=False)
+        body = _json_object()
+        token, level = body.get("token"), body.get("level")
+        if not isinstance(token, str) or not token:
+            raise invalid(_("缺少评价凭证（token）。"))
+        if not isinstance(level, int) or isinstance(level, bool):
+            raise invalid(_("评价等级（level）必须是 1 到 5 之间的整数。"))
+        reasons = body.get("reasons", [])
+        if reasons is None:
+            reasons = []
+        if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+            raise invalid(_("差评原因（reasons）必须是字符串列表。"))
+        comment = _optional_text(body, "comment")
         stored = submit_rating(
             conn,
             token=token,

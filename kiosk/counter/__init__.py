@@ -21,12 +21,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import or_, select
 
 from kiosk.api.views import COUNTER_SESSION_KEY
-from kiosk.extensions import db, limiter
+from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Assignment, Hall, Staff, Window, utcnow
 from kiosk.services.ratings import (
@@ -38,8 +37,7 @@ from kiosk.services.ratings import (
     authenticate_key,
     bad_levels,
     hall_reasons,
-    rating_limit,
-    rating_limit_off,
+    over_rating_limit,
     session_by_public_id,
     session_by_token,
     submit_rating,
@@ -221,7 +219,6 @@ def rate(token: str) -> Any:
 
 
 @bp.post("/r/<token>")
-@limiter.limit(rating_limit, exempt_when=rating_limit_off)
 def rate_post(token: str) -> Any:
     """Take the phone's rating; a bad review first asks for reasons (and an optional comment)."""
     with db.engine.connect() as conn:
@@ -237,6 +234,9 @@ def rate_post(token: str) -> Any:
         asking_reasons = request.form.get("step") == "reasons"
         if level in bad_levels() and not asking_reasons and info.state(utcnow()) == "open":
             return _phone_page(info, "reasons", level=level, chosen=[], comment="")
+        # Counted like the API's rating posts (one limit per client address).
+        if over_rating_limit():
+            return _phone_page(None, "busy", 429)
         try:
             submit_rating(
                 conn,
@@ -265,9 +265,3 @@ def rate_post(token: str) -> Any:
                 error=refusal.message,
             )
     return redirect(url_for("counter.rate", token=token, done=1))
-
-
-@bp.errorhandler(RateLimitExceeded)
-def _too_many(exc: RateLimitExceeded) -> Any:
-    # The phone page's friendly answer to the rating rate limit.
-    return _phone_page(None, "busy", 429)

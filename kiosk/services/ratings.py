@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
@@ -20,9 +21,12 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from sqlalchemy import Connection, func, insert, select, update
+from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
+from sqlalchemy import Connection, Integer, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from kiosk.extensions import limiter
 from kiosk.localtime import hall_zone, to_aware, to_local
 from kiosk.models import Hall, Rating, ServiceSession, Staff, Terminal, Window
 from kiosk.rules.ruleset import default_rules
@@ -65,16 +69,29 @@ def misuse_window() -> dt.timedelta:
     return dt.timedelta(seconds=float(default_rules().misuse_seconds))
 
 
-def rating_limit() -> str:
-    """The rate limit of rating posts per client address (``RATING_RATE_LIMIT``)."""
-    value = str(current_app.config.get("RATING_RATE_LIMIT") or "0").strip()
-    # Only parsed when the limit is on (see rating_limit_off); "0" must not reach the parser.
-    return value if value != "0" else "1000000 per second"
-
-
 def rating_limit_off() -> bool:
     """Whether ``RATING_RATE_LIMIT`` is ``0`` (or empty): no limit."""
     return str(current_app.config.get("RATING_RATE_LIMIT") or "0").strip() == "0"
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_limits(value: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(value))
+
+
+def over_rating_limit() -> bool:
+    """Count one rating post of this client address; True when it is over the limit.
+
+    ``RATING_RATE_LIMIT`` (e.g. ``120 per minute``; ``0`` = off) is checked here, on the
+    storage of the app's Flask-Limiter, rather than with its decorator: with the limit off
+    this costs nothing on the hot path, and the API and the phone page share one count.
+    """
+    if rating_limit_off():
+        return False
+    value = str(current_app.config["RATING_RATE_LIMIT"]).strip()
+    address = get_remote_address()
+    strategy = limiter.limiter
+    return not all(strategy.hit(item, "rating", address) for item in _parsed_limits(value))
 
 
 def hall_reasons(settings: dict[str, Any] | None) -> list[str]:
@@ -151,14 +168,23 @@ def split_key(key: str) -> tuple[str, str] | None:
     return key_id, secret
 
 
-_TERMINAL_COLUMNS = (
-    Terminal.id,
-    Terminal.hall_id,
-    Terminal.window_id,
-    Terminal.name,
-    Terminal.key_id,
-    Terminal.key_hash,
-)
+# Statements of the hot path are built once, with bind parameters: building a statement
+# and computing its cache key costs more than running it on SQLite.
+_TERMINALS = Terminal.__table__
+_SESSIONS = ServiceSession.__table__
+_RATINGS = Rating.__table__
+_HALLS = Hall.__table__
+_STAFF = Staff.__table__
+_WINDOWS = Window.__table__
+
+_TERMINAL_BY_KEY_ID = select(
+    _TERMINALS.c.id,
+    _TERMINALS.c.hall_id,
+    _TERMINALS.c.window_id,
+    _TERMINALS.c.name,
+    _TERMINALS.c.key_id,
+    _TERMINALS.c.key_hash,
+).where(_TERMINALS.c.key_id == bindparam("key_id"), _TERMINALS.c.active.is_(True))
 
 
 def authenticate_key(conn: Connection, key: str) -> TerminalIdentity | None:
@@ -167,9 +193,7 @@ def authenticate_key(conn: Connection, key: str) -> TerminalIdentity | None:
     if parts is None:
         return None
     key_id, secret = parts
-    row = conn.execute(
-        select(*_TERMINAL_COLUMNS).where(Terminal.key_id == key_id, Terminal.active.is_(True))
-    ).first()
+    row = conn.execute(_TERMINAL_BY_KEY_ID, {"key_id": key_id}).first()
     if row is None or not hmac.compare_digest(row.key_hash, hash_secret(secret)):
         return None
     return TerminalIdentity(row.id, row.hall_id, row.window_id, row.name, row.key_id)
@@ -177,9 +201,7 @@ def authenticate_key(conn: Connection, key: str) -> TerminalIdentity | None:
 
 def terminal_by_key_id(conn: Connection, key_id: str) -> TerminalIdentity | None:
     """The active terminal with ``key_id`` (for the counter page's signed-in session)."""
-    row = conn.execute(
-        select(*_TERMINAL_COLUMNS).where(Terminal.key_id == key_id, Terminal.active.is_(True))
-    ).first()
+    row = conn.execute(_TERMINAL_BY_KEY_ID, {"key_id": key_id}).first()
     if row is None:
         return None
     return TerminalIdentity(row.id, row.hall_id, row.window_id, row.name, row.key_id)
@@ -288,6 +310,7 @@ class SessionInfo:
     case_no: str | None
     expires_at: dt.datetime
     rated: bool
+    last_counter_rating: dt.datetime | None = None
 
     def state(self, now: dt.datetime) -> str:
         """``rated``, ``expired`` or ``open`` (the order of SPEC 9's precedence)."""
@@ -302,48 +325,75 @@ class SessionInfo:
         return hall_reasons(self.settings)
 
 
-def _session_select() -> Any:
-    rated = select(Rating.id).where(Rating.session_id == ServiceSession.id).exists()
+def _session_select(where: Any) -> Any:
+    """One indexed select: the session, its hall, staff and window, whether it was rated,
+    and when the given terminal last gave a counter rating (for the misuse check)."""
+    rated = select(_RATINGS.c.id).where(_RATINGS.c.session_id == _SESSIONS.c.id).exists()
+    last_counter = (
+        select(func.max(_RATINGS.c.rated_at))
+        .where(
+            _RATINGS.c.terminal_id == bindparam("terminal_id", type_=Integer),
+            _RATINGS.c.channel == "counter",
+        )
+        .scalar_subquery()
+    )
     return (
         select(
-            ServiceSession.id,
-            ServiceSession.public_id,
-            ServiceSession.hall_id,
-            Hall.code.label("hall_code"),
-            Hall.name.label("hall_name"),
-            Hall.timezone,
-            Hall.settings,
-            ServiceSession.staff_id,
-            Staff.staff_no,
-            Staff.name.label("staff_name"),
-            ServiceSession.window_id,
-            Window.name.label("window_name"),
-            ServiceSession.terminal_id,
-            ServiceSession.case_no,
-            ServiceSession.expires_at,
+            _SESSIONS.c.id,
+            _SESSIONS.c.public_id,
+            _SESSIONS.c.hall_id,
+            _HALLS.c.code.label("hall_code"),
+            _HALLS.c.name.label("hall_name"),
+            _HALLS.c.timezone,
+            _HALLS.c.settings,
+            _SESSIONS.c.staff_id,
+            _STAFF.c.staff_no,
+            _STAFF.c.name.label("staff_name"),
+            _SESSIONS.c.window_id,
+            _WINDOWS.c.name.label("window_name"),
+            _SESSIONS.c.terminal_id,
+            _SESSIONS.c.case_no,
+            _SESSIONS.c.expires_at,
             rated.label("rated"),
+            last_counter.label("last_counter_rating"),
         )
-        .join(Hall, Hall.id == ServiceSession.hall_id)
-        .join(Staff, Staff.id == ServiceSession.staff_id)
-        .join(Window, Window.id == ServiceSession.window_id)
+        .select_from(
+            _SESSIONS.join(_HALLS, _HALLS.c.id == _SESSIONS.c.hall_id)
+            .join(_STAFF, _STAFF.c.id == _SESSIONS.c.staff_id)
+            .join(_WINDOWS, _WINDOWS.c.id == _SESSIONS.c.window_id)
+        )
+        .where(where)
     )
 
 
+_SESSION_BY_TOKEN_HASH = _session_select(_SESSIONS.c.token_hash == bindparam("token_hash"))
+_SESSION_BY_PUBLIC_ID = _session_select(_SESSIONS.c.public_id == bindparam("public_id"))
+_RATING_OF_SESSION = select(_RATINGS.c.id).where(_RATINGS.c.session_id == bindparam("session_id"))
+_INSERT_RATING = _RATINGS.insert()
+
+
 def _info(row: Any) -> SessionInfo:
-    return SessionInfo(**{**row._asdict(), "rated": bool(row.rated)})
+    values = row._asdict()
+    values["rated"] = bool(values["rated"])
+    return SessionInfo(**values)
 
 
-def session_by_token(conn: Connection, token: str) -> SessionInfo | None:
-    """The session a rating token belongs to, or ``None`` for an unknown or forged token."""
+def session_by_token(
+    conn: Connection, token: str, terminal_id: int | None = None
+) -> SessionInfo | None:
+    """The session a rating token belongs to, or ``None`` for an unknown or forged token.
+
+    With ``terminal_id``, ``last_counter_rating`` is that terminal's latest counter rating.
+    """
     row = conn.execute(
-        _session_select().where(ServiceSession.token_hash == token_hash(token))
+        _SESSION_BY_TOKEN_HASH, {"token_hash": token_hash(token), "terminal_id": terminal_id}
     ).first()
     return None if row is None else _info(row)
 
 
 def session_by_public_id(conn: Connection, public_id: str) -> SessionInfo | None:
     """The session with ``public_id``, or ``None``."""
-    row = conn.execute(_session_select().where(ServiceSession.public_id == public_id)).first()
+    row = conn.execute(_SESSION_BY_PUBLIC_ID, {"public_id": public_id, "terminal_id": None}).first()
     return None if row is None else _info(row)
 
 
@@ -413,7 +463,7 @@ def submit_rating(
     raises :class:`RatingRefused` for the first that applies; a refusal writes nothing.
     The unique ``ratings.session_id`` is the last guard against two concurrent ratings.
     """
-    info = session_by_token(conn, token)
+    info = session_by_token(conn, token, terminal.id if terminal is not None else None)
     if info is None:
         raise RatingRefused(404, "unknown_token", _("评价链接无效。"))
     if info.rated:
@@ -423,16 +473,11 @@ def submit_rating(
     comment = (comment or "").strip() or None
     stored_reasons = check_content(level, reasons, comment, info.reasons())
 
-    misuse = False
-    if terminal is not None:
-        # A counter rating sooner than the rule's seconds after this terminal's previous one
-        # is kept but flagged (SPEC 4.2); the (terminal_id, rated_at) index answers this.
-        previous = conn.execute(
-            select(func.max(Rating.rated_at)).where(
-                Rating.terminal_id == terminal.id, Rating.channel == "counter"
-            )
-        ).scalar()
-        misuse = previous is not None and now - previous < misuse_window()
+    # A counter rating sooner than the rule's seconds after this terminal's previous one is
+    # kept but flagged (SPEC 4.2); the session select read that time through the
+    # (terminal_id, rated_at) index.
+    previous = info.last_counter_rating
+    misuse = terminal is not None and previous is not None and now - previous < misuse_window()
 
     local_day = to_local(now, hall_zone(info.timezone)).date()
     values = {
@@ -451,13 +496,13 @@ def submit_rating(
     for _attempt in range(_INSERT_ATTEMPTS):
         rating_id = new_rating_id(info.hall_code, local_day)
         try:
-            conn.execute(insert(Rating).values(rating_id=rating_id, **values))
+            conn.execute(_INSERT_RATING, {"rating_id": rating_id, **values})
             conn.commit()
         except IntegrityError:
             conn.rollback()
             # Either another request rated this session first (the unique session_id), or
             # the random rating id collided: only the latter is worth another try.
-            taken = conn.execute(select(Rating.id).where(Rating.session_id == info.id)).first()
+            taken = conn.execute(_RATING_OF_SESSION, {"session_id": info.id}).first()
             if taken is not None:
                 raise RatingRefused(409, "already_rated", _("本次服务已评价。")) from None
             continue

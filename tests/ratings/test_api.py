@@ -360,9 +360,9 @@ def test_concurrent_second_rating_is_409_by_the_unique_constraint(
     assert api.rate({"token": session["token"], "level": 5}).status_code == 201
     real = ratings_service.session_by_token
 
-    def stale(conn: Any, token: str) -> Any:
+    def stale(conn: Any, token: str, terminal_id: int | None = None) -> Any:
         # What a request that read the session just before the other one committed sees.
-        info = real(conn, token)
+        info = real(conn, token, terminal_id)
         return None if info is None else dataclasses.replace(info, rated=False)
 
     monkeypatch.setattr(ratings_service, "session_by_token", stale)
@@ -408,6 +408,7 @@ def test_key_is_stored_hashed(api: Api, app: Flask) -> None:
 def test_rate_limit_429_per_client_address(database_uri: str, tmp_path: Path) -> None:
     config = _base_config(database_uri, tmp_path)
     config["RATING_RATE_LIMIT"] = "3 per minute"
+    config["WTF_CSRF_ENABLED"] = False  # the phone form below is posted without a page
     app = create_app(config)
     try:
         setup_hall(app.test_cli_runner())
@@ -424,6 +425,9 @@ def test_rate_limit_429_per_client_address(database_uri: str, tmp_path: Path) ->
         assert other.status_code == 201
         # Sessions are not rate-limited.
         assert api.open().status_code == 201
+        # The phone page's posts share the count and say so kindly.
+        phone = api.client.post(f"/r/{api.session()['token']}", data={"level": "5"})
+        assert phone.status_code == 429 and "提交太频繁" in phone.get_data(as_text=True)
     finally:
         with app.app_context():
             db.session.remove()

@@ -13,7 +13,7 @@ from admin.services.auditlog import audit_page
 from admin.views import register_nav
 from kiosk.extensions import db
 
-register_nav("admin.audit_log", _l("审计日志"), ("admin",))
+register_nav("admin.audit_log", _l("审计日志"), ("admin",), 90)
 
 
 @bp.get("/audit")

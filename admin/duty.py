@@ -24,8 +24,8 @@ from kiosk.services.reports import week_of
 
 ROSTER_DAYS = 28
 
-register_nav("admin.today", _l("今日大厅"), ("duty",))
-register_nav("admin.roster", _l("带班表"), ("duty", "leader"))
+register_nav("admin.today", _l("今日大厅"), ("duty",), 10)
+register_nav("admin.roster_page", _l("带班表"), ("duty", "leader"), 15)
 
 
 @bp.get("/today")

@@ -34,9 +34,9 @@ from kiosk.localtime import hall_zone, to_local
 from kiosk.models import utcnow
 from kiosk.services.reports import attendance_records
 
-register_nav("admin.corrections", _l("考勤更正"), ("duty",))
-register_nav("admin.absences", _l("外出与请假"), ("duty",))
-register_nav("admin.events", _l("巡查与奖惩"), ("duty",))
+register_nav("admin.corrections", _l("考勤更正"), ("duty",), 20)
+register_nav("admin.absences", _l("外出与请假"), ("duty",), 30)
+register_nav("admin.events", _l("巡查与奖惩"), ("duty",), 40)
 
 
 def _today_local() -> dt.date:

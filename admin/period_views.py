@@ -34,7 +34,7 @@ from kiosk.services import notices, publishing
 from kiosk.services.publishing import IntegrityFailure, PublishError
 from kiosk.services.scoring import rules_for
 
-register_nav("admin.periods", _l("双月考评"), ("leader", "duty", "unit"))
+register_nav("admin.periods", _l("双月考评"), ("leader", "duty", "unit"), 60)
 
 
 def _rules() -> RuleSet:

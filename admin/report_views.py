@@ -19,8 +19,8 @@ from kiosk.models import Unit, utcnow
 from kiosk.services.appraisal import SCOPES, appraisal
 from kiosk.services.reports import parse_week, weekly_report
 
-register_nav("admin.weekly", _l("每周考勤通报"), ("duty", "leader", "unit"))
-register_nav("admin.appraisal_sheet", _l("年度考核"), ("leader", "unit"))
+register_nav("admin.weekly", _l("每周考勤通报"), ("duty", "leader", "unit"), 70)
+register_nav("admin.appraisal_sheet", _l("年度考核"), ("leader", "unit"), 80)
 
 SCOPE_LABELS = {"year": _l("全年"), "h1": _l("上半年"), "h2": _l("下半年")}
 

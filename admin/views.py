@@ -60,15 +60,17 @@ LABELS: dict[str, Any] = {
 
 # (endpoint, label, roles) of the navigation bar; an entry shows when its view exists
 # and the user's role may open it (the view checks the role again on the server).
-NAV: list[tuple[str, Any, tuple[str, ...]]] = [
-    ("admin.index", _l("首页"), ("leader", "duty", "unit")),
+# ``order`` places an entry in the bar (lower first; 50 when not given).
+NAV: list[tuple[str, Any, tuple[str, ...], int]] = [
+    ("admin.index", _l("首页"), ("leader", "duty", "unit"), 0),
 ]
 
 
-def register_nav(endpoint: str, label: Any, roles: tuple[str, ...]) -> None:
+def register_nav(endpoint: str, label: Any, roles: tuple[str, ...], order: int = 50) -> None:
     """Add a navigation entry (other view modules call this when they are imported)."""
     if all(existing[0] != endpoint for existing in NAV):
-        NAV.append((endpoint, label, roles))
+        NAV.append((endpoint, label, roles, order))
+        NAV.sort(key=lambda entry: entry[3])
 
 
 @bp.app_context_processor
@@ -79,7 +81,7 @@ def navigation() -> dict[str, Any]:
         views = current_app.view_functions
         return [
             (endpoint, label)
-            for endpoint, label, roles in NAV
+            for endpoint, label, roles, _order in NAV
             if endpoint in views and has_role(current_user, *roles)
         ]
 

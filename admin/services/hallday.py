@@ -62,6 +62,16 @@ class PersonToday:
     """``leave`` or ``out`` when an absence covers the current moment."""
 
     @property
+    def absent_half_days(self) -> int:
+        """Sessions (AM, PM) whose two slots are both missing: absent half-days (旷工)."""
+        cells = self.cells
+        return sum(
+            1
+            for session in (cells[:2], cells[2:])
+            if len(session) == 2 and all(c.status == SlotStatus.MISSING for c in session)
+        )
+
+    @property
     def missing_slots(self) -> tuple[SlotCell, ...]:
         """Slots whose range is over without a punch and without an excuse."""
         return tuple(c for c in self.cells if c.status == SlotStatus.MISSING)

@@ -45,6 +45,18 @@ def test_hall_today_classifies_slots_and_lists_missing_and_away(
         assert {c.slot.value: c.status for c in people["S002"].cells}["AM_IN"] == "excused"
         assert any(a.staff_no == "S002" and a.kind == "leave" for a in board.away)
         assert all(c.status != "missing" for c in people["S001"].cells)
+        assert people["S001"].absent_half_days == 0
+
+
+def test_hall_today_counts_an_absent_morning(app: Flask, example_hall: object) -> None:
+    with app.test_request_context():
+        hall = resolve_hall(db.session, None)
+        # Sat 10 Oct 2026 (a make-up workday): S005 has no punches at all.
+        board = hall_today(db.session, hall, now=_utc("2026-10-10T13:30:00"))
+        s005 = next(p for p in board.people if p.staff_no == "S005")
+        assert [c.status for c in s005.cells] == ["missing", "missing", "pending", "pending"]
+        assert s005.absent_half_days == 1
+        assert s005 in board.missing
 
 
 def test_open_work_orders_are_bad_reviews_not_closed(app: Flask, example_hall: object) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import current_app, render_template
+from flask import current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -135,3 +135,17 @@ def index() -> ResponseReturnValue:
 def csrf_error(error: CSRFError) -> ResponseReturnValue:
     """A form came back without a valid CSRF token (expired page or forged request)."""
     return render_template("admin/csrf_error.html"), 400
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str) -> ResponseReturnValue:
+    """Remember the visitor's language in the ``lang`` cookie the locale selector reads."""
+    from kiosk import LANGUAGES
+
+    target = request.args.get("next") or url_for("admin.index")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("admin.index")
+    response = redirect(target)
+    if code in LANGUAGES:
+        response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax")
+    return response

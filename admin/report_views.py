@@ -17,7 +17,7 @@ from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Unit, utcnow
 from kiosk.services.appraisal import SCOPES, appraisal
-from kiosk.services.reports import parse_week, weekly_report
+from kiosk.services.reports import day_defects, parse_week, weekly_report
 
 register_nav("admin.weekly", _l("每周考勤通报"), ("duty", "leader", "unit"), 70)
 register_nav("admin.appraisal_sheet", _l("年度考核"), ("leader", "unit"), 80)
@@ -41,6 +41,7 @@ def weekly() -> ResponseReturnValue:
     return render_template(
         "admin/weekly.html",
         report=report,
+        day_defects=day_defects,
         week_value=f"{iso.year:04d}-W{iso.week:02d}",
         previous=(monday - dt.timedelta(days=7)).isoformat(),
         following=(monday + dt.timedelta(days=7)).isoformat(),

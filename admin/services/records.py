@@ -255,6 +255,7 @@ def add_event(
     category: str | None,
     note: str | None,
     user_id: int,
+    now: dt.datetime | None = None,
 ) -> Event:
     """Record a spot check, complaint or commendation with signed points and veto flag (audited).
 
@@ -266,6 +267,8 @@ def add_event(
     if kind not in EVENT_KINDS:
         raise RecordError(_("类型必须是巡查抽查、投诉或表扬。"))
     local = _local_naive(at, _("发生时间"))
+    if to_storage(local, hall_zone(hall.timezone)) > (now or utcnow()) + dt.timedelta(minutes=5):
+        raise RecordError(_("发生时间不能晚于当前时间。"))
     if points is None or not math.isfinite(points):
         raise RecordError(_("请填写分值（可为负数）。"))
     if abs(points) > MAX_EVENT_POINTS:

@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from kiosk.localtime import hall_zone, local_day_bounds, to_local
 from kiosk.models import Absence, Assignment, Hall, Punch, PunchVoid, Staff, Unit, Window
-from kiosk.rules.attendance import DayRecord, Excuse, day_plan, debounce, evaluate_day
+from kiosk.rules.attendance import (
+    DayRecord,
+    Excuse,
+    SlotResult,
+    SlotStatus,
+    day_plan,
+    debounce,
+    evaluate_day,
+)
 from kiosk.rules.calendar import (
     HallCalendar,
     calendar_from_settings,
@@ -229,6 +237,22 @@ class AttendanceTotals:
     def defects(self) -> int:
         """Late, early, missing and absent half-days together."""
         return self.late + self.early + self.missing + self.absent_half_days
+
+
+def day_defects(record: DayRecord) -> list[SlotResult]:
+    """The late, early and missing slots of a day, leaving out sessions that are absent
+    half-days (their two missing slots are the absence, not two missing punches)."""
+    found = []
+    for session in (record.slots[:2], record.slots[2:]):
+        statuses = [s.status for s in session]
+        if statuses == [SlotStatus.MISSING, SlotStatus.MISSING]:
+            continue
+        found += [
+            s
+            for s in session
+            if s.status in (SlotStatus.LATE, SlotStatus.EARLY, SlotStatus.MISSING)
+        ]
+    return found
 
 
 @dataclass(slots=True)

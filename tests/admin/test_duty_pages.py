@@ -233,6 +233,17 @@ def test_absence_and_event_forms_check_input(
         },
     )
     assert "不能为正数" in wrong_sign.get_data(as_text=True)
+    future = client.post(
+        "/admin/events",
+        data={
+            "csrf_token": token,
+            "ev-staff_no": "S002",
+            "ev-kind": "complaint",
+            "ev-at": "2099-01-01T10:00",
+            "ev-points": "-1",
+        },
+    )
+    assert "不能晚于当前时间" in future.get_data(as_text=True)
     client.post(
         "/admin/events",
         data={

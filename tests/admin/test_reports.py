@@ -105,3 +105,12 @@ def test_appraisal_sheet_collects_published_periods(
 def test_appraisal_is_refused_to_duty_officers(login_as: Callable[..., FlaskClient]) -> None:
     client = login_as("duty")
     assert client.get("/admin/reports/appraisal").status_code == 403
+
+
+def test_weekly_details_do_not_count_an_absent_session_as_missing_punches(
+    login_as: Callable[..., FlaskClient],
+) -> None:
+    client = login_as("duty")
+    page = client.get("/admin/reports/weekly?week=2026-W41").get_data(as_text=True)
+    row = page.split('data-staff="S005"')[1].split("</tr>")[0]
+    assert "旷工半天×2" in row and "缺卡" not in row

@@ -20,30 +20,36 @@ from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
 from kiosk.api.openapi import openapi_document
-from kiosk.extensions import csrf, db
+from kiosk.extensions import csrf, db, limiter
 from kiosk.models import utcnow
 from kiosk.services.ratings import (
+    Credentials,
     RatingRefused,
     TerminalIdentity,
-    authenticate_key,
+    authenticate,
+    credentials_from_key,
     invalid,
     open_session,
     over_rating_limit,
     session_by_public_id,
     submit_rating,
-    terminal_by_key_id,
     token_for,
+    unauthorized,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
+
+@limiter.request_filter
+def _limits_its_own_way() -> bool:
+    # The API counts its rating posts itself (over_rating_limit); Flask-Limiter's per-request
+    # bookkeeping would only cost time on the hot path.
+    return request.blueprint == "api"
+
+
 # The Flask session key under which the counter page keeps its terminal's key id.
 COUNTER_SESSION_KEY = "counter_key_id"
-
-
-def _unauthorized() -> RatingRefused:
-    return RatingRefused(401, "unauthorized", _("缺少或无效的终端密钥。"))
 
 
 def _error(refusal: RatingRefused) -> tuple[Response, int]:
@@ -63,37 +69,39 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
     return jsonify({"error": code, "message": exc.description or exc.name}), status
 
 
-def request_terminal(conn: Connection, *, required: bool) -> TerminalIdentity | None:
-    """The terminal of this request, from the bearer key or the counter page's session.
+def request_credentials() -> Credentials | None:
+    """The terminal credentials of this request: a bearer key or the counter page's session.
 
-    Raises a 401 refusal for a wrong key (even where a key is optional: a terminal with a
-    revoked key must not silently turn into a phone), or for no key where one is required.
+    Raises a 401 refusal for a malformed ``Authorization`` header, or for the page's
+    session on a POST without its CSRF token; None when the request claims no terminal.
     """
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _sep, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            raise _unauthorized()
-        terminal = authenticate_key(conn, key)
-        if terminal is None:
-            raise _unauthorized()
-        return terminal
+        credentials = credentials_from_key(key) if scheme.lower() == "bearer" else None
+        if credentials is None:
+            raise unauthorized()
+        return credentials
     key_id = session.get(COUNTER_SESSION_KEY)
-    if key_id is not None:
-        # A state-changing call on the cookie needs the page's CSRF token; a GET (the QR
-        # image in an <img>) cannot send one and changes nothing.
-        if request.method != "GET" and current_app.config.get("WTF_CSRF_ENABLED", True):
-            try:
-                validate_csrf(request.headers.get("X-CSRFToken"))
-            except (ValidationError, CSRFError):
-                raise RatingRefused(401, "unauthorized", _("页面已过期，请刷新后重试。")) from None
-        terminal = terminal_by_key_id(conn, str(key_id))
-        if terminal is None:
-            raise _unauthorized()
-        return terminal
-    if required:
-        raise _unauthorized()
-    return None
+    if key_id is None:
+        return None
+    # A state-changing call on the cookie needs the page's CSRF token; a GET (the QR image
+    # in an <img>) cannot send one and changes nothing.
+    if request.method != "GET" and current_app.config.get("WTF_CSRF_ENABLED", True):
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken"))
+        except (ValidationError, CSRFError):
+            raise unauthorized(_("页面已过期，请刷新后重试。")) from None
+    return Credentials(str(key_id), None)
+
+
+def request_terminal(conn: Connection) -> TerminalIdentity:
+    """The terminal of this request; a 401 refusal without valid credentials."""
+    credentials = request_credentials()
+    terminal = authenticate(conn, credentials) if credentials is not None else None
+    if terminal is None:
+        raise unauthorized()
+    return terminal
 
 
 def _json_object() -> dict[str, Any]:
@@ -122,8 +130,7 @@ def rate_url(token: str) -> str:
 def create_session() -> tuple[Response, int]:
     """Open a service session at the terminal's window (201 with token and rate_url)."""
     with db.engine.connect() as conn:
-        terminal = request_terminal(conn, required=True)
-        assert terminal is not None
+        terminal = request_terminal(conn)
         body = _json_object()
         staff_no = body.get("staff_no")
         if not isinstance(staff_no, str):
@@ -158,8 +165,7 @@ def qr_png(data: str) -> bytes:
 def session_qr(session_id: str) -> Response:
     """The session's QR code encoding its rate_url; only for a terminal of the session's hall."""
     with db.engine.connect() as conn:
-        terminal = request_terminal(conn, required=True)
-        assert terminal is not None
+        terminal = request_terminal(conn)
         info = session_by_public_id(conn, session_id)
     if info is None or info.hall_id != terminal.hall_id:
         raise RatingRefused(404, "not_found", _("没有这个服务记录。"))
@@ -174,32 +180,43 @@ def session_qr(session_id: str) -> Response:
     return response
 
 
+def _rating_body() -> tuple[str, int, list[str], str | None]:
+    """The fields of a rating post; a 400 refusal for a malformed body."""
+    body = _json_object()
+    token, level = body.get("token"), body.get("level")
+    if not isinstance(token, str) or not token:
+        raise invalid(_("缺少评价凭证（token）。"))
+    if not isinstance(level, int) or isinstance(level, bool):
+        raise invalid(_("评价等级（level）必须是 1 到 5 之间的整数。"))
+    reasons = body.get("reasons", [])
+    if reasons is None:
+        reasons = []
+    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        raise invalid(_("差评原因（reasons）必须是字符串列表。"))
+    return token, level, reasons, _optional_text(body, "comment")
+
+
 @bp.post("/ratings")
 def create_rating() -> tuple[Response, int]:
     """Rate a session: a counter rating with a terminal key, a QR rating without (201)."""
     if over_rating_limit():
         raise RatingRefused(429, "too_many_requests", _("请求过于频繁，请稍后再试。"))
+    credentials = request_credentials()
     with db.engine.connect() as conn:
-        terminal = request_terminal(conn, required=False)
-        body = _json_object()
-        token, level = body.get("token"), body.get("level")
-        if not isinstance(token, str) or not token:
-            raise invalid(_("缺少评价凭证（token）。"))
-        if not isinstance(level, int) or isinstance(level, bool):
-            raise invalid(_("评价等级（level）必须是 1 到 5 之间的整数。"))
-        reasons = body.get("reasons", [])
-        if reasons is None:
-            reasons = []
-        if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
-            raise invalid(_("差评原因（reasons）必须是字符串列表。"))
-        comment = _optional_text(body, "comment")
+        try:
+            token, level, reasons, comment = _rating_body()
+        except RatingRefused:
+            # A wrong key is refused before the body is judged, as on the other endpoints.
+            if credentials is not None and authenticate(conn, credentials) is None:
+                raise unauthorized() from None
+            raise
         stored = submit_rating(
             conn,
             token=token,
             level=level,
             reasons=reasons,
             comment=comment,
-            terminal=terminal,
+            credentials=credentials,
             now=utcnow(),
         )
     return jsonify(rating_id=stored.rating_id), 201

@@ -31,17 +31,18 @@ from kiosk.models import Assignment, Hall, Staff, Window, utcnow
 from kiosk.services.ratings import (
     LEVEL_LABELS,
     LEVELS,
+    Credentials,
     RatingRefused,
     SessionInfo,
     TerminalIdentity,
-    authenticate_key,
+    authenticate,
     bad_levels,
+    credentials_from_key,
     hall_reasons,
     over_rating_limit,
     session_by_public_id,
     session_by_token,
     submit_rating,
-    terminal_by_key_id,
 )
 
 bp = Blueprint(
@@ -58,7 +59,7 @@ def _signed_in_terminal() -> TerminalIdentity | None:
     if key_id is None:
         return None
     with db.engine.connect() as conn:
-        terminal = terminal_by_key_id(conn, str(key_id))
+        terminal = authenticate(conn, Credentials(str(key_id), None))
     if terminal is None:
         # Revoked since it signed in: forget it so the page asks for a new key.
         session.pop(COUNTER_SESSION_KEY, None)
@@ -144,7 +145,8 @@ def login() -> Any:
     if request.method == "POST":
         key = request.form.get("key", "").strip()
         with db.engine.connect() as conn:
-            terminal = authenticate_key(conn, key) if key else None
+            credentials = credentials_from_key(key)
+            terminal = authenticate(conn, credentials) if credentials else None
         if terminal is None:
             error = _("终端密钥无效或已停用，请核对后重新输入。")
         else:
@@ -244,7 +246,7 @@ def rate_post(token: str) -> Any:
                 level=level,
                 reasons=chosen,
                 comment=comment,
-                terminal=None,
+                credentials=None,
                 now=utcnow(),
             )
         except RatingRefused as refusal:

@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
-from sqlalchemy import Connection, Integer, bindparam, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kiosk.extensions import limiter
@@ -187,22 +187,41 @@ _TERMINAL_BY_KEY_ID = select(
 ).where(_TERMINALS.c.key_id == bindparam("key_id"), _TERMINALS.c.active.is_(True))
 
 
-def authenticate_key(conn: Connection, key: str) -> TerminalIdentity | None:
-    """The active terminal holding ``key``: looked up by key id, secret compared in constant time."""
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A terminal's claim: its key id, and the secret for a bearer key.
+
+    ``secret`` is None for the counter page's signed-in session, whose key was verified
+    when the page signed in.
+    """
+
+    key_id: str
+    secret: str | None
+
+
+def unauthorized(message: str | None = None) -> RatingRefused:
+    """A 401 ``unauthorized`` refusal."""
+    return RatingRefused(401, "unauthorized", message or _("缺少或无效的终端密钥。"))
+
+
+def credentials_from_key(key: str) -> Credentials | None:
+    """The credentials of a bearer key, or None when it is not a well-formed key."""
     parts = split_key(key.strip())
-    if parts is None:
-        return None
-    key_id, secret = parts
-    row = conn.execute(_TERMINAL_BY_KEY_ID, {"key_id": key_id}).first()
-    if row is None or not hmac.compare_digest(row.key_hash, hash_secret(secret)):
-        return None
-    return TerminalIdentity(row.id, row.hall_id, row.window_id, row.name, row.key_id)
+    return None if parts is None else Credentials(*parts)
 
 
-def terminal_by_key_id(conn: Connection, key_id: str) -> TerminalIdentity | None:
-    """The active terminal with ``key_id`` (for the counter page's signed-in session)."""
-    row = conn.execute(_TERMINAL_BY_KEY_ID, {"key_id": key_id}).first()
-    if row is None:
+def _key_matches(credentials: Credentials, key_hash: str | None) -> bool:
+    if key_hash is None:
+        return False
+    if credentials.secret is None:
+        return True
+    return hmac.compare_digest(key_hash, hash_secret(credentials.secret))
+
+
+def authenticate(conn: Connection, credentials: Credentials) -> TerminalIdentity | None:
+    """The active terminal the credentials belong to, or None (one indexed select)."""
+    row = conn.execute(_TERMINAL_BY_KEY_ID, {"key_id": credentials.key_id}).first()
+    if row is None or not _key_matches(credentials, row.key_hash):
         return None
     return TerminalIdentity(row.id, row.hall_id, row.window_id, row.name, row.key_id)
 
@@ -300,7 +319,6 @@ class SessionInfo:
     hall_code: str
     hall_name: str
     timezone: str
-    settings: dict[str, Any]
     staff_id: int
     staff_no: str
     staff_name: str
@@ -310,6 +328,8 @@ class SessionInfo:
     case_no: str | None
     expires_at: dt.datetime
     rated: bool
+    # Not read on the rating hot path (a JSON column to decode); see hall_settings().
+    settings: dict[str, Any] | None = None
     last_counter_rating: dt.datetime | None = None
 
     def state(self, now: dt.datetime) -> str:
@@ -325,45 +345,33 @@ class SessionInfo:
         return hall_reasons(self.settings)
 
 
+_SESSION_COLUMNS = (
+    _SESSIONS.c.id,
+    _SESSIONS.c.public_id,
+    _SESSIONS.c.hall_id,
+    _HALLS.c.code.label("hall_code"),
+    _HALLS.c.name.label("hall_name"),
+    _HALLS.c.timezone,
+    _SESSIONS.c.staff_id,
+    _STAFF.c.staff_no,
+    _STAFF.c.name.label("staff_name"),
+    _SESSIONS.c.window_id,
+    _WINDOWS.c.name.label("window_name"),
+    _SESSIONS.c.terminal_id,
+    _SESSIONS.c.case_no,
+    _SESSIONS.c.expires_at,
+)
+_SESSION_JOINS = (
+    _SESSIONS.join(_HALLS, _HALLS.c.id == _SESSIONS.c.hall_id)
+    .join(_STAFF, _STAFF.c.id == _SESSIONS.c.staff_id)
+    .join(_WINDOWS, _WINDOWS.c.id == _SESSIONS.c.window_id)
+)
+
+
 def _session_select(where: Any) -> Any:
-    """One indexed select: the session, its hall, staff and window, whether it was rated,
-    and when the given terminal last gave a counter rating (for the misuse check)."""
+    """One indexed select: the session, its hall, staff and window, and whether it was rated."""
     rated = select(_RATINGS.c.id).where(_RATINGS.c.session_id == _SESSIONS.c.id).exists()
-    last_counter = (
-        select(func.max(_RATINGS.c.rated_at))
-        .where(
-            _RATINGS.c.terminal_id == bindparam("terminal_id", type_=Integer),
-            _RATINGS.c.channel == "counter",
-        )
-        .scalar_subquery()
-    )
-    return (
-        select(
-            _SESSIONS.c.id,
-            _SESSIONS.c.public_id,
-            _SESSIONS.c.hall_id,
-            _HALLS.c.code.label("hall_code"),
-            _HALLS.c.name.label("hall_name"),
-            _HALLS.c.timezone,
-            _HALLS.c.settings,
-            _SESSIONS.c.staff_id,
-            _STAFF.c.staff_no,
-            _STAFF.c.name.label("staff_name"),
-            _SESSIONS.c.window_id,
-            _WINDOWS.c.name.label("window_name"),
-            _SESSIONS.c.terminal_id,
-            _SESSIONS.c.case_no,
-            _SESSIONS.c.expires_at,
-            rated.label("rated"),
-            last_counter.label("last_counter_rating"),
-        )
-        .select_from(
-            _SESSIONS.join(_HALLS, _HALLS.c.id == _SESSIONS.c.hall_id)
-            .join(_STAFF, _STAFF.c.id == _SESSIONS.c.staff_id)
-            .join(_WINDOWS, _WINDOWS.c.id == _SESSIONS.c.window_id)
-        )
-        .where(where)
-    )
+    return select(*_SESSION_COLUMNS, rated.label("rated")).select_from(_SESSION_JOINS).where(where)
 
 
 _SESSION_BY_TOKEN_HASH = _session_select(_SESSIONS.c.token_hash == bindparam("token_hash"))
@@ -372,28 +380,89 @@ _RATING_OF_SESSION = select(_RATINGS.c.id).where(_RATINGS.c.session_id == bindpa
 _INSERT_RATING = _RATINGS.insert()
 
 
+def _rating_context_select() -> Any:
+    """The rating hot path's one select: the session as in :func:`_session_select`, plus
+    the terminal of the request's key id (outer-joined on the unique key id) and that
+    terminal's latest counter rating."""
+    terminal = _TERMINALS.alias("key_terminal")
+    rated = select(_RATINGS.c.id).where(_RATINGS.c.session_id == _SESSIONS.c.id).exists()
+    last_counter = (
+        select(func.max(_RATINGS.c.rated_at))
+        # Only counter ratings carry a terminal_id; no other condition here, so that SQLite
+        # answers max() from the (terminal_id, rated_at) index instead of scanning.
+        .where(_RATINGS.c.terminal_id == terminal.c.id)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            *(_SESSION_COLUMNS),
+            rated.label("rated"),
+            last_counter.label("last_counter_rating"),
+            terminal.c.id.label("t_id"),
+            terminal.c.hall_id.label("t_hall_id"),
+            terminal.c.window_id.label("t_window_id"),
+            terminal.c.name.label("t_name"),
+            terminal.c.key_hash.label("t_key_hash"),
+        )
+        .select_from(
+            _SESSION_JOINS.outerjoin(
+                terminal,
+                and_(terminal.c.key_id == bindparam("key_id"), terminal.c.active.is_(True)),
+            )
+        )
+        .where(_SESSIONS.c.token_hash == bindparam("token_hash"))
+    )
+
+
+_RATING_CONTEXT = _rating_context_select()
+
+
+@dataclass(frozen=True, slots=True)
+class RatingContext:
+    """What a rating post needs: the session, and the terminal row of the claimed key."""
+
+    info: SessionInfo
+    terminal: TerminalIdentity | None
+    key_hash: str | None
+
+
+def load_rating_context(conn: Connection, token: str, key_id: str | None) -> RatingContext | None:
+    """The session of ``token`` with the terminal of ``key_id``; None for an unknown token."""
+    row = conn.execute(_RATING_CONTEXT, {"token_hash": token_hash(token), "key_id": key_id}).first()
+    if row is None:
+        return None
+    terminal = None
+    if row.t_id is not None:
+        terminal = TerminalIdentity(
+            row.t_id, row.t_hall_id, row.t_window_id, row.t_name, key_id or ""
+        )
+    return RatingContext(_info(row), terminal, row.t_key_hash)
+
+
+_OPTIONAL_INFO_FIELDS = ("settings", "last_counter_rating")
+_INFO_FIELDS = tuple(f for f in SessionInfo.__dataclass_fields__ if f not in _OPTIONAL_INFO_FIELDS)
+_HALL_SETTINGS = select(_HALLS.c.settings).where(_HALLS.c.id == bindparam("hall_id"))
+
+
 def _info(row: Any) -> SessionInfo:
-    values = row._asdict()
+    mapping = row._mapping
+    values = {name: mapping[name] for name in _INFO_FIELDS}
     values["rated"] = bool(values["rated"])
+    for name in _OPTIONAL_INFO_FIELDS:
+        if name in mapping:
+            values[name] = mapping[name]
     return SessionInfo(**values)
 
 
-def session_by_token(
-    conn: Connection, token: str, terminal_id: int | None = None
-) -> SessionInfo | None:
-    """The session a rating token belongs to, or ``None`` for an unknown or forged token.
-
-    With ``terminal_id``, ``last_counter_rating`` is that terminal's latest counter rating.
-    """
-    row = conn.execute(
-        _SESSION_BY_TOKEN_HASH, {"token_hash": token_hash(token), "terminal_id": terminal_id}
-    ).first()
+def session_by_token(conn: Connection, token: str) -> SessionInfo | None:
+    """The session a rating token belongs to, or ``None`` for an unknown or forged token."""
+    row = conn.execute(_SESSION_BY_TOKEN_HASH, {"token_hash": token_hash(token)}).first()
     return None if row is None else _info(row)
 
 
 def session_by_public_id(conn: Connection, public_id: str) -> SessionInfo | None:
     """The session with ``public_id``, or ``None``."""
-    row = conn.execute(_SESSION_BY_PUBLIC_ID, {"public_id": public_id, "terminal_id": None}).first()
+    row = conn.execute(_SESSION_BY_PUBLIC_ID, {"public_id": public_id}).first()
     return None if row is None else _info(row)
 
 
@@ -402,7 +471,12 @@ def session_by_public_id(conn: Connection, public_id: str) -> SessionInfo | None
 
 def new_rating_id(hall_code: str, local_day: dt.date) -> str:
     """A readable rating id: hall code, local date and 6 random characters (QJ-20261126-K7M2QX)."""
-    tail = "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_RANDOM_CHARS))
+    number = secrets.randbelow(len(_ID_ALPHABET) ** _ID_RANDOM_CHARS)
+    digits = []
+    for _position in range(_ID_RANDOM_CHARS):
+        number, digit = divmod(number, len(_ID_ALPHABET))
+        digits.append(_ID_ALPHABET[digit])
+    tail = "".join(digits)
     return f"{hall_code}-{local_day:%Y%m%d}-{tail}"
 
 
@@ -454,24 +528,41 @@ def submit_rating(
     level: int,
     reasons: Sequence[str],
     comment: str | None,
-    terminal: TerminalIdentity | None,
+    credentials: Credentials | None,
     now: dt.datetime,
 ) -> StoredRating:
-    """Rate the session of ``token``; with a terminal it is a counter rating, else a QR rating.
+    """Rate the session of ``token``; with a terminal's credentials it is a counter rating,
+    without a QR rating.
 
-    Checks in SPEC 9's order (unknown token, already rated, expired, invalid content) and
-    raises :class:`RatingRefused` for the first that applies; a refusal writes nothing.
-    The unique ``ratings.session_id`` is the last guard against two concurrent ratings.
+    Wrong credentials are refused first (401); then SPEC 9's order applies (unknown token,
+    already rated, expired, invalid content), and the first that applies is raised as a
+    :class:`RatingRefused`; a refusal writes nothing. The unique ``ratings.session_id`` is
+    the last guard against two concurrent ratings.
     """
-    info = session_by_token(conn, token, terminal.id if terminal is not None else None)
-    if info is None:
+    context = load_rating_context(conn, token, credentials.key_id if credentials else None)
+    terminal: TerminalIdentity | None = None
+    if credentials is not None:
+        if context is None:
+            # No session row to read the terminal from: ask for it alone, so that a wrong
+            # key is still a 401 rather than a 404.
+            if authenticate(conn, credentials) is None:
+                raise unauthorized()
+        elif context.terminal is None or not _key_matches(credentials, context.key_hash):
+            raise unauthorized()
+        else:
+            terminal = context.terminal
+    if context is None:
         raise RatingRefused(404, "unknown_token", _("评价链接无效。"))
+    info = context.info
     if info.rated:
         raise RatingRefused(409, "already_rated", _("本次服务已评价。"))
     if now >= info.expires_at:
         raise RatingRefused(410, "expired", _("评价链接已过期。"))
     comment = (comment or "").strip() or None
-    stored_reasons = check_content(level, reasons, comment, info.reasons())
+    allowed: list[str] = []
+    if reasons or level in bad_levels():
+        allowed = hall_reasons(conn.execute(_HALL_SETTINGS, {"hall_id": info.hall_id}).scalar())
+    stored_reasons = check_content(level, reasons, comment, allowed)
 
     # A counter rating sooner than the rule's seconds after this terminal's previous one is
     # kept but flagged (SPEC 4.2); the session select read that time through the

@@ -312,6 +312,21 @@ def test_wrong_key_on_rating_is_401_and_changes_nothing(api: Api, app: Flask) ->
     assert api.rate({"token": session["token"], "level": 5}).status_code == 201
 
 
+def test_wrong_key_beats_every_other_refusal(api: Api, expire: Callable[[str], None]) -> None:
+    wrong = "kt_0000000000000000.nope"
+    revoked_like = api.key[:-2] + ("xx" if not api.key.endswith("xx") else "yy")
+    rated = api.session()
+    assert api.rate({"token": rated["token"], "level": 5}).status_code == 201
+    for key in (wrong, revoked_like):
+        assert api.rate({"token": "unknown", "level": 5}, key=key).status_code == 401
+        assert api.rate({"token": "unknown", "level": "x"}, key=key).status_code == 401
+        assert api.rate({"token": rated["token"], "level": 5}, key=key).status_code == 401
+    # With the right key the usual order applies.
+    assert api.rate({"token": "unknown", "level": 5}, key=api.key).status_code == 404
+    assert api.rate({"token": "unknown", "level": "x"}, key=api.key).status_code == 400
+    assert api.rate({"token": rated["token"], "level": 5}, key=api.key).status_code == 409
+
+
 def test_second_rating_409(api: Api, app: Flask) -> None:
     session = api.session()
     assert api.rate({"token": session["token"], "level": 5}).status_code == 201
@@ -358,14 +373,15 @@ def test_concurrent_second_rating_is_409_by_the_unique_constraint(
 ) -> None:
     session = api.session()
     assert api.rate({"token": session["token"], "level": 5}).status_code == 201
-    real = ratings_service.session_by_token
+    real = ratings_service.load_rating_context
 
-    def stale(conn: Any, token: str, terminal_id: int | None = None) -> Any:
+    def stale(conn: Any, token: str, key_id: str | None) -> Any:
         # What a request that read the session just before the other one committed sees.
-        info = real(conn, token, terminal_id)
-        return None if info is None else dataclasses.replace(info, rated=False)
+        context = real(conn, token, key_id)
+        info = dataclasses.replace(context.info, rated=False)
+        return dataclasses.replace(context, info=info)
 
-    monkeypatch.setattr(ratings_service, "session_by_token", stale)
+    monkeypatch.setattr(ratings_service, "load_rating_context", stale)
     response = api.rate({"token": session["token"], "level": 3}, key=api.key)
     assert response.status_code == 409
     assert response.get_json()["error"] == "already_rated"

@@ -26,6 +26,7 @@ from admin import (  # noqa: E402, F401
     entries,
     period_views,
     report_views,
+    user_views,
     views,
     workorders,
 )

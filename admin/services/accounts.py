@@ -188,3 +188,64 @@ def set_password(
         hall_id=user.hall_id,
         reason=reason,
     )
+
+
+def set_active(
+    session: Session, user: User, active: bool, *, actor_id: int, reason: str | None
+) -> None:
+    """Deactivate or reactivate an account (audited); nobody can deactivate themselves."""
+    why = (reason or "").strip()
+    if not why:
+        raise AccountError("a reason is required")
+    if user.id == actor_id and not active:
+        raise AccountError("you cannot deactivate your own account")
+    if user.active == active:
+        return
+    user.active = active
+    audit.record(
+        session,
+        action="user.activate" if active else "user.deactivate",
+        object_type="user",
+        object_id=user.id,
+        user_id=actor_id,
+        hall_id=user.hall_id,
+        before={"active": not active},
+        after={"active": active},
+        reason=why,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UserLine:
+    """A back-office account as the users page lists it."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    unit: str | None
+    active: bool
+    locked_until: dt.datetime | None
+
+
+def users_of(session: Session, hall: Hall, now: dt.datetime | None = None) -> list[UserLine]:
+    """The hall's accounts and the hall-less admins, by username."""
+    now = now or utcnow()
+    rows = session.execute(
+        select(User, Unit.code)
+        .outerjoin(Unit, Unit.id == User.unit_id)
+        .where((User.hall_id == hall.id) | (User.hall_id.is_(None)))
+        .order_by(User.username)
+    ).all()
+    return [
+        UserLine(
+            user.id,
+            user.username,
+            user.display_name,
+            user.role,
+            unit,
+            user.active,
+            user.locked_until if user.locked_until and user.locked_until > now else None,
+        )
+        for user, unit in rows
+    ]

@@ -1,0 +1,120 @@
+"""Account administration (admins only): create users, unlock, deactivate, reactivate."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from admin import bp
+from admin.auth import roles_required
+from admin.context import current_hall
+from admin.forms import REQUIRED, select_choices
+from admin.services.accounts import (
+    AccountError,
+    create_user,
+    set_active,
+    unlock_user,
+    users_of,
+)
+from admin.views import ROLE_LABELS, register_nav
+from kiosk.extensions import db
+from kiosk.localtime import hall_zone, to_local
+from kiosk.models import USER_ROLES, Unit, User
+
+register_nav("admin.users", _l("用户管理"), ("admin",), 95)
+
+
+class NewUserForm(FlaskForm):
+    """A new back-office account."""
+
+    username = StringField(_l("用户名"), validators=[DataRequired(REQUIRED), Length(max=64)])
+    display_name = StringField(_l("姓名"), validators=[Optional(), Length(max=100)])
+    role = SelectField(_l("角色"), validators=[DataRequired(REQUIRED)])
+    unit = SelectField(_l("单位（仅进驻单位账户）"), validators=[Optional()])
+    password = PasswordField(_l("初始密码"), validators=[DataRequired(REQUIRED), Length(max=200)])
+
+
+class AccountActionForm(FlaskForm):
+    """Unlock, deactivate or reactivate an account, with a reason."""
+
+    user_id = StringField(validators=[DataRequired(REQUIRED)])
+    action = StringField(validators=[DataRequired(REQUIRED)])
+    reason = StringField(_l("原因"), validators=[DataRequired(REQUIRED), Length(max=500)])
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@roles_required("admin")
+def users() -> ResponseReturnValue:
+    """The hall's accounts with their state, and the forms that change them."""
+    hall = current_hall()
+    form = NewUserForm(prefix="new")
+    form.role.choices = select_choices([(r, str(ROLE_LABELS[r])) for r in USER_ROLES])
+    units = list(
+        db.session.scalars(select(Unit).where(Unit.hall_id == hall.id).order_by(Unit.code))
+    )
+    form.unit.choices = select_choices(
+        [("", "—")] + [(u.code, f"{u.code} {u.name}") for u in units]
+    )
+    action_form = AccountActionForm(prefix="act")
+    if request.method == "POST":
+        kind = request.form.get("kind")
+        target_form = form if kind == "create" else action_form
+        if not target_form.validate_on_submit():
+            flash(_("请填写所有必填项（原因必填）。"), "error")
+        else:
+            try:
+                if kind == "create":
+                    create_user(
+                        db.session,
+                        username=form.username.data or "",
+                        password=form.password.data or "",
+                        role=form.role.data or "",
+                        hall=hall,
+                        unit_code=form.unit.data or None,
+                        display_name=form.display_name.data or "",
+                        actor_id=current_user.id,
+                    )
+                    message = _("已创建用户。")
+                else:
+                    target = db.session.get(User, int(action_form.user_id.data or 0))
+                    if target is None or target.hall_id not in (hall.id, None):
+                        raise AccountError("unknown user")
+                    action = action_form.action.data
+                    if action == "unlock":
+                        unlock_user(
+                            db.session,
+                            target,
+                            actor_id=current_user.id,
+                            reason=action_form.reason.data or "",
+                        )
+                    elif action in ("deactivate", "activate"):
+                        set_active(
+                            db.session,
+                            target,
+                            action == "activate",
+                            actor_id=current_user.id,
+                            reason=action_form.reason.data,
+                        )
+                    else:
+                        raise AccountError(f"unknown action {action!r}")
+                    message = _("已更新用户。")
+            except (AccountError, ValueError) as exc:
+                db.session.rollback()
+                flash(_("未做更改：%(why)s", why=str(exc)), "error")
+            else:
+                db.session.commit()
+                flash(message, "success")
+                return redirect(url_for("admin.users"))
+    zone = hall_zone(hall.timezone)
+    lines = [
+        (line, to_local(line.locked_until, zone) if line.locked_until else None)
+        for line in users_of(db.session, hall)
+    ]
+    return render_template("admin/users.html", form=form, action_form=action_form, lines=lines)

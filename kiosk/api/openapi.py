@@ -19,7 +19,6 @@ _ERROR_CODES = [
     "already_rated",
     "expired",
     "too_many_requests",
-    "method_not_allowed",
 ]
 
 

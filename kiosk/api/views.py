@@ -65,7 +65,7 @@ def _refused(exc: RatingRefused) -> tuple[Response, int]:
 def _http_error(exc: HTTPException) -> tuple[Response, int]:
     # Keep every answer of the API JSON, also for a wrong method or an oversized body.
     status = exc.code or 500
-    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "invalid")
+    code = {404: "not_found", 429: "too_many_requests"}.get(status, "invalid")
     return jsonify({"error": code, "message": exc.description or exc.name}), status
 
 

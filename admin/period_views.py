@@ -119,6 +119,10 @@ def publish() -> ResponseReturnValue:
         return redirect(back)
     try:
         as_of = _parse_as_of(form.as_of.data, hall)
+    except ValueError:
+        flash(_("计算时点格式应为 2026-11-05T12:00。"), "error")
+        return redirect(back)
+    try:
         row = publishing.publish(
             db.session,
             hall,
@@ -132,9 +136,6 @@ def publish() -> ResponseReturnValue:
     except PublishError as exc:
         db.session.rollback()
         flash(str(exc), "error")
-        return redirect(back)
-    except ValueError:
-        flash(_("计算时点格式应为 2026-11-05T12:00。"), "error")
         return redirect(back)
     db.session.commit()
     flash(_("已发布 %(period)s 期第 %(rev)d 版。", period=row.period, rev=row.revision), "success")

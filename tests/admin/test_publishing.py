@@ -230,3 +230,31 @@ def test_unit_viewer_gets_only_own_unit(app: Flask, login_as: Callable[..., Flas
     people = [row[1] for row in book["个人"].iter_rows(min_row=2, values_only=True)]
     assert people == ["S004"]
     assert client.get("/admin/periods/review?period=2026-B5").status_code == 403
+
+
+def test_frozen_refuses_a_result_that_fails_its_checksum() -> None:
+    row = PublishedPeriod(period="2026-B5", revision=1, result_json='{"a":1}', sha256="0" * 64)
+    with pytest.raises(publishing.IntegrityFailure):
+        publishing.frozen(row)
+    row.sha256 = publishing.sha256_text(row.result_json)
+    assert publishing.frozen(row) == {"a": 1}
+
+
+def test_inputs_digest_ignores_row_order_but_not_content(app: Flask, example_hall: object) -> None:
+    import dataclasses
+
+    from kiosk.services.scoring import load_period_data
+
+    with app.test_request_context():
+        hall = resolve_hall(db.session, None)
+        data = load_period_data(
+            db.session.connection(),
+            hall.id,
+            publishing.parse_period("2026-B5"),
+            dt.datetime.fromisoformat(AS_OF),
+        )
+        digest = publishing.inputs_digest(data)
+        shuffled = dataclasses.replace(data, punches=list(reversed(data.punches)))
+        assert publishing.inputs_digest(shuffled) == digest
+        fewer = dataclasses.replace(data, punches=list(data.punches)[1:])
+        assert publishing.inputs_digest(fewer) != digest

@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
-from flask import abort, request
+from flask import abort, request, session
 from flask_login import current_user
 from sqlalchemy import select
 
 from kiosk.extensions import db
 from kiosk.models import Hall
 
+SESSION_KEY = "admin_hall"
+
 
 def current_hall() -> Hall:
-    """The signed-in user's hall; an admin of several halls picks one with ``?hall=CODE``.
+    """The signed-in user's hall; an admin who belongs to no hall picks one.
 
-    Aborts with 404 when there is no hall yet or the code is unknown.
+    Such an admin's choice (``?hall=CODE`` on any page) is remembered in the session;
+    without one, the first hall by code is shown. Aborts with 404 when there is no hall
+    yet or the code is unknown.
     """
     if current_user.hall_id is not None:
         hall = db.session.get(Hall, current_user.hall_id)
         if hall is None:
             abort(404)
         return hall
-    code = request.values.get("hall")
+    code = request.values.get("hall") or session.get(SESSION_KEY)
     if code:
         hall = db.session.scalar(select(Hall).where(Hall.code == code))
         if hall is None:
+            session.pop(SESSION_KEY, None)
             abort(404)
+        session[SESSION_KEY] = hall.code
         return hall
     hall = db.session.scalar(select(Hall).order_by(Hall.code).limit(1))
     if hall is None:

@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFError
 
 from admin import bp
 from admin.auth import has_role, roles_required
+from admin.context import all_halls
 
 ROLE_LABELS: dict[str, Any] = {
     "admin": _l("管理员"),
@@ -102,7 +103,16 @@ def navigation() -> dict[str, Any]:
 
     # ``base.html`` asks for ``get_locale`` to set ``<html lang>``; Flask-Babel 4 does not
     # put it in the template context itself.
+    def hall_choices() -> list[tuple[str, str]]:
+        """(code, name) of every hall, for admins who belong to none and when there are
+        several; empty otherwise (no chooser is shown)."""
+        if not getattr(current_user, "is_authenticated", False) or current_user.hall_id:
+            return []
+        halls = all_halls()
+        return [(h.code, h.name) for h in halls] if len(halls) > 1 else []
+
     return {
+        "hall_choices": hall_choices,
         "admin_nav": admin_nav,
         "has_role": has_role,
         "role_label": role_label,

@@ -167,3 +167,26 @@ def test_users_add_creates_an_admin_and_checks_input(
         assert names == ["boss", "leader1", "viewer"]
         admin = db.session.scalar(db.select(User).where(User.username == "boss"))
         assert admin is not None and admin.password_hash.startswith("$argon2")
+
+
+def test_an_admin_of_no_hall_chooses_one_and_keeps_it(
+    app: Flask, client: FlaskClient, make_user: Callable[..., int], example_hall: Path
+) -> None:
+    from kiosk.models import Hall
+
+    with app.app_context():
+        db.session.add(Hall(code="ZZ", name="第二中心", timezone="Asia/Shanghai", settings={}))
+        db.session.commit()
+    with app.app_context():
+        from admin.services.accounts import create_user
+
+        create_user(db.session, username="root", password=PASSWORD, role="admin", hall=None)
+        db.session.commit()
+    assert sign_in(client, "root") == 302
+    first = client.get("/admin/reports/weekly?week=2026-W41").get_data(as_text=True)
+    assert "潜江市行政服务中心" in first and "第二中心" in first  # the chooser lists both
+    chosen = client.get("/admin/reports/weekly?week=2026-W41&hall=ZZ").get_data(as_text=True)
+    assert "<h1>第二中心" in chosen
+    kept = client.get("/admin/reports/weekly?week=2026-W41").get_data(as_text=True)
+    assert "<h1>第二中心" in kept
+    assert client.get("/admin/today?hall=NOPE").status_code == 404

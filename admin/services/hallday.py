@@ -1,5 +1,6 @@
 """Today's hall for the duty officer: punches per slot, who is missing, who is away,
-open bad-review work orders, readers and terminals, and who is on duty.
+open bad-review work orders (from :mod:`kiosk.services.workorders`), readers and
+terminals, and who is on duty.
 
 All figures come from the rules' day classification (:mod:`kiosk.rules.attendance`) via
 :func:`kiosk.services.reports.attendance_records`; a slot whose acceptance range has not
@@ -11,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiosk.localtime import hall_zone, local_day_bounds, to_local
@@ -21,7 +22,6 @@ from kiosk.models import (
     DutyAssignment,
     Hall,
     Punch,
-    Rating,
     Staff,
     Terminal,
     User,
@@ -29,9 +29,9 @@ from kiosk.models import (
     utcnow,
 )
 from kiosk.rules.attendance import DayRecord, Slot, SlotResult, SlotStatus, day_plan
-from kiosk.rules.calendar import rectification_deadline, schedule_for
-from kiosk.rules.ruleset import default_rules
+from kiosk.rules.calendar import schedule_for
 from kiosk.services.reports import attendance_records, hall_settings
+from kiosk.services.workorders import WorkOrder, list_work_orders
 
 SLOTS: tuple[Slot, ...] = (Slot.AM_IN, Slot.AM_OUT, Slot.PM_IN, Slot.PM_OUT)
 PENDING = "pending"
@@ -89,21 +89,6 @@ class AwayEntry:
     end: dt.datetime
     note: str | None
     current: bool
-
-
-@dataclass(frozen=True, slots=True)
-class WorkOrder:
-    """An open bad review (差评工单): not yet verified, or upheld and not yet rectified."""
-
-    rating_id: str
-    staff_no: str
-    name: str
-    level: int
-    rated_at: dt.datetime
-    reasons: str | None
-    review: str | None
-    deadline: dt.datetime
-    overdue: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,50 +155,6 @@ def duty_officer_on(session: Session, hall: Hall, day: dt.date) -> User | None:
         .join(DutyAssignment, DutyAssignment.user_id == User.id)
         .where(DutyAssignment.hall_id == hall.id, DutyAssignment.day == day)
     )
-
-
-def open_work_orders(
-    session: Session, hall: Hall, now: dt.datetime | None = None
-) -> list[WorkOrder]:
-    """Bad reviews (level <= 2) still open, with their rectification deadline, oldest first."""
-    now = now or utcnow()
-    zone = hall_zone(hall.timezone)
-    calendar = hall_settings(hall).calendar
-    rules = default_rules()
-    bad = sorted(rules.bad_levels)
-    rows = session.execute(
-        select(Rating, Staff.staff_no, Staff.name)
-        .join(Staff, Staff.id == Rating.staff_id)
-        .where(
-            Rating.hall_id == hall.id,
-            Rating.level.in_(bad),
-            Rating.misuse.is_(False),
-            Rating.rectified_at.is_(None),
-            or_(Rating.review.is_(None), Rating.review == "upheld"),
-        )
-        .order_by(Rating.rated_at)
-    ).all()
-    now_local = to_local(now, zone)
-    orders = []
-    for rating, staff_no, name in rows:
-        rated_local = to_local(rating.rated_at, zone)
-        deadline = rectification_deadline(
-            rated_local.date(), calendar, rules.rectification_workdays
-        )
-        orders.append(
-            WorkOrder(
-                rating.rating_id,
-                staff_no,
-                name,
-                rating.level,
-                rated_local,
-                rating.reasons,
-                rating.review,
-                deadline,
-                deadline < now_local,
-            )
-        )
-    return orders
 
 
 def device_rows(session: Session, hall: Hall, now: dt.datetime) -> list[DeviceRow]:
@@ -327,7 +268,7 @@ def hall_today(session: Session, hall: Hall, now: dt.datetime | None = None) -> 
                 item.staff_no, item.name, item.window_code, cells, away_now.get(item.staff_id)
             )
         )
-    board.work_orders = open_work_orders(session, hall, now)
+    board.work_orders = list_work_orders(session, hall, now, status="open")
     board.devices = device_rows(session, hall, now)
     board.terminals = terminal_rows(session, hall)
     return board

@@ -47,6 +47,7 @@ LABELS: dict[str, Any] = {
     "correction": _l("补录"),
     "connected": _l("在线"),
     "disconnected": _l("离线"),
+    "error": _l("故障"),
     "unknown": _l("未知"),
     "absence": _l("旷工"),
     "discipline": _l("违纪"),

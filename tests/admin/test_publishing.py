@@ -258,3 +258,25 @@ def test_inputs_digest_ignores_row_order_but_not_content(app: Flask, example_hal
         assert publishing.inputs_digest(shuffled) == digest
         fewer = dataclasses.replace(data, punches=list(data.punches)[1:])
         assert publishing.inputs_digest(fewer) != digest
+
+
+def test_published_page_keeps_the_frozen_result_after_a_correction(
+    app: Flask, login_as: Callable[..., FlaskClient]
+) -> None:
+    client = login_as("leader")
+    row = _publish(app)
+    assert 'id="data-changed"' not in client.get("/admin/periods/2026-B5").get_data(as_text=True)
+    with app.test_request_context():
+        add_correction_punch(
+            db.session,
+            resolve_hall(db.session, None),
+            staff_no="S005",
+            local_time=dt.datetime(2026, 10, 10, 8, 20),
+            reason="核实到岗",
+            user_id=_publisher_id(),
+        )
+        db.session.commit()
+    page = client.get("/admin/periods/2026-B5").get_data(as_text=True)
+    assert 'id="data-changed"' in page and row.sha256 in page
+    s005 = page.split('data-staff="S005"')[1].split("</tr>")[0]
+    assert ">2</td>" in s005  # still the two absent half-days that were published

@@ -64,7 +64,12 @@ ROSTER_CSV = "staff_no,name,window_code,start_date\nS001,张三,W01,2020-01-01\n
 
 
 def _serve(app: Any, port_file: Path) -> None:
+    import logging
+
     from waitress.server import create_server
+
+    # 16 clients on 16 threads keep a short queue: that is the point, not a warning.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
     server = create_server(app, host="127.0.0.1", port=0, threads=THREADS, connection_limit=200)
     port_file.write_text(str(server.effective_port))  # type: ignore[union-attr]

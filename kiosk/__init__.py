@@ -19,11 +19,16 @@ LANGUAGES = ("zh_Hans_CN", "en")
 
 
 def _select_locale() -> str:
-    """Simplified Chinese first; English when the visitor asks for it (``?lang=en`` or cookie)."""
+    """Simplified Chinese unless English is chosen explicitly (``?lang=en`` or the cookie).
+
+    The browser's Accept-Language is deliberately not followed: the hall's screens
+    (clock, counter, public display) run on PCs of any system language and must show
+    Chinese to the public; English is for the visitor who picks it.
+    """
     chosen = request.args.get("lang") or request.cookies.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    return request.accept_languages.best_match(LANGUAGES, default="zh_Hans_CN") or "zh_Hans_CN"
+    return "zh_Hans_CN"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

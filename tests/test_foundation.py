@@ -108,3 +108,12 @@ def test_load_demo_inside_app_context(app: Flask) -> None:
     with app.app_context():
         summaries = load_demo(now=dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC))
         assert summaries[0].startswith("hall:")
+
+
+def test_chinese_unless_english_is_chosen(client) -> None:  # type: ignore[no-untyped-def]
+    english_browser = {"Accept-Language": "en-US,en;q=0.9"}
+    assert "政务服务中心考勤与窗口考评" in client.get("/", headers=english_browser).get_data(
+        as_text=True
+    )
+    chosen = client.get("/?lang=en").get_data(as_text=True)
+    assert "政务服务中心考勤与窗口考评" not in chosen

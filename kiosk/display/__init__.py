@@ -32,17 +32,19 @@ BARS_PER_SLIDE = 12
 CHARTS_PER_SLIDE = 8
 
 
-def _hall() -> Hall:
-    """``?hall=CODE``, else the configured ``DEFAULT_HALL``, else the only hall."""
+def _hall() -> Hall | list[Hall]:
+    """``?hall=CODE``, else the configured ``DEFAULT_HALL``, else the only hall; with
+    several halls and no choice, the list of halls (the screen's set-up picks one)."""
     code = request.args.get("hall") or current_app.config.get("DEFAULT_HALL")
     if code:
         hall = db.session.scalar(select(Hall).where(Hall.code == code))
-    else:
-        halls = db.session.scalars(select(Hall).order_by(Hall.code).limit(2)).all()
-        hall = halls[0] if len(halls) == 1 else None
-    if hall is None:
+        if hall is None:
+            abort(404)
+        return hall
+    halls = list(db.session.scalars(select(Hall).order_by(Hall.code)))
+    if not halls:
         abort(404)
-    return hall
+    return halls[0] if len(halls) == 1 else halls
 
 
 def _chunks(items: list, size: int) -> list[list]:
@@ -53,6 +55,8 @@ def _chunks(items: list, size: int) -> list[list]:
 def display() -> ResponseReturnValue:
     """The rotating public screen of one hall."""
     hall = _hall()
+    if isinstance(hall, list):
+        return render_template("display/choose.html", halls=hall)
     data = display_data(db.session, hall, rules_for(current_app.config.get("SCORING_RULES")))
     slides: list[tuple[str, object]] = []
     if data.period is None:

@@ -72,3 +72,19 @@ def test_svg_escapes_labels_and_marks_missing_months() -> None:
 
 def test_display_of_an_unknown_hall_is_404(client: FlaskClient, example_hall: object) -> None:
     assert client.get("/display?hall=NOPE").status_code == 404
+
+
+def test_display_with_several_halls_lists_them(
+    app: Flask, client: FlaskClient, example_hall: object
+) -> None:
+    from kiosk.models import Hall
+
+    with app.app_context():
+        db.session.add(Hall(code="ZZ", name="第二中心", timezone="Asia/Shanghai", settings={}))
+        db.session.commit()
+    page = client.get("/display").get_data(as_text=True)
+    assert "请选择服务中心" in page and "/display?hall=ZZ" in page
+    second = client.get("/display?hall=ZZ")
+    assert second.status_code == 200 and "第二中心" in second.get_data(as_text=True)
+    english = client.get("/display?hall=QJ&lang=en").get_data(as_text=True)
+    assert "No published results yet" in english

@@ -210,7 +210,11 @@ _DOCUMENT: dict[str, Any] = {
                     "401": _UNAUTHORIZED,
                     "404": _error("No such session in the terminal's hall.", ["not_found"]),
                     "409": _error("The session was rated already.", ["already_rated"]),
-                    "410": _error("The session's token has expired.", ["expired"]),
+                    "410": _error(
+                        "The session's token has expired, or the server's secret key changed "
+                        "since it opened so its QR code cannot be drawn again.",
+                        ["expired"],
+                    ),
                 },
             }
         },

@@ -34,6 +34,7 @@ from kiosk.services.ratings import (
     session_by_public_id,
     submit_rating,
     token_for,
+    token_hash,
     unauthorized,
 )
 
@@ -175,6 +176,10 @@ def session_qr(session_id: str) -> Response:
     if state == "expired":
         raise RatingRefused(410, "expired", _("评价链接已过期。"))
     token = token_for(current_app.config["SECRET_KEY"], info.public_id)
+    if token_hash(token) != info.token_hash:
+        # The app's secret key changed since the session opened: its token cannot be
+        # derived again, so no QR code can be drawn; the session must start over.
+        raise RatingRefused(410, "expired", _("二维码已失效，请重新开始评价。"))
     response = Response(qr_png(rate_url(token)), mimetype="image/png")
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -327,6 +327,7 @@ class SessionInfo:
     terminal_id: int | None
     case_no: str | None
     expires_at: dt.datetime
+    token_hash: str
     rated: bool
     # Not read on the rating hot path (a JSON column to decode); see hall_settings().
     settings: dict[str, Any] | None = None
@@ -360,6 +361,7 @@ _SESSION_COLUMNS = (
     _SESSIONS.c.terminal_id,
     _SESSIONS.c.case_no,
     _SESSIONS.c.expires_at,
+    _SESSIONS.c.token_hash,
 )
 _SESSION_JOINS = (
     _SESSIONS.join(_HALLS, _HALLS.c.id == _SESSIONS.c.hall_id)

@@ -180,6 +180,13 @@ def test_qr_png(api: Api) -> None:
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_qr_png_after_a_secret_key_change_is_410(api: Api, app: Flask) -> None:
+    body = api.session()
+    app.config["SECRET_KEY"] = "rotated"
+    response = api.qr(body["session_id"])
+    assert (response.status_code, response.get_json()["error"]) == (410, "expired")
+
+
 def test_qr_png_errors(api: Api, runner: FlaskCliRunner, expire: Callable[[str], None]) -> None:
     body = api.session()
     assert api.qr(body["session_id"], key=None).status_code == 401

@@ -279,7 +279,22 @@ def notice_pdf(
         title=f"{hall_name} {period_title(result['period'])}考评通报",
         author=hall_name,
     )
-    document.build(story)
+
+    def footer(canvas: Any, doc: Any) -> None:
+        # Page numbers and the result digest on every page, so a printed page can be
+        # matched to the publication it came from.
+        canvas.saveState()
+        canvas.setFont(font, 7.5)
+        canvas.setFillColor(colors.grey)
+        canvas.drawString(
+            10 * mm,
+            6 * mm,
+            f"{hall_name} · {result['period']} 第 {revision} 版 · sha256 {sha256[:16]}…",
+        )
+        canvas.drawRightString(landscape(A4)[0] - 10 * mm, 6 * mm, f"第 {doc.page} 页")
+        canvas.restoreState()
+
+    document.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()
 
 

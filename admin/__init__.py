@@ -2,7 +2,19 @@
 
 ``bp`` is the one blueprint of the back office. View modules attach their routes to it
 by being imported at the bottom of this file; every view checks its role on the server
-with :func:`admin.auth.roles_required`.
+with :func:`admin.auth.roles_required` (``admin`` may open everything).
+
+Pages and who may open them:
+
+* ``/admin/today`` today's hall, ``/admin/corrections``, ``/admin/absences``,
+  ``/admin/events``: duty officers (带班人员);
+* ``/admin/roster`` the duty roster: duty officers and leaders read, admins edit;
+* ``/admin/periods`` published notices (unit viewers: their own unit only), with
+  ``/admin/periods/review`` and ``/admin/periods/publish`` for leaders;
+* ``/admin/reports/weekly`` (duty, leader, unit) and ``/admin/reports/appraisal``
+  (leader, unit);
+* ``/admin/audit`` and ``/admin/users``: admins;
+* ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`).
 """
 
 from __future__ import annotations

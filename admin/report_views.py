@@ -8,6 +8,7 @@ from flask import flash, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from admin import bp
 from admin.auth import roles_required
@@ -36,12 +37,27 @@ def weekly() -> ResponseReturnValue:
     except ValueError as exc:
         flash(str(exc), "error")
         monday = parse_week(None, today)
-    report = weekly_report(db.session, hall, monday, unit_id=viewer_unit_id())
+    units = list(
+        db.session.scalars(select(Unit).where(Unit.hall_id == hall.id).order_by(Unit.code))
+    )
+    unit_id = viewer_unit_id()
+    chosen = request.args.get("unit") or ""
+    if unit_id is None and chosen:
+        # Leaders and officers may print one unit's part; a unit viewer is always limited.
+        match = next((u for u in units if u.code == chosen), None)
+        if match is None:
+            flash(_("本中心没有代码为“%(code)s”的单位。", code=chosen), "error")
+            chosen = ""
+        else:
+            unit_id = match.id
+    report = weekly_report(db.session, hall, monday, unit_id=unit_id)
     iso = monday.isocalendar()
     return render_template(
         "admin/weekly.html",
         report=report,
         day_defects=day_defects,
+        units=units if viewer_unit_id() is None else [],
+        chosen_unit=chosen,
         week_value=f"{iso.year:04d}-W{iso.week:02d}",
         previous=(monday - dt.timedelta(days=7)).isoformat(),
         following=(monday + dt.timedelta(days=7)).isoformat(),

@@ -114,3 +114,17 @@ def test_weekly_details_do_not_count_an_absent_session_as_missing_punches(
     page = client.get("/admin/reports/weekly?week=2026-W41").get_data(as_text=True)
     row = page.split('data-staff="S005"')[1].split("</tr>")[0]
     assert "旷工半天×2" in row and "缺卡" not in row
+
+
+def test_weekly_report_for_one_unit(login_as: Callable[..., FlaskClient]) -> None:
+    client = login_as("leader")
+    page = client.get("/admin/reports/weekly?week=2026-W41&unit=ZWB").get_data(as_text=True)
+    assert 'data-staff="S004"' in page and 'data-staff="S001"' not in page
+    bad = client.get("/admin/reports/weekly?week=2026-W41&unit=NOPE").get_data(as_text=True)
+    assert "没有代码为" in bad and 'data-staff="S001"' in bad
+
+
+def test_unit_viewer_cannot_widen_the_weekly_report(login_as: Callable[..., FlaskClient]) -> None:
+    client = login_as("unit", unit="ZWB")
+    page = client.get("/admin/reports/weekly?week=2026-W41&unit=SCJG").get_data(as_text=True)
+    assert 'data-staff="S004"' in page and 'data-staff="S001"' not in page

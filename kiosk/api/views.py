@@ -13,8 +13,10 @@ from typing import Any
 
 import qrcode
 from flask import Blueprint, Response, current_app, jsonify, request, session, url_for
+from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
+from limits import parse_many
 from sqlalchemy import Connection
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
@@ -40,6 +42,24 @@ from kiosk.services.ratings import (
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
+
+
+@bp.record_once
+def _check_config(state: BlueprintSetupState) -> None:
+    """Refuse to start with a rating configuration that would fail on every request."""
+    config = state.app.config
+    limit = str(config.get("RATING_RATE_LIMIT") or "0").strip()
+    if limit != "0":
+        try:
+            parse_many(limit)
+        except ValueError:
+            raise ValueError(
+                f"RATING_RATE_LIMIT = {limit!r} is not a rate limit such as '120 per minute' "
+                "(or 0 to turn the limit off)"
+            ) from None
+    ttl = config.get("RATING_TOKEN_TTL")
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
+        raise ValueError(f"RATING_TOKEN_TTL = {ttl!r} must be a positive number of seconds")
 
 
 @limiter.request_filter

@@ -509,3 +509,20 @@ def test_every_documented_answer_happens(database_uri: str, tmp_path: Path) -> N
         for status in operation["responses"]
     }
     assert documented == SEEN
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("RATING_RATE_LIMIT", "lots", "RATING_RATE_LIMIT"),
+        ("RATING_TOKEN_TTL", 0, "RATING_TOKEN_TTL"),
+        ("RATING_TOKEN_TTL", "72h", "RATING_TOKEN_TTL"),
+    ],
+)
+def test_bad_rating_config_stops_the_app(
+    database_uri: str, tmp_path: Path, key: str, value: object, words: str
+) -> None:
+    config = _base_config(database_uri, tmp_path)
+    config[key] = value
+    with pytest.raises(ValueError, match=words):
+        create_app(config)

@@ -10,10 +10,12 @@ import os
 from typing import Any
 
 from flask import Flask, request
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from kiosk.extensions import babel, csrf, db, limiter, login_manager, migrate
+from kiosk.extensions import babel, csrf, db, login_manager, migrate
 
 LANGUAGES = ("zh_Hans_CN", "en")
 
@@ -65,7 +67,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
-    limiter.init_app(app)
+    # Rating posts are counted per client address in this process's memory (the
+    # `limits` package; RATING_RATE_LIMIT). Only the rating endpoints consult it, so no
+    # other request pays for rate limiting.
+    app.extensions["rating_limiter"] = FixedWindowRateLimiter(MemoryStorage())
 
     from kiosk import models  # noqa: F401  (registers the tables with the metadata)
     from kiosk.cli import register_cli

@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
 from kiosk.api.openapi import openapi_document
-from kiosk.extensions import csrf, db, limiter
+from kiosk.extensions import csrf, db
 from kiosk.models import utcnow
 from kiosk.services.ratings import (
     Credentials,
@@ -60,13 +60,6 @@ def _check_config(state: BlueprintSetupState) -> None:
     ttl = config.get("RATING_TOKEN_TTL")
     if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
         raise ValueError(f"RATING_TOKEN_TTL = {ttl!r} must be a positive number of seconds")
-
-
-@limiter.request_filter
-def _limits_its_own_way() -> bool:
-    # The API counts its rating posts itself (over_rating_limit); Flask-Limiter's per-request
-    # bookkeeping would only cost time on the hot path.
-    return request.blueprint == "api"
 
 
 # The Flask session key under which the counter page keeps its terminal's key id.

@@ -18,15 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from kiosk.extensions import limiter
 from kiosk.localtime import hall_zone, to_aware, to_local
 from kiosk.models import Hall, Rating, ServiceSession, Staff, Terminal, Window
 from kiosk.rules.ruleset import default_rules
@@ -83,14 +81,14 @@ def over_rating_limit() -> bool:
     """Count one rating post of this client address; True when it is over the limit.
 
     ``RATING_RATE_LIMIT`` (e.g. ``120 per minute``; ``0`` = off) is checked here, on the
-    storage of the app's Flask-Limiter, rather than with its decorator: with the limit off
+    app's own `limits` counter (no per-request hooks): with the limit off
     this costs nothing on the hot path, and the API and the phone page share one count.
     """
     if rating_limit_off():
         return False
     value = str(current_app.config["RATING_RATE_LIMIT"]).strip()
-    address = get_remote_address()
-    strategy = limiter.limiter
+    address = request.remote_addr or "127.0.0.1"
+    strategy = current_app.extensions["rating_limiter"]
     return not all(strategy.hit(item, "rating", address) for item in _parsed_limits(value))
 
 

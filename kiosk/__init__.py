@@ -35,7 +35,12 @@ def _select_locale() -> str:
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create and configure the Flask application."""
-    app = Flask(__name__, instance_relative_config=True)
+    # KIOSK_INSTANCE_PATH puts the instance folder (config.py, the SQLite file, demo files)
+    # outside the code, e.g. on a data partition; by default it is ./instance.
+    instance_path = os.environ.get("KIOSK_INSTANCE_PATH") or None
+    if instance_path:
+        instance_path = os.path.abspath(instance_path)
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
         SECRET_KEY="dev-only-change-me",

@@ -452,6 +452,49 @@ def _ensure_demo_reader(link: Path, pages: int) -> str:
     )
 
 
+def _demo_counter_key() -> str:
+    """A fresh key for the demo's counter pad at W01 (rotated at every start, audited)."""
+    from kiosk.models import Terminal, Window
+    from kiosk.services import audit
+    from kiosk.services.ratings import issue_key
+
+    hall = db.session.scalar(select(Hall).where(Hall.code == DEMO_HALL))
+    assert hall is not None
+    window = db.session.scalar(
+        select(Window).where(Window.hall_id == hall.id, Window.code == "W01")
+    )
+    assert window is not None
+    issued = issue_key()
+    terminal = db.session.scalar(
+        select(Terminal).where(Terminal.hall_id == hall.id, Terminal.name == "demo-counter")
+    )
+    if terminal is None:
+        terminal = Terminal(
+            hall_id=hall.id,
+            window_id=window.id,
+            name="demo-counter",
+            key_id=issued.key_id,
+            key_hash=issued.key_hash,
+            active=True,
+        )
+        db.session.add(terminal)
+    else:
+        terminal.key_id, terminal.key_hash, terminal.active = issued.key_id, issued.key_hash, True
+    db.session.flush()
+    audit.record(
+        db.session,
+        action="terminal.rekey",
+        object_type="terminal",
+        object_id=terminal.id,
+        user_id=None,
+        hall_id=hall.id,
+        after={"name": "demo-counter", "window": "W01", "key_id": issued.key_id},
+        reason="demo serve start",
+    )
+    db.session.commit()
+    return issued.key
+
+
 @demo_command.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -483,6 +526,7 @@ def demo_serve(host: str, port: int, threads: int) -> None:
     staff_count = 70
     emulator = EmulatorProcess(link, templates=staff_count)
     examples = _ensure_demo_reader(link, staff_count)
+    counter_key = _demo_counter_key()
     env = dict(os.environ, FLASK_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
     listener = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "kiosk", "devices", "listen", "entrance"],
@@ -493,7 +537,8 @@ def demo_serve(host: str, port: int, threads: int) -> None:
     base = f"http://{host}:{port}"
     click.echo(
         f"\n政务服务中心考评系统 running at {base}/\n"
-        f"  clock-in screen  {base}/clock\n  counter          {base}/counter\n"
+        f"  clock-in screen  {base}/clock\n"
+        f"  counter          {base}/counter  (terminal key of window W01: {counter_key})\n"
         f"  public display   {base}/display\n  back office      {base}/admin/ "
         f"(users {', '.join(u[0] for u in DEMO_USERS)}; password {DEMO_PASSWORD})\n"
         f"Emulated reader on {link}. Type a command and Enter, e.g.:\n{examples}\n"

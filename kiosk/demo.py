@@ -407,7 +407,33 @@ def load_demo(now: dt.datetime | None = None, seed: int = 2026) -> list[str]:
                 )
             )
     db.session.commit()
+    summaries.append(_publish_previous_period(hall))
     return summaries
+
+
+def _publish_previous_period(hall: Hall) -> str:
+    """Publish the last complete period as the demo leader, so the public display has results."""
+    from kiosk.services import publishing
+    from kiosk.services.scoring import rules_for
+
+    leader = db.session.scalar(select(User).where(User.username == "leader"))
+    assert leader is not None
+    rules = rules_for(current_app.config.get("SCORING_RULES"))
+    code = publishing.default_period(hall)
+    as_of = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    computation = publishing.compute(db.session, hall, publishing.parse_period(code), as_of, rules)
+    row = publishing.publish(
+        db.session,
+        hall,
+        period_code=code,
+        as_of=as_of,
+        reviewed_inputs_sha256=computation.inputs_sha256,
+        reason=None,
+        user_id=leader.id,
+        rules=rules,
+    )
+    db.session.commit()
+    return f"published {row.period} (revision {row.revision}) as the demo leader"
 
 
 @click.group("demo")

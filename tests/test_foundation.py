@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from kiosk import create_app
 from kiosk.demo import generate, load_demo, period_start
 from kiosk.extensions import db
-from kiosk.models import Hall, Staff, Unit, User, Window
+from kiosk.models import Hall, PublishedPeriod, Staff, Unit, User, Window
 
 
 def test_config_order_defaults_instance_then_environment(
@@ -88,6 +88,8 @@ def test_demo_hall_is_realistic_and_loads_once(app: Flask, runner: FlaskCliRunne
         assert count(Window) == 28
         assert count(Staff) == 70
         assert count(User) == 4
+        # The last complete period is published, so the public display has results.
+        assert count(PublishedPeriod) == 1
         names = db.session.scalars(select(Staff.name)).all()
         assert len(set(names)) == 70
     again = runner.invoke(args=["demo", "load"])

@@ -34,6 +34,7 @@ DEMO_USERS = (
     ("admin", "系统管理员", "admin", None),
     ("leader", "中心主任", "leader", None),
     ("duty", "带班 王主任", "duty", None),
+    ("duty2", "带班 李主任", "duty", None),
     ("scjg", "市场监管局联络员", "unit", "SCJG"),
 )
 
@@ -407,8 +408,24 @@ def load_demo(now: dt.datetime | None = None, seed: int = 2026) -> list[str]:
                 )
             )
     db.session.commit()
+    _fill_duty_roster(hall, local_now.date())
     summaries.append(_publish_previous_period(hall))
     return summaries
+
+
+def _fill_duty_roster(hall: Hall, today: dt.date) -> None:
+    """The duty roster (带班表): the two demo officers take turns, a week either side of today."""
+    from kiosk.models import DutyAssignment
+
+    officers = db.session.scalars(
+        select(User).where(User.username.in_(("duty", "duty2"))).order_by(User.username)
+    ).all()
+    for offset in range(-7, 15):
+        day = today + dt.timedelta(days=offset)
+        db.session.add(
+            DutyAssignment(hall_id=hall.id, day=day, user_id=officers[day.toordinal() % 2].id)
+        )
+    db.session.commit()
 
 
 def _publish_previous_period(hall: Hall) -> str:

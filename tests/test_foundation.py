@@ -87,7 +87,7 @@ def test_demo_hall_is_realistic_and_loads_once(app: Flask, runner: FlaskCliRunne
         assert count(Unit) == 20
         assert count(Window) == 28
         assert count(Staff) == 70
-        assert count(User) == 4
+        assert count(User) == 5
         # The last complete period is published, so the public display has results.
         assert count(PublishedPeriod) == 1
         names = db.session.scalars(select(Staff.name)).all()

@@ -13,7 +13,6 @@ import math
 import secrets
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,6 +30,7 @@ from kiosk.models import (
     utcnow,
 )
 from kiosk.services import audit
+from kiosk.services.texts import _
 
 MAX_REASON = 500
 MAX_EVENT_POINTS = 100

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,6 +12,7 @@ from kiosk.models import DutyAssignment, Hall, User
 from kiosk.rules.calendar import is_workday
 from kiosk.services import audit
 from kiosk.services.reports import hall_settings
+from kiosk.services.texts import _
 
 DUTY_ROLES = ("duty", "leader", "admin")
 

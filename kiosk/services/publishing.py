@@ -19,7 +19,6 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,6 +31,7 @@ from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.scoring import PeriodData, ScoreResult, score_period, to_spec_json
 from kiosk.services import audit
 from kiosk.services.scoring import load_period_data
+from kiosk.services.texts import _
 
 MAX_REASON = 1000
 

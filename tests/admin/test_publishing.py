@@ -280,3 +280,20 @@ def test_published_page_keeps_the_frozen_result_after_a_correction(
     assert 'id="data-changed"' in page and row.sha256 in page
     s005 = page.split('data-staff="S005"')[1].split("</tr>")[0]
     assert ">2</td>" in s005  # still the two absent half-days that were published
+
+
+def test_refusals_read_in_chinese_outside_a_request(app: Flask, example_hall: object) -> None:
+    """The command line (e.g. the demo) gets the same refusals, untranslated."""
+    with app.app_context():
+        hall = resolve_hall(db.session, None)
+        with pytest.raises(PublishError, match="2026-B6 期尚未结束"):
+            publishing.publish(
+                db.session,
+                hall,
+                period_code="2026-B6",
+                as_of=dt.datetime.fromisoformat(AS_OF),
+                reviewed_inputs_sha256="x",
+                reason=None,
+                user_id=1,
+                rules=default_rules(),
+            )

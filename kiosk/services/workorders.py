@@ -9,14 +9,23 @@ day. Every verification and rectification is written through the audit log.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
 from kiosk.localtime import hall_zone, to_local
-from kiosk.models import REVIEW_VERDICTS, Hall, Rating, ServiceSession, Staff, User, Window
+from kiosk.models import (
+    REVIEW_VERDICTS,
+    Assignment,
+    Hall,
+    Rating,
+    ServiceSession,
+    Staff,
+    User,
+    Window,
+)
 from kiosk.rules.calendar import calendar_from_settings, rectification_deadline
 from kiosk.rules.ruleset import default_rules
 from kiosk.services import audit
@@ -156,7 +165,9 @@ def list_work_orders(
     if status is not None and status not in (*STATUSES, "open"):
         raise WorkOrderError(_("未知的工单状态：%(s)s", s=status))
     now_local = to_local(now, hall_zone(hall.timezone))
-    orders = [_order(row, hall, now_local) for row in session.execute(_query(hall)).all()]
+    orders = _fill_windows(
+        session, hall, [_order(row, hall, now_local) for row in session.execute(_query(hall)).all()]
+    )
     if status == "open":
         orders = [o for o in orders if o.is_open]
     elif status is not None:
@@ -171,7 +182,37 @@ def get_work_order(session: Session, hall: Hall, rating_id: str, now: dt.datetim
     row = session.execute(_query(hall).where(Rating.rating_id == rating_id)).first()
     if row is None:
         raise WorkOrderError(_("本大厅没有编号为 %(id)s 的差评。", id=rating_id))
-    return _order(row, hall, to_local(now, hall_zone(hall.timezone)))
+    return _fill_windows(
+        session, hall, [_order(row, hall, to_local(now, hall_zone(hall.timezone)))]
+    )[0]
+
+
+def _fill_windows(session: Session, hall: Hall, orders: list[WorkOrder]) -> list[WorkOrder]:
+    """Give a window to orders whose rating came without a counter session (imported ones):
+    the window the staff member was assigned to on the rating day (a later assignment holds).
+    """
+    missing = {o.staff_no for o in orders if o.window_code is None}
+    if not missing:
+        return orders
+    spans: dict[str, list[tuple[dt.date, dt.date | None, str, str]]] = {}
+    for staff_no, start, end, code, name in session.execute(
+        select(Staff.staff_no, Assignment.start_date, Assignment.end_date, Window.code, Window.name)
+        .join(Assignment, Assignment.staff_id == Staff.id)
+        .join(Window, Window.id == Assignment.window_id)
+        .where(Staff.hall_id == hall.id, Staff.staff_no.in_(sorted(missing)))
+        .order_by(Assignment.start_date.desc())
+    ):
+        spans.setdefault(staff_no, []).append((start, end, code, name))
+    filled = []
+    for order in orders:
+        if order.window_code is None:
+            day = order.rated_at.date()
+            for start, end, code, name in spans.get(order.staff_no, []):
+                if start <= day and (end is None or day <= end):
+                    order = replace(order, window_code=code, window_name=name)
+                    break
+        filled.append(order)
+    return filled
 
 
 def _note(note: str | None, missing: str) -> str:

@@ -287,3 +287,17 @@ def test_unit_viewer_and_anonymous_are_kept_out(
     make_user(app, "unit1", "unit")
     sign_in(client, "unit1")
     assert client.get("/admin/workorders").status_code == 403
+
+
+def test_imported_bad_reviews_show_the_window_of_the_rating_day(
+    app: Flask, example_hall: object
+) -> None:
+    """Ratings imported without a counter session take the staff's window on that day."""
+    with app.app_context():
+        hall = resolve_hall(db.session, None)
+        now = dt.datetime(2026, 11, 5, 4, 0)
+        orders = {o.rating_id: o for o in list_work_orders(db.session, hall, now)}
+        assert orders["R0053"].window_code == "W01"  # S002, always at W01
+        # S003 moved from W01 to W02 on 25 Sep; the rating of 29 Oct is W02's.
+        assert orders["R0085"].window_code == "W02"
+        assert orders["R0085"].window_name == "食品经营许可"

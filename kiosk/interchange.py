@@ -405,6 +405,26 @@ def _existing(
     return found
 
 
+def _store(
+    session: Session,
+    table: Table,
+    key_columns: tuple[str, ...],
+    value_columns: Iterable[str],
+    parsed: list[dict[str, Any]],
+    keys: list[tuple[Any, int]],
+    what: str,
+    problems: list[str],
+    report: ImportReport,
+    scope: Any,
+) -> None:
+    """Refuse the file on any problem (a key twice in it included), else upsert by key."""
+    _check_unique_keys(keys, what, problems)
+    if problems:
+        raise ImportFailed(problems)
+    existing = _existing(session, table, key_columns, value_columns, scope)
+    _upsert(session, table, key_columns, parsed, existing, report)
+
+
 # ------------------------------------------------------------------ importers
 
 
@@ -722,18 +742,18 @@ def _import_ratings(
                 "rectified_at": rectified_at,
             }
         )
-    _check_unique_keys(keys, "rating_id", problems)
-    if problems:
-        raise ImportFailed(problems)
-    table = Rating.__table__
-    existing = _existing(
+    _store(
         session,
-        table,
+        Rating.__table__,
         ("rating_id",),
         parsed[0].keys() if parsed else (),
-        table.c.hall_id == hall.id,
+        parsed,
+        keys,
+        "rating_id",
+        problems,
+        report,
+        Rating.__table__.c.hall_id == hall.id,
     )
-    _upsert(session, table, ("rating_id",), parsed, existing, report)
 
 
 def _import_cases(
@@ -776,14 +796,18 @@ def _import_cases(
                 "weight": weight,
             }
         )
-    _check_unique_keys(keys, "case_no", problems)
-    if problems:
-        raise ImportFailed(problems)
-    table = Case.__table__
-    existing = _existing(
-        session, table, ("case_no",), parsed[0].keys() if parsed else (), table.c.hall_id == hall.id
+    _store(
+        session,
+        Case.__table__,
+        ("case_no",),
+        parsed[0].keys() if parsed else (),
+        parsed,
+        keys,
+        "case_no",
+        problems,
+        report,
+        Case.__table__.c.hall_id == hall.id,
     )
-    _upsert(session, table, ("case_no",), parsed, existing, report)
 
 
 def _import_absences(
@@ -817,18 +841,18 @@ def _import_absences(
                 "note": row.text("note", required=False, max_len=2000),
             }
         )
-    _check_unique_keys(keys, "staff_no + kind + start", problems)
-    if problems:
-        raise ImportFailed(problems)
-    table = Absence.__table__
-    existing = _existing(
+    _store(
         session,
-        table,
+        Absence.__table__,
         ("staff_id", "kind", "start"),
         ("end", "note"),
-        table.c.staff_id.in_(select(Staff.id).where(Staff.hall_id == hall.id)),
+        parsed,
+        keys,
+        "staff_no + kind + start",
+        problems,
+        report,
+        Absence.__table__.c.staff_id.in_(select(Staff.id).where(Staff.hall_id == hall.id)),
     )
-    _upsert(session, table, ("staff_id", "kind", "start"), parsed, existing, report)
 
 
 def _import_events(
@@ -862,18 +886,18 @@ def _import_events(
                 "note": row.text("note", required=False, max_len=2000),
             }
         )
-    _check_unique_keys(keys, "event_id", problems)
-    if problems:
-        raise ImportFailed(problems)
-    table = Event.__table__
-    existing = _existing(
+    _store(
         session,
-        table,
+        Event.__table__,
         ("event_id",),
         parsed[0].keys() if parsed else (),
-        table.c.hall_id == hall.id,
+        parsed,
+        keys,
+        "event_id",
+        problems,
+        report,
+        Event.__table__.c.hall_id == hall.id,
     )
-    _upsert(session, table, ("event_id",), parsed, existing, report)
 
 
 _IMPORTERS: dict[str, Callable[..., None]] = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import create_engine, text
+from waitress.server import create_server
 
 from kiosk import create_app
 from kiosk.extensions import db as _db
@@ -138,3 +141,47 @@ def example_hall(runner: FlaskCliRunner) -> Path:
         result = runner.invoke(args=["import", kind, str(EXAMPLE_DIR / name)])
         assert result.exit_code == 0, result.output
     return EXAMPLE_DIR
+
+
+# Debian's Chromium, as the machine notes prescribe; Playwright never downloads a browser.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the whole test session; each test opens its own context."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live_url(app: Flask) -> Iterator[str]:
+    """The app served by a real waitress server on 127.0.0.1 (random port) in a thread."""
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    finally:
+
+        def close_everything() -> None:
+            # Runs in the server's own loop: closing the listener, the open connections and
+            # the trigger empties the loop's map, which ends server.run().
+            for channel in list(server._map.values()):  # type: ignore[union-attr]
+                channel.close()
+
+        server.trigger.pull_trigger(close_everything)  # type: ignore[union-attr]
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "waitress did not stop"
+        server.task_dispatcher.shutdown()  # type: ignore[union-attr]

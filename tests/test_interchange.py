@@ -108,12 +108,14 @@ BAD_FILES = [
         id="missing-column",
     ),
     pytest.param(
-        "punches", "staff_no;punched_at\nS001;2026-09-01T08:00:00\n",
+        "punches",
+        "staff_no;punched_at\nS001;2026-09-01T08:00:00\n",
         ["line 1: the file is not comma-separated; save it as CSV with commas"],
         id="semicolons",
     ),
     pytest.param(
-        "punches", "staff_no,punched_at,source\nS001,2026-09-02T08:00:00,device,extra\n",
+        "punches",
+        "staff_no,punched_at,source\nS001,2026-09-02T08:00:00,device,extra\n",
         ["line 2: 4 fields, but the header has 3 columns"],
         id="extra-field",
     ),

@@ -6,59 +6,17 @@ a notice, and the hall screen at 1920x1080. One browser for the module; short wa
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-from waitress.server import create_server
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from kiosk.extensions import db
 from kiosk.models import AuditEntry, PublishedPeriod, Punch
 from tests.admin.conftest import PASSWORD
 from tests.admin.test_publishing import _publish
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def live_url(app: Flask) -> Iterator[str]:
-    """The app served by waitress on 127.0.0.1 (random port) in a thread."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress-admin", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
-    finally:
-
-        def close_everything() -> None:
-            for channel in list(server._map.values()):  # type: ignore[union-attr]
-                channel.close()
-
-        server.trigger.pull_trigger(close_everything)  # type: ignore[union-attr]
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "waitress did not stop"
-        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
 
 
 @pytest.fixture

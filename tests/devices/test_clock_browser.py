@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -17,16 +17,6 @@ from devices.store import DatabaseSink, spec_of
 from kiosk.extensions import db
 from kiosk.models import Device, DeviceTemplate, Hall, Staff
 from tests.devices.helpers import FAST, wait_for
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -45,7 +35,9 @@ def server(hall: Flask) -> Iterator[str]:
             other.join(5)
 
 
-def test_a_press_shows_on_the_clock_screen(hall: Flask, emu: EmulatorProcess, server: str) -> None:
+def test_a_press_shows_on_the_clock_screen(
+    hall: Flask, emu: EmulatorProcess, server: str, browser: Browser
+) -> None:
     with hall.app_context():
         hall_row = db.session.scalar(select(Hall))
         device = Device(hall_id=hall_row.id, name="door", port=str(emu.link))
@@ -56,16 +48,10 @@ def test_a_press_shows_on_the_clock_screen(hall: Flask, emu: EmulatorProcess, se
         db.session.commit()
         spec = spec_of(device)
         db.session.remove()
-    with (
-        Listener([spec], DatabaseSink(hall), FAST) as listener,
-        sync_playwright() as playwright,
-    ):
+    with Listener([spec], DatabaseSink(hall), FAST) as listener:
         wait_for(lambda: listener.workers[0].state == CONNECTED)
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        page = browser.new_page()
         try:
-            page = browser.new_page()
             page.goto(f"{server}/clock")
             expect(page.locator("#idle")).to_have_text("请将手指放在指纹仪上")
             emu.ok("press 1")
@@ -84,4 +70,4 @@ def test_a_press_shows_on_the_clock_screen(hall: Flask, emu: EmulatorProcess, se
             )
             assert font_px >= 60  # readable from a distance
         finally:
-            browser.close()
+            page.close()

@@ -7,8 +7,7 @@ OpenAPI document the service publishes, so the document cannot drift from the co
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,6 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from openapi_schema_validator import OAS30Validator
 from sqlalchemy import update
-from waitress.server import create_server
 from werkzeug.test import TestResponse
 
 from kiosk.api.openapi import openapi_document
@@ -145,25 +143,3 @@ def expire(app: Flask) -> Callable[[str], None]:
             db.session.commit()
 
     return expire_session
-
-
-@pytest.fixture
-def live_url(app: Flask) -> Iterator[str]:
-    """The app served by a real waitress server on 127.0.0.1 (random port) in a thread."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
-    finally:
-
-        def close_everything() -> None:
-            # Runs in the server's own loop: closing the listener, the open connections and
-            # the trigger empties the loop's map, which ends server.run().
-            for channel in list(server._map.values()):  # type: ignore[union-attr]
-                channel.close()
-
-        server.trigger.pull_trigger(close_everything)  # type: ignore[union-attr]
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "waitress did not stop"
-        server.task_dispatcher.shutdown()  # type: ignore[union-attr]

@@ -1,7 +1,7 @@
 """The back office and the public display in headless Chromium against a real server.
 
 Sign-in (and the lockout message), a correction by a duty officer, a leader publishing
-a notice, and the hall screen at 1920x1080. One browser for the module; short waits.
+a notice, and the hall screen at 1920x1080. One browser for the test session; short waits.
 """
 
 from __future__ import annotations

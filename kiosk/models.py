@@ -45,6 +45,15 @@ EVENT_KINDS = ("spot_check", "complaint", "commendation")
 USER_ROLES = ("admin", "leader", "duty", "unit")
 
 
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK expression ``column = 'a' OR column = 'b' ...``.
+
+    Written with OR rather than ``IN (...)``: SQLite evaluates an IN list through an
+    ephemeral table on every row, which doubled the cost of a bulk punch insert.
+    """
+    return " OR ".join(f"{column} = '{value}'" for value in values)
+
+
 class Hall(db.Model):
     """A service hall; ``settings`` holds schedules, attendance and rating options of hall.toml."""
 
@@ -132,7 +141,7 @@ class Punch(db.Model):
     __tablename__ = "punches"
     __table_args__ = (
         UniqueConstraint("staff_id", "punched_at"),
-        CheckConstraint("source IN ('device', 'import', 'correction')", name="source"),
+        CheckConstraint(one_of("source", PUNCH_SOURCES), name="source"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -168,7 +177,7 @@ class Absence(db.Model):
     __tablename__ = "absences"
     __table_args__ = (
         UniqueConstraint("staff_id", "kind", "start"),
-        CheckConstraint("kind IN ('leave', 'out')", name="kind"),
+        CheckConstraint(one_of("kind", ABSENCE_KINDS), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -189,7 +198,7 @@ class Event(db.Model):
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("hall_id", "event_id"),
-        CheckConstraint("kind IN ('spot_check', 'complaint', 'commendation')", name="kind"),
+        CheckConstraint(one_of("kind", EVENT_KINDS), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

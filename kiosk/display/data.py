@@ -60,6 +60,8 @@ class DisplayData:
     satisfaction: list[WindowSatisfaction] = field(default_factory=list)
     months: list[dt.date] = field(default_factory=list)
     series: list[MonthlySeries] = field(default_factory=list)
+    unit_names: dict[str, str] = field(default_factory=dict)  # unit code -> name
+    window_names: dict[str, str] = field(default_factory=dict)  # window code -> name
 
 
 def _window_satisfaction(result: dict[str, Any]) -> list[WindowSatisfaction]:
@@ -180,6 +182,9 @@ def display_data(
     else:
         result = publishing.frozen(row)
         data = DisplayData(hall, row.period, result["from"], result["to"], row.revision)
+        # The public reads unit names, not codes.
+        data.unit_names = publishing.unit_names(session, hall)
+        data.window_names = {w.code: w.name for w in hall.windows}
         data.red_flags = [w for w in result["windows"] if w["award"] == "red_flag"]
         data.advanced = [p for p in result["individuals"] if p["award"] == "advanced"]
         data.satisfaction = _window_satisfaction(result)

@@ -36,6 +36,8 @@ def test_display_shows_the_frozen_awards(
     for window in result["windows"]:
         if window["award"] == "red_flag":
             assert window["name"] in text
+    # The example's red-flag window W02 belongs to SCJG: the public reads the unit's name.
+    assert '<div class="sub">市场监督管理局</div>' in text
     for person in result["individuals"]:
         if person["award"] == "advanced":
             assert person["name"] in text

@@ -2,8 +2,10 @@
 
 Both are built only from the frozen result of a :class:`~kiosk.models.PublishedPeriod`
 (see :mod:`kiosk.services.publishing`), so what a unit receives is exactly what was
-published. The PDF is in Chinese and uses reportlab's built-in CID font STSong-Light,
-which needs no font file.
+published. The PDF is in Chinese with the WenQuanYi Zen Hei font embedded (Debian's
+``fonts-wqy-zenhei``, installed by ``.ci/setup``), so it prints the same everywhere;
+where that file is missing it falls back to reportlab's built-in CID font STSong-Light,
+which the PDF viewer has to supply.
 """
 
 from __future__ import annotations
@@ -23,9 +25,16 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 FONT = "STSong-Light"
+EMBEDDED_FONT = "WenQuanYiZenHei"
+# TrueType CJK fonts reportlab can embed (the Noto CJK files are CFF, which it cannot).
+EMBEDDED_FONT_FILES = (
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/wqy-zenhei/wqy-zenhei.ttc",
+)
 VETO_TEXT = {"absence": "旷工", "discipline": "违纪", "unrectified_bad_review": "差评未按期整改"}
 REASON_TEXT = {
     "veto": "被一票否决",
@@ -35,16 +44,23 @@ REASON_TEXT = {
 }
 AWARD_TEXT = {"advanced": "先进个人", "red_flag": "红旗窗口"}
 
-_registered = False
+_registered: str | None = None
 
 
 def _font() -> str:
-    """Register the CID font once per process (reportlab keeps a global registry)."""
+    """Register the notice's font once per process (reportlab keeps a global registry)."""
     global _registered
-    if not _registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-        _registered = True
-    return FONT
+    if _registered is None:
+        import os
+
+        path = next((f for f in EMBEDDED_FONT_FILES if os.path.exists(f)), None)
+        if path is not None:
+            pdfmetrics.registerFont(TTFont(EMBEDDED_FONT, path, subfontIndex=0))
+            _registered = EMBEDDED_FONT
+        else:
+            pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+            _registered = FONT
+    return _registered
 
 
 def period_title(period: str) -> str:
@@ -219,7 +235,10 @@ def notice_pdf(
         story.append(Paragraph(f"三、{unit_name}工作人员考评情况", heading))
         people = [p for p in result["individuals"] if unit_of.get(p["window"]) == unit_code]
         if people:
-            rows = [[label for _, label in INDIVIDUAL_COLUMNS]]
+            # Two-part headings on two lines, so the narrow columns do not clip them.
+            rows = [
+                [label.replace("/", "/\n").replace("(", "\n(") for _, label in INDIVIDUAL_COLUMNS]
+            ]
             for p in people:
                 line = individual_row(p)
                 line[-1] = Paragraph(line[-1], cell)

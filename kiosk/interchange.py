@@ -693,220 +693,163 @@ def _reasons(row: _Row, allowed: list[str]) -> str | None:
     return "|".join(parts)
 
 
-def _import_ratings(
-    session: Session,
-    hall: Hall,
-    index: dict[str, int],
-    rows: CsvRows,
-    zone: zoneinfo.ZoneInfo,
-    report: ImportReport,
-) -> None:
-    problems: list[str] = []
-    staff = _staff_ids(session, hall)
+def _parse_rating(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str, Any], Any]:
+    """One ratings row: its values and its key (rating_id)."""
     allowed = hall.settings.get("rating_reasons") or []
-    parsed: list[dict[str, Any]] = []
-    keys: list[tuple[Any, int]] = []
-    for line, record in rows.numbered():
-        row = _Row(line, record, index, problems, zone)
-        rating_id = row.text("rating_id", max_len=64)
-        rated_at = row.instant("rated_at")
-        staff_id = _resolve_staff(row, staff)
-        level_text = row.raw("level")
-        level = int(level_text) if level_text in ("1", "2", "3", "4", "5") else None
-        if level is None:
-            row.bad("level", f'"{level_text}" is not a level 1–5')
-        channel = row.choice("channel", RATING_CHANNELS, "other")
-        reasons = _reasons(row, allowed)
-        if level is not None and level <= 2 and channel in ("counter", "qr") and not reasons:
-            row.bad("reasons", "a bad review from a terminal or QR code needs a reason")
-        review = row.choice("review", REVIEW_VERDICTS, None)
-        if review and level is not None and level > 2:
-            row.bad("review", "only a bad review (level 1 or 2) is reviewed")
-        rectified_at = row.instant("rectified_at", required=False)
-        if rectified_at and review != "upheld":
-            row.bad("rectified_at", "only an upheld bad review is rectified")
-        if rating_id:
-            keys.append((rating_id, line))
-        parsed.append(
-            {
-                "hall_id": hall.id,
-                "rating_id": rating_id,
-                "rated_at": rated_at,
-                "staff_id": staff_id,
-                "level": level,
-                "channel": channel,
-                "case_no": row.text("case_no", required=False, max_len=64),
-                "reasons": reasons,
-                "misuse": row.flag("misuse"),
-                "review": review,
-                "rectified_at": rectified_at,
-            }
+    rating_id = row.text("rating_id", max_len=64)
+    rated_at = row.instant("rated_at")
+    staff_id = _resolve_staff(row, staff)
+    level_text = row.raw("level")
+    level = int(level_text) if level_text in ("1", "2", "3", "4", "5") else None
+    if level is None:
+        row.bad("level", f'"{level_text}" is not a level 1–5')
+    channel = row.choice("channel", RATING_CHANNELS, "other")
+    reasons = _reasons(row, allowed)
+    if level is not None and level <= 2 and channel in ("counter", "qr") and not reasons:
+        row.bad("reasons", "a bad review from a terminal or QR code needs a reason")
+    review = row.choice("review", REVIEW_VERDICTS, None)
+    if review and level is not None and level > 2:
+        row.bad("review", "only a bad review (level 1 or 2) is reviewed")
+    rectified_at = row.instant("rectified_at", required=False)
+    if rectified_at and review != "upheld":
+        row.bad("rectified_at", "only an upheld bad review is rectified")
+    values = {
+        "hall_id": hall.id,
+        "rating_id": rating_id,
+        "rated_at": rated_at,
+        "staff_id": staff_id,
+        "level": level,
+        "channel": channel,
+        "case_no": row.text("case_no", required=False, max_len=64),
+        "reasons": reasons,
+        "misuse": row.flag("misuse"),
+        "review": review,
+        "rectified_at": rectified_at,
+    }
+    return values, rating_id
+
+
+def _parse_case(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str, Any], Any]:
+    """One cases row: its values and its key (case_no)."""
+    case_no = row.text("case_no", max_len=64)
+    staff_id = _resolve_staff(row, staff)
+    accepted = row.instant("accepted_at")
+    due = row.instant("due_at")
+    completed = row.instant("completed_at", required=False)
+    weight = row.number("weight", required=False)
+    if weight is not None and weight <= 0:
+        row.bad("weight", f"{row.raw('weight')} is not a positive weight")
+    if accepted and due and due < accepted:
+        row.bad("due_at", "is before accepted_at")
+    if accepted and completed and completed < accepted:
+        row.bad("completed_at", "is before accepted_at")
+    values = {
+        "hall_id": hall.id,
+        "case_no": case_no,
+        "staff_id": staff_id,
+        "matter": row.text("matter", required=False),
+        "accepted_at": accepted,
+        "due_at": due,
+        "completed_at": completed,
+        "weight": weight,
+    }
+    return values, case_no
+
+
+def _parse_absence(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str, Any], Any]:
+    """One absences row: its values and its key (staff + kind + start)."""
+    staff_id = _resolve_staff(row, staff)
+    kind = row.choice("kind", ABSENCE_KINDS, None, required=True)
+    start = row.instant("start")
+    end = row.instant("end")
+    if start and end and end < start:
+        row.bad("end", "is before start")
+    values = {
+        "staff_id": staff_id,
+        "kind": kind,
+        "start": start,
+        "end": end,
+        "note": row.text("note", required=False, max_len=2000),
+    }
+    return values, (staff_id, kind, start) if staff_id and kind and start else None
+
+
+def _parse_event(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str, Any], Any]:
+    """One events row: its values and its key (event_id)."""
+    event_id = row.text("event_id", max_len=64)
+    values = {
+        "hall_id": hall.id,
+        "event_id": event_id,
+        "staff_id": _resolve_staff(row, staff),
+        "at": row.instant("at"),
+        "kind": row.choice("kind", EVENT_KINDS, None, required=True),
+        "category": row.text("category", required=False, max_len=100),
+        "points": row.number("points"),
+        "veto": row.flag("veto"),
+        "note": row.text("note", required=False, max_len=2000),
+    }
+    return values, event_id
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """How one keyed kind is read and stored (SPEC 6's re-import key)."""
+
+    parse: Callable[[_Row, dict[str, int], Hall], tuple[dict[str, Any], Any]]
+    table: Table
+    key_columns: tuple[str, ...]
+    what: str
+    hall_scoped: bool = True  # False: scoped through the staff member's hall
+
+    def __call__(
+        self,
+        session: Session,
+        hall: Hall,
+        index: dict[str, int],
+        rows: CsvRows,
+        zone: zoneinfo.ZoneInfo,
+        report: ImportReport,
+    ) -> None:
+        problems: list[str] = []
+        staff = _staff_ids(session, hall)
+        parsed: list[dict[str, Any]] = []
+        keys: list[tuple[Any, int]] = []
+        for line, record in rows.numbered():
+            values, key = self.parse(_Row(line, record, index, problems, zone), staff, hall)
+            if key is not None:
+                keys.append((key, line))
+            parsed.append(values)
+        if self.hall_scoped:
+            scope = self.table.c.hall_id == hall.id
+        else:
+            scope = self.table.c.staff_id.in_(select(Staff.id).where(Staff.hall_id == hall.id))
+        _store(
+            session,
+            self.table,
+            self.key_columns,
+            parsed[0].keys() if parsed else (),
+            parsed,
+            keys,
+            self.what,
+            problems,
+            report,
+            scope,
         )
-    _store(
-        session,
-        Rating.__table__,
-        ("rating_id",),
-        parsed[0].keys() if parsed else (),
-        parsed,
-        keys,
-        "rating_id",
-        problems,
-        report,
-        Rating.__table__.c.hall_id == hall.id,
-    )
-
-
-def _import_cases(
-    session: Session,
-    hall: Hall,
-    index: dict[str, int],
-    rows: CsvRows,
-    zone: zoneinfo.ZoneInfo,
-    report: ImportReport,
-) -> None:
-    problems: list[str] = []
-    staff = _staff_ids(session, hall)
-    parsed: list[dict[str, Any]] = []
-    keys: list[tuple[Any, int]] = []
-    for line, record in rows.numbered():
-        row = _Row(line, record, index, problems, zone)
-        case_no = row.text("case_no", max_len=64)
-        staff_id = _resolve_staff(row, staff)
-        accepted = row.instant("accepted_at")
-        due = row.instant("due_at")
-        completed = row.instant("completed_at", required=False)
-        weight = row.number("weight", required=False)
-        if weight is not None and weight <= 0:
-            row.bad("weight", f"{row.raw('weight')} is not a positive weight")
-        if accepted and due and due < accepted:
-            row.bad("due_at", "is before accepted_at")
-        if accepted and completed and completed < accepted:
-            row.bad("completed_at", "is before accepted_at")
-        if case_no:
-            keys.append((case_no, line))
-        parsed.append(
-            {
-                "hall_id": hall.id,
-                "case_no": case_no,
-                "staff_id": staff_id,
-                "matter": row.text("matter", required=False),
-                "accepted_at": accepted,
-                "due_at": due,
-                "completed_at": completed,
-                "weight": weight,
-            }
-        )
-    _store(
-        session,
-        Case.__table__,
-        ("case_no",),
-        parsed[0].keys() if parsed else (),
-        parsed,
-        keys,
-        "case_no",
-        problems,
-        report,
-        Case.__table__.c.hall_id == hall.id,
-    )
-
-
-def _import_absences(
-    session: Session,
-    hall: Hall,
-    index: dict[str, int],
-    rows: CsvRows,
-    zone: zoneinfo.ZoneInfo,
-    report: ImportReport,
-) -> None:
-    problems: list[str] = []
-    staff = _staff_ids(session, hall)
-    parsed: list[dict[str, Any]] = []
-    keys: list[tuple[Any, int]] = []
-    for line, record in rows.numbered():
-        row = _Row(line, record, index, problems, zone)
-        staff_id = _resolve_staff(row, staff)
-        kind = row.choice("kind", ABSENCE_KINDS, None, required=True)
-        start = row.instant("start")
-        end = row.instant("end")
-        if start and end and end < start:
-            row.bad("end", "is before start")
-        if staff_id and kind and start:
-            keys.append(((staff_id, kind, start), line))
-        parsed.append(
-            {
-                "staff_id": staff_id,
-                "kind": kind,
-                "start": start,
-                "end": end,
-                "note": row.text("note", required=False, max_len=2000),
-            }
-        )
-    _store(
-        session,
-        Absence.__table__,
-        ("staff_id", "kind", "start"),
-        ("end", "note"),
-        parsed,
-        keys,
-        "staff_no + kind + start",
-        problems,
-        report,
-        Absence.__table__.c.staff_id.in_(select(Staff.id).where(Staff.hall_id == hall.id)),
-    )
-
-
-def _import_events(
-    session: Session,
-    hall: Hall,
-    index: dict[str, int],
-    rows: CsvRows,
-    zone: zoneinfo.ZoneInfo,
-    report: ImportReport,
-) -> None:
-    problems: list[str] = []
-    staff = _staff_ids(session, hall)
-    parsed: list[dict[str, Any]] = []
-    keys: list[tuple[Any, int]] = []
-    for line, record in rows.numbered():
-        row = _Row(line, record, index, problems, zone)
-        event_id = row.text("event_id", max_len=64)
-        staff_id = _resolve_staff(row, staff)
-        if event_id:
-            keys.append((event_id, line))
-        parsed.append(
-            {
-                "hall_id": hall.id,
-                "event_id": event_id,
-                "staff_id": staff_id,
-                "at": row.instant("at"),
-                "kind": row.choice("kind", EVENT_KINDS, None, required=True),
-                "category": row.text("category", required=False, max_len=100),
-                "points": row.number("points"),
-                "veto": row.flag("veto"),
-                "note": row.text("note", required=False, max_len=2000),
-            }
-        )
-    _store(
-        session,
-        Event.__table__,
-        ("event_id",),
-        parsed[0].keys() if parsed else (),
-        parsed,
-        keys,
-        "event_id",
-        problems,
-        report,
-        Event.__table__.c.hall_id == hall.id,
-    )
 
 
 _IMPORTERS: dict[str, Callable[..., None]] = {
     "roster": _import_roster,
     "punches": _import_punches,
-    "ratings": _import_ratings,
-    "cases": _import_cases,
-    "absences": _import_absences,
-    "events": _import_events,
+    "ratings": _Keyed(_parse_rating, Rating.__table__, ("rating_id",), "rating_id"),
+    "cases": _Keyed(_parse_case, Case.__table__, ("case_no",), "case_no"),
+    "absences": _Keyed(
+        _parse_absence,
+        Absence.__table__,
+        ("staff_id", "kind", "start"),
+        "staff_no + kind + start",
+        hall_scoped=False,
+    ),
+    "events": _Keyed(_parse_event, Event.__table__, ("event_id",), "event_id"),
 }
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Request, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import event
@@ -33,6 +34,22 @@ def _select_locale() -> str:
     return "zh_Hans_CN"
 
 
+class HallSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, skipped for terminal API calls with a bearer key.
+
+    A terminal that sends ``Authorization: Bearer`` never uses the session, and the rating
+    POST is the hot path: reading and verifying the cookie there is wasted work. The
+    counter page's own calls carry no bearer key and keep their session as usual.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/api/") and request.headers.get("Authorization", "").startswith(
+            "Bearer "
+        ):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create and configure the Flask application."""
     # KIOSK_INSTANCE_PATH puts the instance folder (config.py, the SQLite file, demo files)
@@ -41,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if instance_path:
         instance_path = os.path.abspath(instance_path)
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    app.session_interface = HallSessionInterface()
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
         SECRET_KEY="dev-only-change-me",

@@ -119,3 +119,23 @@ def test_chinese_unless_english_is_chosen(client) -> None:  # type: ignore[no-un
     )
     chosen = client.get("/?lang=en").get_data(as_text=True)
     assert "政务服务中心考勤与窗口考评" not in chosen
+
+
+def test_bearer_api_calls_skip_the_session_cookie(app: Flask) -> None:
+    """A terminal's bearer call does not read the signed session (the rating hot path)."""
+    from flask import session
+
+    @app.get("/api/v1/_session_probe")
+    def probe() -> dict[str, object]:
+        return {"keys": sorted(session.keys())}
+
+    @app.get("/_session_set")
+    def set_session() -> str:
+        session["marker"] = "x"
+        return "ok"
+
+    client = app.test_client()
+    client.get("/_session_set")
+    assert client.get("/api/v1/_session_probe").get_json() == {"keys": ["marker"]}
+    bearer = client.get("/api/v1/_session_probe", headers={"Authorization": "Bearer kt_x.y"})
+    assert bearer.get_json() == {"keys": []}

@@ -16,17 +16,18 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import chinese_calendar
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from kiosk.extensions import db
+from kiosk.hallfile import parse_hall_file
 from kiosk.interchange import import_file
 from kiosk.localtime import hall_zone
 from kiosk.models import Hall, User
 from kiosk.passwords import hash_password
+from kiosk.rules.calendar import calendar_from_settings, schedule_for, workdays
 
 DEMO_HALL = "QJ"
 DEMO_PASSWORD = "demo12345"
@@ -162,29 +163,14 @@ def _csv(header: list[str], rows: list[list[str]]) -> str:
     return out.getvalue()
 
 
-def _is_workday(day: dt.date) -> bool:
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:  # a year the official calendar does not cover yet
-        return day.weekday() < 5
-
-
-def _schedule(day: dt.date) -> tuple[dt.time, dt.time, dt.time, dt.time]:
-    if 5 <= day.month <= 9:
-        return dt.time(8, 0), dt.time(12, 0), dt.time(14, 30), dt.time(17, 30)
-    return dt.time(8, 30), dt.time(12, 0), dt.time(14, 0), dt.time(17, 30)
-
-
 def generate(now: dt.datetime, seed: int = 2026) -> dict[str, str]:
     """The demo's interchange files by kind, from the previous period's start to ``now`` (local)."""
     rng = random.Random(seed)
     staff = make_staff(rng)
     first = period_start(now.date())
-    days = [
-        first + dt.timedelta(days=n)
-        for n in range((now.date() - first).days + 1)
-        if _is_workday(first + dt.timedelta(days=n))
-    ]
+    # The hall's own calendar and schedules, read from the demo hall file by the rules.
+    calendar = calendar_from_settings(parse_hall_file(hall_toml().encode()).settings)
+    days = list(workdays(first, now.date(), calendar))
     punches: list[list[str]] = []
     absences: list[list[str]] = []
     ratings: list[list[str]] = []
@@ -198,7 +184,10 @@ def generate(now: dt.datetime, seed: int = 2026) -> dict[str, str]:
     for person in staff:
         slip = 1.0 - person.diligence
         for day in days:
-            a0, a1, p0, p1 = _schedule(day)
+            schedule = schedule_for(day, calendar.schedules)
+            if schedule is None:
+                continue
+            (a0, a1), (p0, p1) = schedule.am, schedule.pm
             roll = rng.random()
             if roll < 0.015:  # a day of leave
                 absences.append(

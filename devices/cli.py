@@ -23,8 +23,8 @@ from devices.listener import Listener, ListenerSettings
 from devices.protocol import Confirmation as C
 from devices.store import DatabaseSink, punches_today, spec_of
 from devices.transport import SerialTransport, Timeouts, TransportError
+from kiosk.cli import hall_or_exit
 from kiosk.extensions import db
-from kiosk.interchange import HallNotFound, resolve_hall
 from kiosk.localtime import hall_zone, to_aware
 from kiosk.models import Device, DeviceTemplate, Hall, Staff
 from kiosk.services import audit
@@ -111,10 +111,7 @@ def add_command(
         fail("--password must be 0..4294967295")
     if db.session.scalar(select(Device).where(Device.name == name)) is not None:
         fail(f'a device named "{name}" exists already')
-    try:
-        hall = resolve_hall(db.session, hall_code)
-    except HallNotFound as exc:
-        fail(str(exc))
+    hall = hall_or_exit(hall_code)
     device = Device(
         hall_id=hall.id, name=name, port=port, baud=baud, address=address, password=password
     )

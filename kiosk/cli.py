@@ -24,6 +24,16 @@ from kiosk.interchange import (
     resolve_hall,
     write_csv,
 )
+from kiosk.models import Hall
+
+
+def hall_or_exit(code: str | None) -> Hall:
+    """The hall named by ``code`` (or the only one); otherwise say why on stderr and exit 1."""
+    try:
+        return resolve_hall(db.session, code)
+    except HallNotFound as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
 
 
 @click.command("import")
@@ -73,11 +83,7 @@ def export_command(kind: str, first: str | None, last: str | None, hall_code: st
     first_day, last_day = _parse_day(first, "--from"), _parse_day(last, "--to")
     if first_day and last_day and last_day < first_day:
         raise click.BadParameter("--to is before --from", param_hint="--to")
-    try:
-        hall = resolve_hall(db.session, hall_code)
-    except HallNotFound as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    hall = hall_or_exit(hall_code)
     write_csv(export_rows(db.session, kind, hall, first_day, last_day), sys.stdout)
 
 

@@ -12,22 +12,14 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from kiosk.cli import hall_or_exit
 from kiosk.extensions import db
-from kiosk.interchange import HallNotFound, resolve_hall
 from kiosk.localtime import hall_zone, to_aware
-from kiosk.models import Hall, Terminal, Window
+from kiosk.models import Terminal, Window
 from kiosk.services import audit
 from kiosk.services.ratings import issue_key
 
 NAME_MAX = 64
-
-
-def _hall_or_exit(code: str | None) -> Hall:
-    try:
-        return resolve_hall(db.session, code)
-    except HallNotFound as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
 
 
 @click.group("terminals")
@@ -46,7 +38,7 @@ def add_command(name: str, window_code: str, hall_code: str | None) -> None:
     if not name or len(name) > NAME_MAX:
         click.echo(f"error: a terminal name needs 1 to {NAME_MAX} characters", err=True)
         sys.exit(1)
-    hall = _hall_or_exit(hall_code)
+    hall = hall_or_exit(hall_code)
     window = db.session.scalar(
         select(Window).where(Window.hall_id == hall.id, Window.code == window_code)
     )
@@ -96,7 +88,7 @@ def add_command(name: str, window_code: str, hall_code: str | None) -> None:
 @with_appcontext
 def list_command(hall_code: str | None) -> None:
     """List the hall's terminals: name, window, key id, state and when last seen."""
-    hall = _hall_or_exit(hall_code)
+    hall = hall_or_exit(hall_code)
     zone = hall_zone(hall.timezone)
     rows = db.session.execute(
         select(Terminal, Window.code)
@@ -124,7 +116,7 @@ def list_command(hall_code: str | None) -> None:
 @with_appcontext
 def revoke_command(name: str, hall_code: str | None) -> None:
     """Revoke terminal NAME: its key stops working at once (also a signed-in counter page)."""
-    hall = _hall_or_exit(hall_code)
+    hall = hall_or_exit(hall_code)
     terminal = db.session.scalar(
         select(Terminal).where(Terminal.hall_id == hall.id, Terminal.name == name)
     )

@@ -10,11 +10,12 @@ import os
 from typing import Any
 
 import click
+import limits
 import limits.storage
 from flask import Flask, Request, Response, abort, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -118,6 +119,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["limits_storage"] = limits.storage.storage_from_string(
         app.config["RATELIMIT_STORAGE_URI"]
     )
+    _login_rate_limit(app)
     app.after_request(_security_headers)
 
     from kiosk import models  # noqa: F401  (registers the tables with the metadata)
@@ -158,6 +160,18 @@ def _install_secret_key(app: Flask) -> None:
             abort(503, description=message)
 
     app.before_request(refuse_without_key)
+
+
+def _login_rate_limit(app: Flask) -> None:
+    """Parse ``LOGIN_RATE_LIMIT`` once (a bad value stops the app) and set up its limiter."""
+    raw = str(app.config["LOGIN_RATE_LIMIT"]).strip()
+    try:
+        app.extensions["login_rate_limit"] = None if raw == "0" else limits.parse(raw)
+    except ValueError:
+        raise ValueError(
+            f'LOGIN_RATE_LIMIT "{raw}" is not a rate such as "10 per minute" ("0" turns it off)'
+        ) from None
+    app.extensions["login_limiter"] = MovingWindowRateLimiter(app.extensions["limits_storage"])
 
 
 def _secure_cookies(app: Flask) -> None:

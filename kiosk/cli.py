@@ -122,7 +122,11 @@ def _db_group_that_creates_the_key() -> click.Group:
         short_help=original.short_help,
     )
     return click.Group(
-        "db", commands={**migrate_db.commands, "upgrade": upgrade_command}, help=migrate_db.help
+        "db",
+        commands={**migrate_db.commands, "upgrade": upgrade_command},
+        params=list(migrate_db.params),
+        callback=migrate_db.callback,
+        help=migrate_db.help,
     )
 
 

@@ -43,6 +43,7 @@ def _base_config(uri: str, instance: Path) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": uri,
         "WTF_CSRF_ENABLED": True,
         "RATING_RATE_LIMIT": "0",
+        "LOGIN_RATE_LIMIT": "0",
         "INSTANCE_FOR_TESTS": str(instance),
     }
 

@@ -179,6 +179,41 @@ def test_db_upgrade_creates_the_key_and_two_waitress_processes_share_it(tmp_path
             server.wait(timeout=30)
 
 
+def test_on_a_fresh_instance_flask_run_refuses_but_other_commands_work(tmp_path: Path) -> None:
+    env = dict(
+        os.environ,
+        KIOSK_INSTANCE_PATH=str(tmp_path / "instance"),
+        FLASK_SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'hall.sqlite'}",
+    )
+    env.pop("FLASK_SECRET_KEY", None)
+    env.pop("KIOSK_TEST_DB", None)
+    served = _flask(env, "run", "--port", "1")
+    assert served.returncode != 0
+    assert "flask --app kiosk db upgrade" in served.stderr
+    routes = _flask(env, "routes")
+    assert routes.returncode == 0 and "/admin/login" in routes.stdout
+    assert not (tmp_path / "instance" / "secret_key").exists()
+
+
+def test_an_app_loaded_by_a_command_serves_nothing_until_the_command_installs_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import click
+
+    from kiosk.secret_key import install_key_file
+
+    with click.Context(click.Command("load")):
+        app = _fresh_app(tmp_path, monkeypatch)
+    assert app.config["SECRET_KEY"] is None
+    answer = app.test_client().get("/healthz")
+    assert answer.status_code == 503 and "db upgrade" in answer.get_data(as_text=True)
+    created = install_key_file(app)  # what db upgrade, demo serve and demo load do
+    assert created == tmp_path / "instance" / "secret_key"
+    assert app.config["SECRET_KEY"] == created.read_text().strip()
+    assert app.test_client().get("/healthz").status_code == 200
+    assert install_key_file(app) is None
+
+
 def test_a_cookie_forged_with_the_old_default_key_opens_nothing(
     app: Flask, client: FlaskClient, make_user: Callable[..., int], example_hall: Path
 ) -> None:

@@ -9,9 +9,10 @@ reads its own unit's staff only. Every view states its roles with
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -23,10 +24,9 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from admin import bp
-from admin.services.accounts import authenticate
+from admin.services.accounts import authenticate, end_sessions
 from kiosk.extensions import db, login_manager
-from kiosk.localtime import hall_zone, to_local
-from kiosk.models import Hall, User
+from kiosk.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,11 +37,18 @@ login_manager.login_message_category = "info"
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """The signed-in user of a session cookie, or None when it no longer exists."""
+    """The user of a session cookie's ``<id>:<session_version>``, or None when the user
+    no longer exists or the sessions of that version were ended (sign-out, password
+    change); cookies without a version (issued before versions existed) are refused."""
+    number, _, version = str(user_id).partition(":")
     try:
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(number))
+        wanted = int(version)
     except (TypeError, ValueError):
         return None
+    if user is None or (user.session_version or 0) != wanted:
+        return None
+    return user
 
 
 def has_role(user: Any, *roles: str) -> bool:
@@ -82,34 +89,62 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("密码"), validators=[DataRequired(), Length(max=200)])
 
 
-def _safe_next(target: str | None) -> str | None:
-    """A same-site path to go back to after sign-in; anything else is dropped."""
+# Characters browsers drop or treat as separators in a URL: C0 controls, space and DEL.
+_URL_NOISE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def safe_redirect_path(target: str | None) -> str | None:
+    """``target`` when it is a path of this service, else None (one check for every redirect
+    that takes its target from the request: sign-in ``next=``, the language switch).
+
+    Only a path starting with exactly one ``/`` passes. Anything with control characters,
+    spaces or backslashes is refused outright rather than cleaned, because browsers drop
+    tabs and newlines and read a backslash as ``/``: ``/%09/evil.example`` (decoded) and
+    ``/%5Cevil.example`` (decoded) both reach another site. Once percent-decoded again,
+    the value still may not begin like an address of another site, in case something
+    down the line decodes it a second time.
+    """
     if not target:
         return None
+    if _URL_NOISE.search(target) or "\\" in target:
+        return None
+    if not target.startswith("/") or target.startswith("//"):
+        return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc:
+        return None
+    decoded = _URL_NOISE.sub("", unquote(target)).replace("\\", "/")
+    if decoded.startswith("//") or urlsplit(decoded).netloc:
         return None
     return target
 
 
-def _local_text(user: User, instant: Any) -> str:
-    """A stored instant as the user's hall-local ``YYYY-MM-DD HH:MM`` for messages."""
-    zone_name = current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai")
-    if user.hall_id is not None:
-        hall = db.session.get(Hall, user.hall_id)
-        if hall is not None:
-            zone_name = hall.timezone
-    return to_local(instant, hall_zone(zone_name)).strftime("%Y-%m-%d %H:%M")
+def _address_allowed() -> bool:
+    """Count one sign-in attempt of the client's address; False when it is over
+    ``LOGIN_RATE_LIMIT`` (shared by every process when the limits store is shared)."""
+    limit = current_app.extensions.get("login_rate_limit")
+    if limit is None:
+        return True
+    limiter = current_app.extensions["login_limiter"]
+    return bool(limiter.hit(limit, "login", request.remote_addr or "unknown"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    """Sign in with username and password; repeated failures lock the account."""
+    """Sign in with username and password; repeated failures lock the account.
+
+    Unknown usernames, wrong passwords and locked accounts get the same message and take
+    as long, so the page tells an attacker nothing about which accounts exist or are
+    locked.
+    """
     if current_user.is_authenticated and current_user.is_active:
         return redirect(url_for("admin.index"))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
+        if not _address_allowed():
+            flash(_("登录尝试过于频繁，请稍后再试。"), "error")
+            return render_template("admin/login.html", form=form), 429
         outcome = authenticate(
             db.session,
             form.username.data or "",
@@ -120,18 +155,13 @@ def login() -> ResponseReturnValue:
         db.session.commit()
         if outcome.user is not None:
             login_user(outcome.user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("admin.index"))
+            return redirect(safe_redirect_path(request.args.get("next")) or url_for("admin.index"))
         status = 401
-        if outcome.reason == "locked" and outcome.locked_until is not None:
-            user = db.session.scalar(
-                db.select(User).where(User.username == (form.username.data or "").strip())
-            )
-            until = _local_text(user, outcome.locked_until) if user else ""
-            flash(_("登录失败次数过多，账户已锁定至 %(until)s。", until=until), "error")
-        elif outcome.reason == "inactive":
+        if outcome.reason == "inactive":
+            # Only shown with the right password, so it reveals nothing a guesser lacks.
             flash(_("该账户已停用，请联系管理员。"), "error")
         else:
-            flash(_("用户名或密码错误。"), "error")
+            flash(_("用户名或密码错误；连续输错多次后账户将暂时锁定。"), "error")
     elif request.method == "POST":
         status = 400
         flash(_("请填写用户名和密码（页面过期时请刷新后重试）。"), "error")
@@ -140,7 +170,14 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    """Sign out (a POST with the CSRF token, so a link elsewhere cannot sign anyone out)."""
+    """Sign out (a POST with the CSRF token, so a link elsewhere cannot sign anyone out).
+
+    Ends every session of the account, not only this browser's: a copy of the cookie
+    taken before stops working too.
+    """
+    if current_user.is_authenticated:
+        end_sessions(db.session, int(current_user.id))
+        db.session.commit()
     logout_user()
     flash(_("已退出登录。"), "info")
     return redirect(url_for("admin.login"))

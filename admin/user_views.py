@@ -18,6 +18,7 @@ from admin.context import current_hall
 from admin.forms import REQUIRED, select_choices
 from admin.services.accounts import (
     AccountError,
+    check_may_manage,
     create_user,
     set_active,
     unlock_user,
@@ -86,6 +87,7 @@ def users() -> ResponseReturnValue:
                     target = db.session.get(User, int(action_form.user_id.data or 0))
                     if target is None or target.hall_id not in (hall.id, None):
                         raise AccountError("unknown user")
+                    check_may_manage(current_user, target)
                     action = action_form.action.data
                     if action == "unlock":
                         unlock_user(

@@ -13,7 +13,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from admin import bp
-from admin.auth import has_role, roles_required
+from admin.auth import has_role, roles_required, safe_redirect_path
 from admin.context import all_halls
 
 ROLE_LABELS: dict[str, Any] = {
@@ -153,10 +153,15 @@ def set_language(code: str) -> ResponseReturnValue:
     """Remember the visitor's language in the ``lang`` cookie the locale selector reads."""
     from kiosk import LANGUAGES
 
-    target = request.args.get("next") or url_for("admin.index")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("admin.index")
+    target = safe_redirect_path(request.args.get("next")) or url_for("admin.index")
     response = redirect(target)
     if code in LANGUAGES:
-        response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax")
+        response.set_cookie(
+            "lang",
+            code,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        )
     return response

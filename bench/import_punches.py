@@ -14,6 +14,7 @@ import argparse
 import csv
 import datetime as dt
 import random
+import secrets
 import sqlite3
 import sys
 import tempfile
@@ -98,7 +99,9 @@ def service(roster: Path, path: Path, db_path: Path) -> tuple[float, str]:
     from kiosk.extensions import db
     from kiosk.interchange import import_file
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}"})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "SECRET_KEY": secrets.token_hex(32)}
+    )
     with app.app_context():
         upgrade()
         import_file(db.session, "hall", HALL_TOML.encode())

@@ -65,7 +65,10 @@ class TimedSink(DatabaseSink):
 def make_app(root: Path) -> Flask:
     """An app on a fresh, migrated SQLite database."""
     app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'bench.sqlite'}", "SECRET_KEY": "bench"}
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'bench.sqlite'}",
+            "SECRET_KEY": os.urandom(32).hex(),
+        }
     )
     with app.app_context():
         upgrade()

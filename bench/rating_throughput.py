@@ -82,7 +82,7 @@ def _kiosk_app(workdir: Path) -> Any:
 
     return create_app(
         {
-            "SECRET_KEY": "bench-secret",
+            "SECRET_KEY": os.urandom(32).hex(),
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'kiosk.sqlite'}",
             "RATING_RATE_LIMIT": "0",  # measure the endpoint, not the limiter's refusals
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS, "max_overflow": 4},

@@ -253,7 +253,9 @@ def load(uri: str, rows: dict[str, list[dict[str, Any]]]) -> float:
     from kiosk import create_app
     from kiosk.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "TESTING": True})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": uri, "TESTING": True, "SECRET_KEY": os.urandom(32).hex()}
+    )
     started = time.perf_counter()
     with app.app_context():
         upgrade()

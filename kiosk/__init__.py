@@ -9,14 +9,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, Request, request
+import click
+import limits
+import limits.storage
+from flask import Flask, Request, Response, abort, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from kiosk.extensions import babel, csrf, db, login_manager, migrate
+from kiosk.secret_key import FIX_HINT, SecretKeyError, check_key, key_file, read_key_file
 
 LANGUAGES = ("zh_Hans_CN", "en")
 
@@ -61,7 +65,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.session_interface = HallSessionInterface()
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
-        SECRET_KEY="dev-only-change-me",
+        # No built-in key (SPEC 8): None reads instance/secret_key, which `db upgrade` and
+        # `demo serve` create; a known or short key stops the app.
+        SECRET_KEY=None,
         SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(app.instance_path, "kiosk.sqlite"),
         SQLALCHEMY_ENGINE_OPTIONS={},
         RATING_TOKEN_TTL=259200,
@@ -73,11 +79,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES="translations",
         LOGIN_MAX_FAILURES=5,
         LOGIN_LOCKOUT_SECONDS=900,
+        # Sign-in attempts per client address (the `limits` notation); "0" turns it off.
+        LOGIN_RATE_LIMIT="10 per minute",
+        # Where every process counts rate limits: "memory://" per process, or
+        # "redis://host:6379" shared by all the hall's processes.
+        RATELIMIT_STORAGE_URI="memory://",
+        # Session, remember and language cookies carry Secure: None follows PUBLIC_BASE_URL
+        # (https means secure).
+        SESSION_COOKIE_SECURE=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
     )
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env()
     if test_config:
         app.config.from_mapping(test_config)
+    _install_secret_key(app)
+    _secure_cookies(app)
 
     db.init_app(app)
     migrate.init_app(
@@ -94,6 +114,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # `limits` package; RATING_RATE_LIMIT). Only the rating endpoints consult it, so no
     # other request pays for rate limiting.
     app.extensions["rating_limiter"] = FixedWindowRateLimiter(MemoryStorage())
+    # One counter store for every rate limit of the app (sign-in per address here);
+    # with Redis it is shared by all the hall's processes.
+    app.extensions["limits_storage"] = limits.storage.storage_from_string(
+        app.config["RATELIMIT_STORAGE_URI"]
+    )
+    _login_rate_limit(app)
+    app.after_request(_security_headers)
 
     from kiosk import models  # noqa: F401  (registers the tables with the metadata)
     from kiosk.cli import register_cli
@@ -101,6 +128,78 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_cli(app)
     _register_blueprints(app)
     return app
+
+
+def _install_secret_key(app: Flask) -> None:
+    """Put the configured or stored signing key in place, or refuse to start (SPEC 8).
+
+    The factory never creates the key file: the commands that prepare an instance do
+    (``db upgrade``, ``demo serve``, ``demo load``). So that they can run on a fresh
+    instance, a command-line invocation other than ``flask run`` gets an app without a
+    key that refuses every request until a command installs one.
+    """
+    path = key_file(app.instance_path)
+    configured = app.config.get("SECRET_KEY")
+    if configured is not None:
+        app.config["SECRET_KEY"] = check_key(configured, "SECRET_KEY", path)
+        return
+    stored = read_key_file(path)
+    if stored is not None:
+        app.config["SECRET_KEY"] = stored
+        return
+    message = f"No SECRET_KEY is configured and {path} does not exist: " + FIX_HINT.format(
+        path=path
+    )
+    context = click.get_current_context(silent=True)
+    if context is None or context.command.name == "run":
+        raise SecretKeyError(message)
+    app.extensions["secret_key_missing"] = message
+
+    def refuse_without_key() -> None:
+        if not app.config.get("SECRET_KEY"):
+            abort(503, description=message)
+
+    app.before_request(refuse_without_key)
+
+
+def _login_rate_limit(app: Flask) -> None:
+    """Parse ``LOGIN_RATE_LIMIT`` once (a bad value stops the app) and set up its limiter."""
+    raw = str(app.config["LOGIN_RATE_LIMIT"]).strip()
+    try:
+        app.extensions["login_rate_limit"] = None if raw == "0" else limits.parse(raw)
+    except ValueError:
+        raise ValueError(
+            f'LOGIN_RATE_LIMIT "{raw}" is not a rate such as "10 per minute" ("0" turns it off)'
+        ) from None
+    app.extensions["login_limiter"] = MovingWindowRateLimiter(app.extensions["limits_storage"])
+
+
+def _secure_cookies(app: Flask) -> None:
+    """``Secure`` on the session and remember cookies when the service is reached by https."""
+    if app.config.get("SESSION_COOKIE_SECURE") is None:
+        base = str(app.config.get("PUBLIC_BASE_URL") or "")
+        app.config["SESSION_COOKIE_SECURE"] = base.lower().startswith("https://")
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
+
+
+# Sent with every response (static values: the rating POST is the hot path). Other sites
+# may not frame any page (clickjacking of the back office's buttons); the browser may not
+# guess content types; a rating link's token never travels in a Referer to other sites.
+_SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", "frame-ancestors 'none'"),
+)
+
+
+def _security_headers(response: Response) -> Response:
+    """Add the static security headers (a page that set its own keeps it)."""
+    headers = response.headers
+    for name, value in _SECURITY_HEADERS:
+        if name not in headers:
+            headers[name] = value
+    return response
 
 
 def _register_blueprints(app: Flask) -> None:

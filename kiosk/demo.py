@@ -452,6 +452,9 @@ def demo_command() -> None:
 @with_appcontext
 def demo_load(seed: int) -> None:
     """Load (or top up) the demo hall into the database."""
+    from kiosk.cli import announce_key_file
+
+    announce_key_file(current_app._get_current_object())  # type: ignore[attr-defined]
     for summary in load_demo(seed=seed):
         click.echo(summary)
     click.echo(f"users: {', '.join(u[0] for u in DEMO_USERS)} (password {DEMO_PASSWORD})")
@@ -549,8 +552,10 @@ def demo_serve(host: str, port: int, threads: int) -> None:
     from waitress import create_server
 
     from devices.emulator import EmulatorProcess
+    from kiosk.cli import announce_key_file
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    announce_key_file(app)
     upgrade()
     for summary in load_demo():
         click.echo(summary)

@@ -360,10 +360,17 @@ class User(UserMixin, db.Model):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Part of the id in every session cookie; raised on sign-out and on a password change,
+    # so each cookie issued before then stops opening the back office, on every device.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]
         return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login's alternative id: ``<id>:<session_version>``."""
+        return f"{self.id}:{self.session_version or 0}"
 
 
 class DutyAssignment(db.Model):

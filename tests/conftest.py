@@ -10,6 +10,7 @@ test then starts from empty tables.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import threading
 import uuid
@@ -31,15 +32,18 @@ from kiosk.extensions import db as _db
 BACKEND = os.environ.get("KIOSK_TEST_DB", "sqlite")
 PG_SERVER = os.environ.get("KIOSK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 EXAMPLE_DIR = Path(__file__).parent / "data" / "small"
+# A random signing key per test session: the app refuses known or short keys (SPEC 8).
+TEST_SECRET_KEY = secrets.token_hex(32)
 
 
 def _base_config(uri: str, instance: Path) -> dict[str, Any]:
     return {
         "TESTING": True,
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": uri,
         "WTF_CSRF_ENABLED": True,
         "RATING_RATE_LIMIT": "0",
+        "LOGIN_RATE_LIMIT": "0",
         "INSTANCE_FOR_TESTS": str(instance),
     }
 

@@ -48,9 +48,10 @@ def test_demo_serve_takes_a_press_from_the_console(tmp_path: Path) -> None:
         os.environ,
         KIOSK_INSTANCE_PATH=str(tmp_path / "instance"),
         FLASK_SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'demo.sqlite'}",
-        FLASK_SECRET_KEY="demo-test",
     )
+    # A fresh instance with no key configured: demo serve creates instance/secret_key.
     env.pop("KIOSK_TEST_DB", None)
+    env.pop("FLASK_SECRET_KEY", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "kiosk", "demo", "serve", "--port", str(port)],
         cwd=ROOT,
@@ -82,6 +83,10 @@ def test_demo_serve_takes_a_press_from_the_console(tmp_path: Path) -> None:
         proc.stdout.close()
         proc.stdin.close()
     assert "terminal key of window W01: kt_" in output
+    key_file = tmp_path / "instance" / "secret_key"
+    assert f"created {key_file}" in output
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(bytes.fromhex(key_file.read_text().strip())) >= 32
     assert "press 3" in output and "S004" in output
     assert "stopped." in output
     assert proc.returncode == 0

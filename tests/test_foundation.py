@@ -20,6 +20,7 @@ def test_config_order_defaults_instance_then_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FLASK_SECRET_KEY", "k" * 40)
     app = create_app()
     assert app.config["RATING_TOKEN_TTL"] == 259200
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("instance/kiosk.sqlite")

@@ -1,7 +1,9 @@
 """Back-office accounts: creation, sign-in with lockout, and unlocking.
 
 Lockout: after ``LOGIN_MAX_FAILURES`` wrong passwords in a row an account is locked for
-``LOGIN_LOCKOUT_SECONDS``; while locked, even the right password is refused.
+``LOGIN_LOCKOUT_SECONDS``; while locked, even the right password is refused. The count is
+kept by the database (one atomic update per attempt), so parallel attempts cannot outrun
+it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kiosk.models import USER_ROLES, Hall, Unit, User, utcnow
@@ -47,39 +49,89 @@ def authenticate(
 ) -> LoginOutcome:
     """Check a username and password, counting failures and locking the account when due.
 
-    The caller commits the session: the failure counter and lock must persist.
+    Each attempt on a known account is counted *before* its password is checked, in one
+    ``UPDATE ... SET failed_logins = failed_logins + 1 ... RETURNING`` whose result
+    decides (committed at once): of any number of parallel attempts at most
+    ``max_failures`` reach the password check, and the one that fails as the last allowed
+    locks the account. Unknown and locked accounts are verified against a dummy hash so
+    that all three answers take as long. The caller commits the outcome.
     """
     now = now or utcnow()
-    user = session.scalar(select(User).where(User.username == username.strip()))
-    if user is None:
+    user_id = session.scalar(select(User.id).where(User.username == username.strip()))
+    if user_id is None:
         verify_password(_DUMMY_HASH, password)
         return LoginOutcome(None, "invalid")
-    if user.locked_until is not None and user.locked_until > now:
-        return LoginOutcome(None, "locked", user.locked_until)
-    if not verify_password(user.password_hash, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + dt.timedelta(seconds=lockout_seconds)
-            user.failed_logins = 0
-            audit.record(
-                session,
-                action="user.locked",
-                object_type="user",
-                object_id=user.id,
-                user_id=None,
-                hall_id=user.hall_id,
-                after={"locked_until": user.locked_until},
-                reason=f"{max_failures} failed sign-ins in a row",
-            )
-            return LoginOutcome(None, "locked", user.locked_until)
+    attempt = count_attempt(session, user_id, now)
+    if attempt is None or attempt > max_failures:
+        # Locked, or the allowance is used up by attempts still being checked.
+        verify_password(_DUMMY_HASH, password)
+        return LoginOutcome(None, "locked")
+    user = session.get(User, user_id)
+    if user is None:  # deleted between the two statements
+        verify_password(_DUMMY_HASH, password)
         return LoginOutcome(None, "invalid")
-    if not user.active:
-        return LoginOutcome(None, "inactive")
+    if not verify_password(user.password_hash, password):
+        if attempt < max_failures:
+            return LoginOutcome(None, "invalid")
+        user.locked_until = now + dt.timedelta(seconds=lockout_seconds)
+        audit.record(
+            session,
+            action="user.locked",
+            object_type="user",
+            object_id=user.id,
+            user_id=None,
+            hall_id=user.hall_id,
+            after={"locked_until": user.locked_until},
+            reason=f"{max_failures} failed sign-ins in a row",
+        )
+        return LoginOutcome(None, "locked", user.locked_until)
     user.failed_logins = 0
     user.locked_until = None
+    if not user.active:
+        return LoginOutcome(None, "inactive")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return LoginOutcome(user)
+
+
+def count_attempt(session: Session, user_id: int, now: dt.datetime) -> int | None:
+    """Count one sign-in attempt atomically and commit; the attempt's number, or None
+    when the account is locked.
+
+    A lock that has run out is lifted by the same statement and the count starts again
+    at 1. Every right-hand side reads the row as it was, on SQLite and PostgreSQL alike.
+    """
+    unlocked = or_(User.locked_until.is_(None), User.locked_until <= now)
+    number = session.execute(
+        update(User)
+        .where(User.id == user_id, unlocked)
+        .values(
+            failed_logins=case(
+                (User.locked_until.is_(None), func.coalesce(User.failed_logins, 0) + 1),
+                else_=1,
+            ),
+            locked_until=None,
+        )
+        .returning(User.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    session.commit()
+    return number
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """End every session of the user, on every device (sign-out, password change).
+
+    The session version is part of the id in each cookie (``User.get_id``); raising it
+    in the database makes every cookie issued before refuse to load the user.
+    """
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_version=func.coalesce(User.session_version, 0) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
 
 
 def check_password_strength(password: str) -> None:
@@ -153,6 +205,16 @@ def create_user(
     return user
 
 
+def check_may_manage(actor: User, target: User) -> None:
+    """Refuse a change of ``target`` by ``actor`` that goes above the actor's reach.
+
+    An admin of one hall may not unlock, deactivate, reactivate, reset or edit an admin of
+    all halls (one with no hall): that account is above the hall's.
+    """
+    if target.role == "admin" and target.hall_id is None and actor.hall_id is not None:
+        raise AccountError("an admin of one hall cannot change an admin of all halls")
+
+
 def unlock_user(session: Session, user: User, *, actor_id: int | None, reason: str) -> None:
     """Lift a lockout before it expires (audited)."""
     before = {"locked_until": user.locked_until, "failed_logins": user.failed_logins}
@@ -174,11 +236,16 @@ def unlock_user(session: Session, user: User, *, actor_id: int | None, reason: s
 def set_password(
     session: Session, user: User, password: str, *, actor_id: int | None, reason: str
 ) -> None:
-    """Replace a user's password (audited; the hash itself is never logged)."""
+    """Replace a user's password (audited; the hash itself is never logged).
+
+    Every open session of the user ends, on every device.
+    """
     check_password_strength(password)
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
+    session.flush()
+    end_sessions(session, user.id)
     audit.record(
         session,
         action="user.password",

@@ -76,7 +76,8 @@ def test_lockout_after_max_failures_refuses_even_the_right_password(
         "/admin/login", data={"username": "duty1", "password": PASSWORD, "csrf_token": token}
     )
     assert response.status_code == 401
-    assert "已锁定" in response.get_data(as_text=True)
+    # The same words as a wrong password: the page does not tell that the account is locked.
+    assert "用户名或密码错误" in response.get_data(as_text=True)
     with app.app_context():
         user = db.session.get(User, user_id)
         assert user is not None and user.locked_until is not None

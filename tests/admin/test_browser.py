@@ -50,7 +50,9 @@ def test_sign_in_and_lockout(
     for _ in range(3):
         sign_in(page, live_url, "duty1", "wrong-password")
     sign_in(page, live_url, "duty1")
-    expect(page.get_by_role("alert")).to_contain_text("已锁定")
+    # Locked: the right password is refused with the words of a wrong one (SPEC 8).
+    expect(page.get_by_role("alert")).to_contain_text("用户名或密码错误")
+    assert "/admin/login" in page.url
 
 
 def test_duty_officer_adds_a_correction(

@@ -73,6 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES="translations",
         LOGIN_MAX_FAILURES=5,
         LOGIN_LOCKOUT_SECONDS=900,
+        IMPORT_LOCK_WAIT=10,  # seconds an import waits for a running one, then is refused
     )
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env()

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from kiosk.extensions import db
@@ -49,7 +49,14 @@ def import_command(kind: str, file: Path, hall_code: str | None) -> None:
         click.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
         sys.exit(1)
     try:
-        report = import_file(db.session, kind, data, hall_code, source_name=file.name)
+        report = import_file(
+            db.session,
+            kind,
+            data,
+            hall_code,
+            source_name=file.name,
+            lock_wait=float(current_app.config["IMPORT_LOCK_WAIT"]),
+        )
     except ImportFailed as exc:
         click.echo(f"error: {file} was not imported; nothing was changed.", err=True)
         for problem in exc.problems:

@@ -106,6 +106,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     """Attach the service's pages and APIs."""
+    from kiosk.webinput import refuse_control_characters
+
+    # A NUL in a query string or form would reach PostgreSQL and give a 500 (issue 9).
+    app.before_request(refuse_control_characters)
     from kiosk.clock import bp as clock_bp
 
     app.register_blueprint(clock_bp)

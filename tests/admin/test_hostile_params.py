@@ -257,3 +257,15 @@ def test_all_halls_admin_hall_parameter(
             if status >= 500:
                 failures.append((path, value[:40], status))
     assert not failures, failures
+
+
+def test_a_nul_in_a_query_string_is_a_400_with_a_message(admin_client: FlaskClient) -> None:
+    response = admin_client.get("/admin/audit", query_string={"action": "import\x00"})
+    assert response.status_code == 400
+    assert "控制字符" in response.get_data(as_text=True)
+
+
+def test_a_year_1_day_is_the_page_with_a_message(admin_client: FlaskClient) -> None:
+    response = admin_client.get("/admin/roster", query_string={"start": "0001-01-01"})
+    assert response.status_code == 200
+    assert "日期应在 2000-01-01 至 2099-12-31 之间" in response.get_data(as_text=True)

@@ -24,6 +24,7 @@ from kiosk.interchange import (
     resolve_hall,
     write_csv,
 )
+from kiosk.limits import DAY_RANGE, day_in_range
 from kiosk.models import Hall
 
 
@@ -74,9 +75,13 @@ def _parse_day(value: str | None, name: str) -> dt.date | None:
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f'"{value}" is not a date YYYY-MM-DD', param_hint=name) from None
+    if not day_in_range(day):
+        # Year 1 or 9999 would overflow when the day's bounds are moved to UTC.
+        raise click.BadParameter(f'"{value}" is outside {DAY_RANGE}', param_hint=name)
+    return day
 
 
 @click.command("export")

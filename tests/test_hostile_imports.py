@@ -344,3 +344,14 @@ def test_hostile_hall_file_is_refused(
     assert expected in output, output
     assert "\x00" not in output
     assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("option", ["--from", "--to"])
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_export_with_a_boundary_date_is_a_message(
+    runner: FlaskCliRunner, small_hall: None, option: str, day: str
+) -> None:
+    result = runner.invoke(args=["export", "punches", option, day])
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 2
+    assert "is outside 2000-01-01 to 2099-12-31" in result.output

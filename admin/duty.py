@@ -13,7 +13,7 @@ from flask_login import current_user
 from admin import bp
 from admin.auth import has_role, roles_required
 from admin.context import current_hall
-from admin.forms import DutyForm, first_error, select_choices
+from admin.forms import DutyForm, first_error, parse_day, select_choices
 from admin.services.hallday import SLOTS, hall_today
 from admin.services.roster import RosterError, eligible_officers, roster, set_duty
 from admin.views import register_nav
@@ -71,15 +71,12 @@ def roster_page() -> ResponseReturnValue:
         else:
             flash(first_error(form), "error")
     today_local = to_local(utcnow(), hall_zone(hall.timezone)).date()
-    try:
-        start = (
-            dt.date.fromisoformat(request.args.get("start", ""))
-            if request.args.get("start")
-            else today_local
-        )
-    except ValueError:
-        flash(_("日期格式应为 2026-11-02。"), "error")
-        start = today_local
+    start = today_local
+    if request.args.get("start"):
+        try:
+            start = parse_day(request.args.get("start"))
+        except ValueError as exc:
+            flash(str(exc), "error")
     first = week_of(start)[0]
     days = roster(db.session, hall, first, ROSTER_DAYS)
     return render_template(

@@ -24,6 +24,7 @@ from admin.forms import (
     VoidPunchForm,
     WithdrawForm,
     first_error,
+    parse_day,
     select_choices,
 )
 from admin.services import records
@@ -67,11 +68,12 @@ def corrections() -> ResponseReturnValue:
     add_form.staff_no.choices = select_choices(choices)
     void_form = VoidPunchForm(prefix="void")
     staff_no = request.values.get("staff_no") or (choices[0][0] if choices else "")
-    try:
-        day = dt.date.fromisoformat(request.values.get("day") or _today_local().isoformat())
-    except ValueError:
-        flash(_("日期格式应为 2026-11-02。"), "error")
-        day = _today_local()
+    day = _today_local()
+    if request.values.get("day"):
+        try:
+            day = parse_day(request.values.get("day"))
+        except ValueError as exc:
+            flash(str(exc), "error")
 
     if request.method == "POST":
         action = request.form.get("action")

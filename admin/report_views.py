@@ -13,8 +13,10 @@ from sqlalchemy import select
 from admin import bp
 from admin.auth import roles_required
 from admin.context import current_hall, viewer_unit_id
+from admin.forms import day_range_message
 from admin.views import register_nav
 from kiosk.extensions import db
+from kiosk.limits import LATEST_DAY, day_in_range
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Unit, utcnow
 from kiosk.services.appraisal import SCOPES, appraisal
@@ -36,6 +38,12 @@ def weekly() -> ResponseReturnValue:
         monday = parse_week(request.args.get("week"), today)
     except ValueError as exc:
         flash(str(exc), "error")
+        monday = parse_week(None, today)
+    except OverflowError:
+        monday = LATEST_DAY  # refused just below
+    if not (day_in_range(monday) and monday <= LATEST_DAY - dt.timedelta(days=6)):
+        # Year 1 or 9999: the week's bounds would overflow in hall-local time.
+        flash(day_range_message(), "error")
         monday = parse_week(None, today)
     units = list(
         db.session.scalars(select(Unit).where(Unit.hall_id == hall.id).order_by(Unit.code))

@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from admin import bp
 from admin.auth import roles_required
 from admin.context import current_hall
-from admin.forms import REQUIRED, select_choices
+from admin.forms import REQUIRED, parse_id, select_choices
 from admin.services.accounts import (
     AccountError,
     check_may_manage,
@@ -84,7 +84,8 @@ def users() -> ResponseReturnValue:
                     )
                     message = _("已创建用户。")
                 else:
-                    target = db.session.get(User, int(action_form.user_id.data or 0))
+                    user_id = parse_id(action_form.user_id.data)
+                    target = db.session.get(User, user_id) if user_id else None
                     if target is None or target.hall_id not in (hall.id, None):
                         raise AccountError("unknown user")
                     check_may_manage(current_user, target)

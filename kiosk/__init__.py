@@ -91,6 +91,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
+        IMPORT_LOCK_WAIT=10,  # seconds an import waits for a running one, then is refused
     )
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env()
@@ -204,6 +205,10 @@ def _security_headers(response: Response) -> Response:
 
 def _register_blueprints(app: Flask) -> None:
     """Attach the service's pages and APIs."""
+    from kiosk.webinput import refuse_control_characters
+
+    # A NUL in a query string or form would reach PostgreSQL and give a 500 (issue 9).
+    app.before_request(refuse_control_characters)
     from kiosk.clock import bp as clock_bp
 
     app.register_blueprint(clock_bp)

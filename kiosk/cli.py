@@ -24,6 +24,7 @@ from kiosk.interchange import (
     resolve_hall,
     write_csv,
 )
+from kiosk.limits import DAY_RANGE, day_in_range
 from kiosk.models import Hall
 from kiosk.secret_key import install_key_file
 
@@ -50,7 +51,14 @@ def import_command(kind: str, file: Path, hall_code: str | None) -> None:
         click.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
         sys.exit(1)
     try:
-        report = import_file(db.session, kind, data, hall_code, source_name=file.name)
+        report = import_file(
+            db.session,
+            kind,
+            data,
+            hall_code,
+            source_name=file.name,
+            lock_wait=float(current_app.config["IMPORT_LOCK_WAIT"]),
+        )
     except ImportFailed as exc:
         click.echo(f"error: {file} was not imported; nothing was changed.", err=True)
         for problem in exc.problems:
@@ -68,9 +76,13 @@ def _parse_day(value: str | None, name: str) -> dt.date | None:
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f'"{value}" is not a date YYYY-MM-DD', param_hint=name) from None
+    if not day_in_range(day):
+        # Year 1 or 9999 would overflow when the day's bounds are moved to UTC.
+        raise click.BadParameter(f'"{value}" is outside {DAY_RANGE}', param_hint=name)
+    return day
 
 
 @click.command("export")

@@ -13,9 +13,14 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
+from kiosk.limits import DAY_RANGE, control_character, day_in_range, max_length, shown
+from kiosk.models import Hall, Unit, Window
+
 DEFAULT_REASONS = ["态度不好", "效率低", "业务不熟", "推诿扯皮", "解释不清", "其他"]
 DEFAULT_GRACE_MINUTES = 5
 DEFAULT_DEBOUNCE_SECONDS = 60
+# A rating reason is a short label on a button of the counter screen.
+REASON_MAX_CHARS = 50
 
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 _HOUR_MINUTE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -77,10 +82,68 @@ def _check_dates(value: Any, where: str, problems: list[str]) -> list[str]:
     for item in value:
         text = item.isoformat() if isinstance(item, dt.date) else str(item)
         try:
-            days.append(dt.date.fromisoformat(text).isoformat())
+            day = dt.date.fromisoformat(text)
         except ValueError:
-            problems.append(f'{where}: "{item}" is not a date "YYYY-MM-DD"')
+            problems.append(f'{where}: "{shown(text)}" is not a date "YYYY-MM-DD"')
+            continue
+        if not day_in_range(day):
+            problems.append(f'{where}: "{text}" is outside {DAY_RANGE}')
+            continue
+        days.append(day.isoformat())
     return sorted(set(days))
+
+
+def _check_controls(value: Any, where: str, problems: list[str]) -> None:
+    """Refuse a control character (NUL and the like) in any text of the file, keys included."""
+    if isinstance(value, str):
+        name = control_character(value)
+        if name:
+            problems.append(f"{where or 'the file'}: contains a control character ({name})")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = _where(where, key)
+            _check_controls(key, inner, problems)
+            _check_controls(item, inner, problems)
+    elif isinstance(value, list):
+        # Arrays of tables are named as the messages below name them: [[unit]] #1.
+        for index, item in enumerate(value, start=1):
+            _check_controls(item, f"[[{where.strip('[]')}]] #{index}", problems)
+
+
+def _where(where: str, key: str) -> str:
+    """``[hall]`` for a top-level table, ``[hall] name`` for a key inside one."""
+    shown_key = shown(key)
+    if not where:
+        return f"[{shown_key}]"
+    header = where.endswith("]") or re.search(r"#\d+$", where)
+    return f"{where} {shown_key}" if header else f"{where}.{shown_key}"
+
+
+def _check_length(value: str, column: Any, where: str, problems: list[str]) -> bool:
+    """Report (and return True for) a text longer than its column in the schema."""
+    limit = max_length(column)
+    if len(value) > limit:
+        problems.append(f"{where}: is longer than {limit} characters")
+        return True
+    return False
+
+
+def _table(doc: dict[str, Any], key: str, problems: list[str]) -> dict[str, Any]:
+    """A top-level ``[key]`` table (empty if absent; a message if it is not a table)."""
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        problems.append(f"[{key}]: expected a table")
+        return {}
+    return value
+
+
+def _tables(doc: dict[str, Any], key: str, problems: list[str]) -> list[Any]:
+    """A top-level ``[[key]]`` array of tables (empty if absent)."""
+    value = doc.get(key, [])
+    if not isinstance(value, list):
+        problems.append(f"[[{key}]]: expected an array of tables")
+        return []
+    return value
 
 
 def parse_hall_file(data: bytes) -> HallFile:
@@ -93,22 +156,33 @@ def parse_hall_file(data: bytes) -> HallFile:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise HallFileError([f"not valid TOML: {exc}"]) from exc
+    except RecursionError:
+        raise HallFileError(["not valid TOML: arrays or tables nested too deeply"]) from None
 
     problems: list[str] = []
+    _check_controls(doc, "", problems)
+    if problems:
+        raise HallFileError(problems)
     hall = doc.get("hall")
     if not isinstance(hall, dict):
         raise HallFileError(["[hall] table is missing"])
     code = hall.get("code")
     name = hall.get("name")
     timezone = hall.get("timezone", "Asia/Shanghai")
-    if not isinstance(code, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", code):
-        problems.append("[hall] code: expected 1–32 letters, digits, '-' or '_'")
+    code_len = max_length(Hall.__table__.c.code)
+    if not isinstance(code, str) or not re.fullmatch(rf"[A-Za-z0-9_-]{{1,{code_len}}}", code):
+        problems.append(f"[hall] code: expected 1–{code_len} letters, digits, '-' or '_'")
     if not isinstance(name, str) or not name.strip():
         problems.append("[hall] name: missing")
-    try:
-        zoneinfo.ZoneInfo(str(timezone))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        problems.append(f'[hall] timezone: "{timezone}" is not a known time zone')
+    else:
+        _check_length(name, Hall.__table__.c.name, "[hall] name", problems)
+    if not isinstance(timezone, str):
+        problems.append('[hall] timezone: expected a text such as "Asia/Shanghai"')
+    elif not _check_length(timezone, Hall.__table__.c.timezone, "[hall] timezone", problems):
+        try:
+            zoneinfo.ZoneInfo(timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            problems.append(f'[hall] timezone: "{shown(timezone)}" is not a known time zone')
 
     schedules: list[dict[str, Any]] = []
     raw_schedules = doc.get("schedule", [])
@@ -117,6 +191,9 @@ def parse_hall_file(data: bytes) -> HallFile:
         raw_schedules = []
     for index, sched in enumerate(raw_schedules, start=1):
         where = f"[[schedule]] #{index}"
+        if not isinstance(sched, dict):
+            problems.append(f"{where}: expected a table")
+            continue
         start = _check_month_day(sched.get("from"), f"{where} from", problems)
         end = _check_month_day(sched.get("to"), f"{where} to", problems)
         am = _check_span(sched.get("am"), f"{where} am", problems)
@@ -133,7 +210,7 @@ def parse_hall_file(data: bytes) -> HallFile:
             }
         )
 
-    attendance = doc.get("attendance", {})
+    attendance = _table(doc, "attendance", problems)
     grace = attendance.get("grace_minutes", DEFAULT_GRACE_MINUTES)
     debounce = attendance.get("debounce_seconds", DEFAULT_DEBOUNCE_SECONDS)
     if not isinstance(grace, int) or isinstance(grace, bool) or not 0 <= grace <= 120:
@@ -147,21 +224,34 @@ def parse_hall_file(data: bytes) -> HallFile:
     for day in sorted(set(closed) & set(extra)):
         problems.append(f"[attendance]: {day} is both a closed day and an extra workday")
 
-    reasons = doc.get("ratings", {}).get("reasons", DEFAULT_REASONS)
+    reasons = _table(doc, "ratings", problems).get("reasons", DEFAULT_REASONS)
     if (
         not isinstance(reasons, list)
         or not reasons
-        or not all(isinstance(r, str) and r.strip() and "|" not in r for r in reasons)
+        or not all(
+            isinstance(r, str) and r.strip() and "|" not in r and len(r) <= REASON_MAX_CHARS
+            for r in reasons
+        )
     ):
-        problems.append("[ratings] reasons: expected a non-empty list of texts without '|'")
+        problems.append(
+            "[ratings] reasons: expected a non-empty list of texts without '|', "
+            f"each at most {REASON_MAX_CHARS} characters"
+        )
         reasons = DEFAULT_REASONS
 
     units: list[tuple[str, str]] = []
     seen_units: set[str] = set()
-    for index, unit in enumerate(doc.get("unit", []), start=1):
+    for index, unit in enumerate(_tables(doc, "unit", problems), start=1):
+        if not isinstance(unit, dict):
+            problems.append(f"[[unit]] #{index}: expected a table")
+            continue
         ucode, uname = unit.get("code"), unit.get("name")
         if not isinstance(ucode, str) or not ucode or not isinstance(uname, str) or not uname:
             problems.append(f"[[unit]] #{index}: code and name are required")
+            continue
+        if _check_length(
+            ucode, Unit.__table__.c.code, f"[[unit]] #{index} code", problems
+        ) | _check_length(uname, Unit.__table__.c.name, f"[[unit]] #{index} name", problems):
             continue
         if ucode in seen_units:
             problems.append(f'[[unit]] #{index}: code "{ucode}" appears twice')
@@ -170,18 +260,27 @@ def parse_hall_file(data: bytes) -> HallFile:
 
     windows: list[tuple[str, str, str, bool]] = []
     seen_windows: set[str] = set()
-    for index, window in enumerate(doc.get("window", []), start=1):
+    for index, window in enumerate(_tables(doc, "window", problems), start=1):
+        where = f"[[window]] #{index}"
+        if not isinstance(window, dict):
+            problems.append(f"{where}: expected a table")
+            continue
         wcode, wname, wunit = window.get("code"), window.get("name"), window.get("unit")
         handles = window.get("handles_cases", True)
-        where = f"[[window]] #{index}"
         if not isinstance(wcode, str) or not wcode or not isinstance(wname, str) or not wname:
             problems.append(f"{where}: code and name are required")
+            continue
+        if _check_length(wcode, Window.__table__.c.code, f"{where} code", problems) | _check_length(
+            wname, Window.__table__.c.name, f"{where} name", problems
+        ):
             continue
         if wcode in seen_windows:
             problems.append(f'{where}: code "{wcode}" appears twice')
         seen_windows.add(wcode)
         if wunit not in seen_units:
-            problems.append(f'{where} ({wcode}): unit "{wunit}" is not a [[unit]] of this file')
+            problems.append(
+                f'{where} ({wcode}): unit "{shown(str(wunit))}" is not a [[unit]] of this file'
+            )
         if not isinstance(handles, bool):
             problems.append(f"{where} ({wcode}): handles_cases must be true or false")
             handles = True

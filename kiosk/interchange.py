@@ -12,15 +12,29 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
+import sqlite3
+import time
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from kiosk.hallfile import HallFileError, parse_hall_file
+from kiosk.limits import (
+    CONTROL_CHARACTERS,
+    DAY_RANGE,
+    FIRST_YEAR,
+    LAST_YEAR,
+    NOTE_MAX_CHARS,
+    control_character,
+    day_in_range,
+    max_length,
+    shown,
+)
 from kiosk.localtime import hall_zone, local_day_bounds, to_local, to_storage
 from kiosk.models import (
     ABSENCE_KINDS,
@@ -79,6 +93,14 @@ EXPORT_HEADER: dict[str, tuple[str, ...]] = {
     "absences": ("staff_no", "kind", "start", "end", "note"),
     "events": ("event_id", "staff_no", "at", "kind", "category", "points", "veto", "note"),
 }
+
+
+# The message of an import that found another one running (and waited IMPORT_LOCK_WAIT).
+IMPORT_BUSY = "另一个导入正在进行，请稍后再试 (another import is running; try again later)"
+# Seconds an import waits for a running one to finish before it is refused.
+DEFAULT_LOCK_WAIT = 10.0
+# PostgreSQL advisory lock key that every import takes (the bytes of "kiosk-im").
+IMPORT_LOCK_KEY = int.from_bytes(b"kiosk-im", "big") >> 1
 
 
 class ImportFailed(Exception):
@@ -156,6 +178,53 @@ class CsvRows:
         return zip(self.lines, self.records, strict=True)
 
 
+# A field of a CSV file is at most this long: the csv module's own limit, which it raises
+# on (a 20 MB field must be a message with its line and column, never a traceback).
+FIELD_LIMIT = csv.field_size_limit()
+# One quoted or unquoted field of a CSV line, to find the column of an over-long field.
+_FIELD = re.compile(r'"(?:[^"]|"")*"?|[^,]*')
+
+
+def _oversized_field(text: str, header: list[str]) -> str:
+    """The line and column of the first field longer than :data:`FIELD_LIMIT`."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if len(line) <= FIELD_LIMIT:
+            continue
+        position, column = 0, 0
+        while position <= len(line):
+            match = _FIELD.match(line, position)
+            end = match.end() if match else position
+            if end - position > FIELD_LIMIT:
+                name = header[column] if column < len(header) else f"#{column + 1}"
+                return (
+                    f"line {number}, column {name}: is larger than {FIELD_LIMIT} characters "
+                    "(no field of an import file is that long)"
+                )
+            position, column = end + 1, column + 1
+        return f"line {number}: a field is larger than {FIELD_LIMIT} characters"
+    return f"a field is larger than {FIELD_LIMIT} characters"
+
+
+def _csv_error(exc: csv.Error, line: int, text: str, header: list[str]) -> str:
+    if "field larger than field limit" in str(exc):
+        return _oversized_field(text, header)
+    return f"line {line}: {exc}"
+
+
+def _control_characters(rows: CsvRows, header: list[str]) -> list[str]:
+    """A message for every field that holds a control character (NUL and the like)."""
+    problems = []
+    for line, record in rows.numbered():
+        for column, value in enumerate(record):
+            name = control_character(value)
+            if name:
+                problems.append(
+                    f"line {line}, column {header[column]}: contains a control character "
+                    f"({name}); remove it"
+                )
+    return problems
+
+
 def _read_rows(data: bytes, kind: str) -> tuple[dict[str, int], CsvRows]:
     """Decode a CSV file and check its header; rows come with their line numbers."""
     try:
@@ -171,13 +240,13 @@ def _read_rows(data: bytes, kind: str) -> tuple[dict[str, int], CsvRows]:
     except StopIteration:
         raise ImportFailed(["line 1: the file is empty; expected a header row"]) from None
     except csv.Error as exc:
-        raise ImportFailed([f"line 1: {exc}"]) from None
+        raise ImportFailed([_csv_error(exc, 1, text, [])]) from None
     required, optional = COLUMNS[kind]
     problems = []
     missing = [c for c in required if c not in header]
     if missing:
         problems.append(f"line 1: missing column(s) {', '.join(missing)}")
-    unknown = [c for c in header if c not in required + optional]
+    unknown = [shown(c) for c in header if c not in required + optional]
     if unknown:
         allowed = ", ".join(EXPORT_HEADER[kind])
         problems.append(f"line 1: unknown column(s) {', '.join(unknown)} (columns: {allowed})")
@@ -193,7 +262,10 @@ def _read_rows(data: bytes, kind: str) -> tuple[dict[str, int], CsvRows]:
     if '"' not in text:
         # Fast path for unquoted files (every machine export): one record per physical
         # line, so the line number is the position; csv.reader still splits the fields.
-        records = list(csv.reader(text.split("\n")[1:]))
+        try:
+            records = list(csv.reader(text.split("\n")[1:]))
+        except csv.Error as exc:
+            raise ImportFailed([_csv_error(exc, 0, text, header)]) from None
         while records and not any(field.strip() for field in records[-1]):
             records.pop()  # the newline at the end of the file
         for number, record in enumerate(records, start=2):
@@ -217,9 +289,15 @@ def _read_rows(data: bytes, kind: str) -> tuple[dict[str, int], CsvRows]:
                 records.append(record)
                 lines.append(line)
         except csv.Error as exc:
-            problems.append(f"line {reader.line_num}: {exc}")
+            problems.append(_csv_error(exc, reader.line_num, text, header))
         rows = CsvRows(records, lines)
     if problems:
+        raise ImportFailed(problems)
+    if CONTROL_CHARACTERS.search(text):
+        # One scan of the whole text in C; the per-field search only runs when it hits.
+        problems = _control_characters(rows, header)
+        if not problems:
+            problems = [f"line 1: a column name contains a control character ({shown(text[:80])})"]
         raise ImportFailed(problems)
     return index, rows
 
@@ -247,7 +325,8 @@ class _Row:
     def bad(self, column: str, message: str) -> None:
         self.problems.append(f"line {self.line}, column {column}: {message}")
 
-    def text(self, column: str, required: bool = True, max_len: int = 200) -> str | None:
+    def text(self, column: str, max_len: int, required: bool = True) -> str | None:
+        """A text of at most ``max_len`` characters (the schema's length of its column)."""
         value = self.raw(column)
         if not value:
             if required:
@@ -256,6 +335,13 @@ class _Row:
         if len(value) > max_len:
             self.bad(column, f"is longer than {max_len} characters")
         return value
+
+    def out_of_range(self, column: str, value: dt.date) -> bool:
+        """Report a date outside the accepted range (it could overflow in conversion)."""
+        if day_in_range(value):
+            return False
+        self.bad(column, f'"{shown(self.raw(column))}" is outside {DAY_RANGE}')
+        return True
 
     def instant(self, column: str, required: bool = True) -> dt.datetime | None:
         value = self.raw(column)
@@ -266,7 +352,12 @@ class _Row:
         try:
             parsed = dt.datetime.fromisoformat(value)
         except ValueError:
-            self.bad(column, f'"{value}" is not an ISO 8601 date-time (e.g. 2026-09-01T08:30:00)')
+            self.bad(
+                column,
+                f'"{shown(value)}" is not an ISO 8601 date-time (e.g. 2026-09-01T08:30:00)',
+            )
+            return None
+        if self.out_of_range(column, parsed):
             return None
         return to_storage(parsed, self.zone)
 
@@ -277,10 +368,11 @@ class _Row:
                 self.bad(column, "is empty; expected a date such as 2026-09-01")
             return None
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
-            self.bad(column, f'"{value}" is not a date YYYY-MM-DD')
+            self.bad(column, f'"{shown(value)}" is not a date YYYY-MM-DD')
             return None
+        return None if self.out_of_range(column, day) else day
 
     def choice(
         self, column: str, allowed: Sequence[str], default: str | None, required: bool = False
@@ -291,7 +383,7 @@ class _Row:
                 self.bad(column, f"is empty; expected one of {', '.join(allowed)}")
             return default
         if value not in allowed:
-            self.bad(column, f'"{value}" is not one of {", ".join(allowed)}')
+            self.bad(column, f'"{shown(value)}" is not one of {", ".join(allowed)}')
             return default
         return value
 
@@ -301,7 +393,7 @@ class _Row:
             return False
         if value == "true":
             return True
-        self.bad(column, f'"{self.raw(column)}" is not true or false')
+        self.bad(column, f'"{shown(self.raw(column))}" is not true or false')
         return False
 
     def number(self, column: str, required: bool = True) -> float | None:
@@ -313,10 +405,10 @@ class _Row:
         try:
             number = float(value)
         except ValueError:
-            self.bad(column, f'"{value}" is not a number')
+            self.bad(column, f'"{shown(value)}" is not a number')
             return None
         if number != number or number in (float("inf"), float("-inf")):
-            self.bad(column, f'"{value}" is not a finite number')
+            self.bad(column, f'"{shown(value)}" is not a finite number')
             return None
         return number
 
@@ -339,13 +431,16 @@ def _staff_ids(session: Session, hall: Hall) -> dict[str, int]:
     )
 
 
+STAFF_NO_LEN = max_length(Staff.__table__.c.staff_no)
+
+
 def _resolve_staff(row: _Row, staff: dict[str, int]) -> int | None:
-    staff_no = row.text("staff_no", max_len=32)
+    staff_no = row.text("staff_no", STAFF_NO_LEN)
     if staff_no is None:
         return None
     staff_id = staff.get(staff_no)
-    if staff_id is None:
-        row.bad("staff_no", f'unknown staff number "{staff_no}" (import the roster first)')
+    if staff_id is None and len(staff_no) <= STAFF_NO_LEN:
+        row.bad("staff_no", f'unknown staff number "{shown(staff_no)}" (import the roster first)')
     return staff_id
 
 
@@ -505,20 +600,23 @@ def _import_roster(
     keys: list[tuple[Any, int]] = []
     for line, record in rows.numbered():
         row = _Row(line, record, index, problems, zone)
-        staff_no = row.text("staff_no", max_len=32)
-        name = row.text("name", max_len=100)
-        window_code = row.text("window_code", max_len=32)
+        staff_no = row.text("staff_no", STAFF_NO_LEN)
+        name = row.text("name", max_length(Staff.__table__.c.name))
+        window_code = row.text("window_code", max_length(Window.__table__.c.code))
         start = row.date("start_date")
         end = row.date("end_date", required=False)
         window_id = windows.get(window_code or "")
         if window_code and window_id is None:
-            row.bad("window_code", f'unknown window "{window_code}" (not in the hall file)')
+            row.bad("window_code", f'unknown window "{shown(window_code)}" (not in the hall file)')
         if start and end and end < start:
             row.bad("end_date", f"{end} is before start_date {start}")
         if staff_no and name:
             earlier = names.setdefault(staff_no, (name, line))
             if earlier[0] != name:
-                row.bad("name", f'"{name}" differs from "{earlier[0]}" on line {earlier[1]}')
+                row.bad(
+                    "name",
+                    f'"{shown(name)}" differs from "{shown(earlier[0])}" on line {earlier[1]}',
+                )
         if staff_no and start:
             keys.append(((staff_no, start), line))
         if staff_no and name and window_id and start:
@@ -578,6 +676,7 @@ def _import_punches(
     i_source = index.get("source")
     fromiso = dt.datetime.fromisoformat
     utc = dt.UTC
+    first_year, last_year = FIRST_YEAR, LAST_YEAR
     parsed: dict[tuple[int, dt.datetime], str] = {}
     first_position: dict[tuple[int, dt.datetime], int] = {}
     line = rows.line
@@ -588,21 +687,26 @@ def _import_punches(
         staff_no = record[i_staff].strip()
         staff_id = staff.get(staff_no)
         if staff_id is None:
-            problems.append(
-                f"line {line(position)}, column staff_no: "
-                + (
-                    f'unknown staff number "{staff_no}" (import the roster first)'
-                    if staff_no
-                    else "is empty"
-                )
-            )
+            if not staff_no:
+                why = "is empty"
+            elif len(staff_no) > STAFF_NO_LEN:
+                why = f"is longer than {STAFF_NO_LEN} characters"
+            else:
+                why = f'unknown staff number "{shown(staff_no)}" (import the roster first)'
+            problems.append(f"line {line(position)}, column staff_no: {why}")
         raw_at = record[i_at].strip()
         try:
             at = fromiso(raw_at)
         except ValueError:
             problems.append(
-                f'line {line(position)}, column punched_at: "{raw_at}" is not an ISO 8601 date-time '
-                "(e.g. 2026-09-01T08:30:00)"
+                f'line {line(position)}, column punched_at: "{shown(raw_at)}" is not an ISO 8601 '
+                "date-time (e.g. 2026-09-01T08:30:00)"
+            )
+            continue
+        if not first_year <= at.year <= last_year:
+            # Year 1 or 9999 would overflow when moved to UTC (and means nothing here).
+            problems.append(
+                f'line {line(position)}, column punched_at: "{shown(raw_at)}" is outside {DAY_RANGE}'
             )
             continue
         if at.tzinfo is None:
@@ -620,7 +724,8 @@ def _import_punches(
             source = "import"
         elif source not in PUNCH_SOURCES:
             problems.append(
-                f'line {line(position)}, column source: "{source}" is not one of {", ".join(PUNCH_SOURCES)}'
+                f'line {line(position)}, column source: "{shown(source)}" is not one of '
+                + ", ".join(PUNCH_SOURCES)
             )
         if staff_id is None:
             continue
@@ -689,20 +794,20 @@ def _reasons(row: _Row, allowed: list[str]) -> str | None:
     parts = [p.strip() for p in value.split("|")]
     for part in parts:
         if part not in allowed:
-            row.bad("reasons", f'"{part}" is not on the hall\'s list ({"、".join(allowed)})')
+            row.bad("reasons", f'"{shown(part)}" is not on the hall\'s list ({"、".join(allowed)})')
     return "|".join(parts)
 
 
 def _parse_rating(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str, Any], Any]:
     """One ratings row: its values and its key (rating_id)."""
     allowed = hall.settings.get("rating_reasons") or []
-    rating_id = row.text("rating_id", max_len=64)
+    rating_id = row.text("rating_id", max_length(Rating.__table__.c.rating_id))
     rated_at = row.instant("rated_at")
     staff_id = _resolve_staff(row, staff)
     level_text = row.raw("level")
     level = int(level_text) if level_text in ("1", "2", "3", "4", "5") else None
     if level is None:
-        row.bad("level", f'"{level_text}" is not a level 1–5')
+        row.bad("level", f'"{shown(level_text)}" is not a level 1–5')
     channel = row.choice("channel", RATING_CHANNELS, "other")
     reasons = _reasons(row, allowed)
     if level is not None and level <= 2 and channel in ("counter", "qr") and not reasons:
@@ -720,7 +825,7 @@ def _parse_rating(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[st
         "staff_id": staff_id,
         "level": level,
         "channel": channel,
-        "case_no": row.text("case_no", required=False, max_len=64),
+        "case_no": row.text("case_no", max_length(Rating.__table__.c.case_no), required=False),
         "reasons": reasons,
         "misuse": row.flag("misuse"),
         "review": review,
@@ -731,7 +836,7 @@ def _parse_rating(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[st
 
 def _parse_case(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str, Any], Any]:
     """One cases row: its values and its key (case_no)."""
-    case_no = row.text("case_no", max_len=64)
+    case_no = row.text("case_no", max_length(Case.__table__.c.case_no))
     staff_id = _resolve_staff(row, staff)
     accepted = row.instant("accepted_at")
     due = row.instant("due_at")
@@ -747,7 +852,7 @@ def _parse_case(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str,
         "hall_id": hall.id,
         "case_no": case_no,
         "staff_id": staff_id,
-        "matter": row.text("matter", required=False),
+        "matter": row.text("matter", max_length(Case.__table__.c.matter), required=False),
         "accepted_at": accepted,
         "due_at": due,
         "completed_at": completed,
@@ -769,24 +874,24 @@ def _parse_absence(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[s
         "kind": kind,
         "start": start,
         "end": end,
-        "note": row.text("note", required=False, max_len=2000),
+        "note": row.text("note", NOTE_MAX_CHARS, required=False),
     }
     return values, (staff_id, kind, start) if staff_id and kind and start else None
 
 
 def _parse_event(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str, Any], Any]:
     """One events row: its values and its key (event_id)."""
-    event_id = row.text("event_id", max_len=64)
+    event_id = row.text("event_id", max_length(Event.__table__.c.event_id))
     values = {
         "hall_id": hall.id,
         "event_id": event_id,
         "staff_id": _resolve_staff(row, staff),
         "at": row.instant("at"),
         "kind": row.choice("kind", EVENT_KINDS, None, required=True),
-        "category": row.text("category", required=False, max_len=100),
+        "category": row.text("category", max_length(Event.__table__.c.category), required=False),
         "points": row.number("points"),
         "veto": row.flag("veto"),
-        "note": row.text("note", required=False, max_len=2000),
+        "note": row.text("note", NOTE_MAX_CHARS, required=False),
     }
     return values, event_id
 
@@ -853,6 +958,39 @@ _IMPORTERS: dict[str, Callable[..., None]] = {
 }
 
 
+def take_import_lock(session: Session, wait: float) -> None:
+    """Begin the import's transaction holding the one import lock, or raise ImportFailed.
+
+    Imports run one at a time: two at once would both read "not there yet" and write the
+    same rows (PostgreSQL) or fail to upgrade a stale read to a write (SQLite). The lock
+    is held until the transaction ends, so a crashed import never leaves it behind: on
+    PostgreSQL a transaction-level advisory lock, on SQLite the database's write lock
+    (``BEGIN IMMEDIATE``). The second import waits up to ``wait`` seconds, then is refused.
+    """
+    conn = session.connection()
+    deadline = time.monotonic() + wait
+    if conn.dialect.name == "postgresql":
+        try_lock = text("SELECT pg_try_advisory_xact_lock(:key)")
+        while not conn.execute(try_lock, {"key": IMPORT_LOCK_KEY}).scalar():
+            if time.monotonic() >= deadline:
+                raise ImportFailed([IMPORT_BUSY])
+            time.sleep(0.05)
+    elif conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        if raw is None or raw.in_transaction:
+            return  # this transaction already writes, so it holds the write lock
+        previous = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+        raw.execute(f"PRAGMA busy_timeout = {max(0, int(wait * 1000))}")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise ImportFailed([IMPORT_BUSY]) from None
+            raise
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {int(previous)}")
+
+
 def import_file(
     session: Session,
     kind: str,
@@ -860,11 +998,17 @@ def import_file(
     hall_code: str | None = None,
     source_name: str | None = None,
     user_id: int | None = None,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
 ) -> ImportReport:
-    """Import one file, all or nothing; commit on success, roll back and raise on failure."""
+    """Import one file, all or nothing; commit on success, roll back and raise on failure.
+
+    Only one import runs at a time; another one waits up to ``lock_wait`` seconds for it
+    (see :func:`take_import_lock`) and is then refused with :data:`IMPORT_BUSY`.
+    """
     if kind not in KINDS:
         raise ImportFailed([f'unknown kind "{kind}" (one of {", ".join(KINDS)})'])
     try:
+        take_import_lock(session, lock_wait)
         if kind == "hall":
             hall, report = import_hall(session, data)
         else:

@@ -1,0 +1,27 @@
+"""Refusing hostile request input before any view sees it.
+
+A NUL byte cannot be stored by PostgreSQL (it raises, so the page would answer 500), and no
+control character belongs in a path, a query string or a form of this service; such a
+request gets a 400 with a message. The terminal API (``/api/``) answers in its own JSON
+format and checks its input itself.
+"""
+
+from __future__ import annotations
+
+from flask import abort, request
+from flask_babel import gettext as _
+
+from kiosk.limits import control_character
+
+
+def refuse_control_characters() -> None:
+    """``before_request``: 400 when the path, a query parameter or a form field holds one."""
+    if request.path.startswith("/api/"):
+        return
+    texts = [request.path]
+    for values in (request.args, request.form):
+        for key, items in values.lists():
+            texts.append(key)
+            texts.extend(items)
+    if any(control_character(text) for text in texts):
+        abort(400, description=_("请求中含有控制字符（如 NUL），已拒绝。"))

@@ -38,7 +38,7 @@ def utcnow() -> dt.datetime:
 
 
 PUNCH_SOURCES = ("device", "import", "correction")
-RATING_CHANNELS = ("counter", "qr", "other")
+RATING_CHANNELS = ("counter", "qr", "other", "default")
 REVIEW_VERDICTS = ("upheld", "unfounded")
 ABSENCE_KINDS = ("leave", "out")
 EVENT_KINDS = ("spot_check", "complaint", "commendation")

@@ -412,6 +412,8 @@ class PublishedPeriod(db.Model):
     as_of: Mapped[dt.datetime] = mapped_column(DateTime)
     rules_sha256: Mapped[str] = mapped_column(String(64))
     inputs_sha256: Mapped[str] = mapped_column(String(64))
+    inputs_detail: Mapped[str | None] = mapped_column(Text)
+    """JSON ``{kind: sha256}`` per input kind (hall, roster, punches, …); None before it was kept."""
     result_json: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

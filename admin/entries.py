@@ -16,6 +16,7 @@ from flask_login import current_user
 
 from admin import bp
 from admin.auth import roles_required
+from admin.confirm import confirm_page, confirmed
 from admin.context import current_hall
 from admin.forms import (
     AbsenceForm,
@@ -93,7 +94,7 @@ def corrections() -> ResponseReturnValue:
                     day = (add_form.punched_at.data or dt.datetime.now()).date()
                     message = _("已补录打卡。")
                 else:
-                    records.void_punch(
+                    void = records.void_punch(
                         db.session,
                         hall,
                         punch_id=void_form.punch_id.data,
@@ -105,6 +106,29 @@ def corrections() -> ResponseReturnValue:
                 db.session.rollback()
                 flash(str(exc), "error")
             else:
+                if action != "add" and not confirmed():
+                    # The checks passed; nothing is kept until the officer confirms.
+                    punch = void.punch
+                    details = [
+                        _("工作人员：%(who)s", who=f"{punch.staff.staff_no} {punch.staff.name}"),
+                        _(
+                            "打卡时间：%(at)s",
+                            at=to_local(punch.punched_at, hall_zone(hall.timezone)).strftime(
+                                "%Y-%m-%d %H:%M:%S"
+                            ),
+                        ),
+                        _("原因：%(why)s", why=void.reason),
+                    ]
+                    db.session.rollback()
+                    return confirm_page(
+                        title=_("确认作废打卡记录"),
+                        message=_("作废后该打卡不再计入考勤（原始记录保留，操作记入审计日志）。"),
+                        details=details,
+                        confirm_label=_("确认作废"),
+                        cancel_url=url_for(
+                            "admin.corrections", staff_no=staff_no, day=day.isoformat()
+                        ),
+                    )
                 db.session.commit()
                 flash(message, "success")
                 _published_warning(day)
@@ -208,7 +232,7 @@ def events() -> ResponseReturnValue:
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                records.add_event(
+                recorded = records.add_event(
                     db.session,
                     hall,
                     staff_no=form.staff_no.data or "",
@@ -224,6 +248,25 @@ def events() -> ResponseReturnValue:
                 db.session.rollback()
                 flash(str(exc), "error")
             else:
+                if recorded.veto and not confirmed():
+                    details = [
+                        _(
+                            "工作人员：%(who)s",
+                            who=f"{recorded.staff.staff_no} {recorded.staff.name}",
+                        ),
+                        _("分值：%(points)s", points=recorded.points),
+                        _("说明：%(note)s", note=recorded.note or "—"),
+                    ]
+                    db.session.rollback()
+                    return confirm_page(
+                        title=_("确认记录一票否决"),
+                        message=_(
+                            "此事项带一票否决：本人及其所在窗口本期不能评为先进个人、红旗窗口。"
+                        ),
+                        details=details,
+                        confirm_label=_("确认记录"),
+                        cancel_url=url_for("admin.events"),
+                    )
                 db.session.commit()
                 flash(_("已记录。"), "success")
                 if form.at.data:

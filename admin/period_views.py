@@ -23,6 +23,7 @@ from flask_login import current_user
 
 from admin import bp
 from admin.auth import has_role, roles_required
+from admin.confirm import confirm_page, confirmed
 from admin.context import current_hall, viewer_unit_id
 from admin.forms import PublishForm, first_error
 from admin.views import register_nav
@@ -30,11 +31,29 @@ from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Hall, PublishedPeriod, Unit, utcnow
 from kiosk.rules.ruleset import RuleSet
+from kiosk.rules.scoring import AsOfBeforePeriod
 from kiosk.services import notices, publishing
 from kiosk.services.publishing import IntegrityFailure, PublishError
 from kiosk.services.scoring import rules_for
 
 register_nav("admin.periods", _l("双月考评"), ("leader", "duty", "unit"), 60)
+
+# The input kinds a review names when they changed since a publication.
+INPUT_LABELS: dict[str, Any] = {
+    "hall": _l("中心设置（作息、工作日）"),
+    "roster": _l("人员与窗口"),
+    "punches": _l("打卡"),
+    "absences": _l("请假与外出"),
+    "ratings": _l("评价"),
+    "cases": _l("办件"),
+    "events": _l("巡查、投诉与表扬"),
+    "rules": _l("规则文件"),
+}
+
+
+def input_labels(kinds: tuple[str, ...]) -> str:
+    """The changed input kinds as one Chinese list (打卡、评价)."""
+    return "、".join(str(INPUT_LABELS.get(k, k)) for k in kinds)
 
 
 def _rules() -> RuleSet:
@@ -87,8 +106,22 @@ def review() -> ResponseReturnValue:
     except ValueError:
         flash(_("计算时点格式应为 2026-11-05T12:00。"), "error")
         return redirect(url_for("admin.periods"))
-    computation = publishing.compute(db.session, hall, period, as_of, _rules())
+    try:
+        computation = publishing.compute(db.session, hall, period, as_of, _rules())
+    except AsOfBeforePeriod:
+        flash(
+            _(
+                "计算时点早于 %(period)s 期的第一天（%(first)s），无法计算。",
+                period=period.code,
+                first=period.first_day.isoformat(),
+            ),
+            "error",
+        )
+        return redirect(url_for("admin.periods"))
     previous = publishing.latest(db.session, hall, period.code)
+    comparison = (
+        publishing.compare(db.session, hall, computation, previous, _rules()) if previous else None
+    )
     form = PublishForm(
         period=period.code,
         as_of=computation.as_of.isoformat(),
@@ -99,6 +132,13 @@ def review() -> ResponseReturnValue:
         "admin/period_review.html",
         c=computation,
         previous=previous,
+        comparison=comparison,
+        input_labels=input_labels,
+        # A revision is offered only when something would change (at the published
+        # as_of, or because the leader chose another as_of that changes some result).
+        offer_publish=previous is None
+        or comparison is not None
+        and (comparison.differs or bool(comparison.as_of_moved_people)),
         form=form,
         ended=ended,
         units=publishing.unit_names(db.session, hall),
@@ -137,6 +177,26 @@ def publish() -> ResponseReturnValue:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(back)
+    if not confirmed():
+        # Every check passed; the leader confirms what is about to be frozen.
+        details = [
+            _("考评期：%(period)s", period=row.period),
+            _("版本：第 %(rev)d 版", rev=row.revision),
+            _(
+                "计算时点：%(when)s",
+                when=publishing.as_of_local(row, hall).strftime("%Y-%m-%d %H:%M"),
+            ),
+        ]
+        if row.reason:
+            details.append(_("修订原因：%(why)s", why=row.reason))
+        db.session.rollback()
+        return confirm_page(
+            title=_("确认发布通报"),
+            message=_("发布后结果即被冻结，通报与公示屏将按此版显示；更正只能另发修订版。"),
+            details=details,
+            confirm_label=_("确认发布"),
+            cancel_url=back,
+        )
     db.session.commit()
     flash(_("已发布 %(period)s 期第 %(rev)d 版。", period=row.period, rev=row.revision), "success")
     return redirect(url_for("admin.published", period=row.period))

@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from admin import bp
 from admin.auth import roles_required
+from admin.confirm import confirm_page, confirmed
 from admin.context import current_hall
 from admin.forms import REQUIRED, parse_id, select_choices
 from admin.services.accounts import (
@@ -105,6 +106,22 @@ def users() -> ResponseReturnValue:
                             actor_id=current_user.id,
                             reason=action_form.reason.data,
                         )
+                        if action == "deactivate" and not confirmed():
+                            # Checked and refused nothing; kept only once confirmed.
+                            db.session.rollback()
+                            return confirm_page(
+                                title=_("确认停用账户"),
+                                message=_("停用后该账户立即不能登录后台；可由管理员重新启用。"),
+                                details=[
+                                    _(
+                                        "账户：%(name)s",
+                                        name=target.display_name or target.username,
+                                    ),
+                                    _("原因：%(why)s", why=action_form.reason.data or ""),
+                                ],
+                                confirm_label=_("确认停用"),
+                                cancel_url=url_for("admin.users"),
+                            )
                     else:
                         raise AccountError(f"unknown action {action!r}")
                     message = _("已更新用户。")

@@ -35,6 +35,8 @@ LABELS: dict[str, Any] = {
     "missing": _l("缺卡"),
     "excused": _l("已准假"),
     "pending": _l("待打卡"),
+    "punched": _l("已打卡"),
+    "unpunched": _l("未打卡"),
     "leave": _l("请假"),
     "out": _l("外出"),
     "spot_check": _l("巡查抽查"),

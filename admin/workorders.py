@@ -39,7 +39,12 @@ STATUS_LABELS = {
     "unfounded": _l("不属实"),
     "all": _l("全部"),
 }
-CHANNEL_LABELS = {"counter": _l("窗口评价器"), "qr": _l("扫码评价"), "other": _l("其他")}
+CHANNEL_LABELS = {
+    "counter": _l("窗口评价器"),
+    "qr": _l("扫码评价"),
+    "other": _l("其他"),
+    "default": _l("默认好评"),  # SPEC 4.2: never valid for scoring
+}
 
 register_nav("admin.workorders", _l("差评工单"), VIEWERS)
 

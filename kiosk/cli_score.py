@@ -16,7 +16,7 @@ from kiosk.extensions import db
 from kiosk.interchange import HallNotFound
 from kiosk.rules.calendar import Period
 from kiosk.rules.explain import explain
-from kiosk.rules.scoring import ScoreResult, round_half_up, to_spec_json
+from kiosk.rules.scoring import AsOfBeforePeriod, ScoreResult, round_half_up, to_spec_json
 from kiosk.services.scoring import rules_for, score_hall_period
 
 __all__ = ["format_table", "register_cli", "score_command"]
@@ -177,6 +177,10 @@ def score_command(
     when = _parse_as_of(as_of)
     try:
         result = score_hall_period(db.session, scored_period, when, hall_code, rules)
+    except AsOfBeforePeriod as exc:
+        # SPEC 5.1: a refused as_of is a usage error (exit 2), like a malformed one.
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     except (HallNotFound, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

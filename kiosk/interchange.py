@@ -812,6 +812,9 @@ def _parse_rating(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[st
     reasons = _reasons(row, allowed)
     if level is not None and level <= 2 and channel in ("counter", "qr") and not reasons:
         row.bad("reasons", "a bad review from a terminal or QR code needs a reason")
+    if channel == "default" and (level not in (None, 3) or row.flag("misuse")):
+        # SPEC 4.2: a default rating is level 3, never a bad review, never misuse.
+        row.bad("channel", "a default rating is level 3 and never misuse")
     review = row.choice("review", REVIEW_VERDICTS, None)
     if review and level is not None and level > 2:
         row.bad("review", "only a bad review (level 1 or 2) is reviewed")

@@ -38,7 +38,7 @@ def utcnow() -> dt.datetime:
 
 
 PUNCH_SOURCES = ("device", "import", "correction")
-RATING_CHANNELS = ("counter", "qr", "other")
+RATING_CHANNELS = ("counter", "qr", "other", "default")
 REVIEW_VERDICTS = ("upheld", "unfounded")
 ABSENCE_KINDS = ("leave", "out")
 EVENT_KINDS = ("spot_check", "complaint", "commendation")
@@ -419,6 +419,8 @@ class PublishedPeriod(db.Model):
     as_of: Mapped[dt.datetime] = mapped_column(DateTime)
     rules_sha256: Mapped[str] = mapped_column(String(64))
     inputs_sha256: Mapped[str] = mapped_column(String(64))
+    inputs_detail: Mapped[str | None] = mapped_column(Text)
+    """JSON ``{kind: sha256}`` per input kind (hall, roster, punches, …); None before it was kept."""
     result_json: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

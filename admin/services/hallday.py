@@ -3,8 +3,10 @@ open bad-review work orders (from :mod:`kiosk.services.workorders`), readers and
 terminals, and who is on duty.
 
 All figures come from the rules' day classification (:mod:`kiosk.rules.attendance`) via
-:func:`kiosk.services.reports.attendance_records`; a slot whose acceptance range has not
-closed yet is *pending*, not missing.
+:func:`kiosk.services.reports.attendance_records`. Until the day closes (SPEC 5.1: the end
+of its PM_OUT range) nothing on it is a defect: a slot with a punch is *punched*, one whose
+range is over without a punch is *unpunched* (未打卡, still correctable), one whose range has
+not ended is *pending* (待打卡). After the close the rules' statuses show.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from kiosk.services.workorders import WorkOrder, list_work_orders
 
 SLOTS: tuple[Slot, ...] = (Slot.AM_IN, Slot.AM_OUT, Slot.PM_IN, Slot.PM_OUT)
 PENDING = "pending"
+PUNCHED = "punched"
+UNPUNCHED = "unpunched"
 # A reader that has not reported for this long is shown as silent, whatever its state says.
 DEVICE_SILENT_AFTER = dt.timedelta(minutes=5)
 
@@ -73,8 +77,9 @@ class PersonToday:
 
     @property
     def missing_slots(self) -> tuple[SlotCell, ...]:
-        """Slots whose range is over without a punch and without an excuse."""
-        return tuple(c for c in self.cells if c.status == SlotStatus.MISSING)
+        """Slots whose range is over without a punch and without an excuse (missing once
+        the day has closed, unpunched while it runs)."""
+        return tuple(c for c in self.cells if c.status in (SlotStatus.MISSING, UNPUNCHED))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +135,8 @@ class HallToday:
     devices: list[DeviceRow] = field(default_factory=list)
     terminals: list[TerminalRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    closed: bool = False
+    """Whether the day has closed (SPEC 5.1); before that nothing on it is a defect."""
 
     @property
     def missing(self) -> list[PersonToday]:
@@ -143,8 +150,11 @@ class HallToday:
 
 def _cell(result: SlotResult, closes: dt.datetime, now_local: dt.datetime) -> SlotCell:
     status = str(result.status)
-    if result.status == SlotStatus.MISSING and now_local < closes:
-        status = PENDING
+    if result.status == SlotStatus.PENDING:
+        if result.punch is not None:
+            status = PUNCHED
+        elif now_local >= closes:
+            status = UNPUNCHED
     return SlotCell(result.slot, result.punch, status, result.minutes, result.excused_by)
 
 
@@ -215,7 +225,7 @@ def hall_today(session: Session, hall: Hall, now: dt.datetime | None = None) -> 
     today = now_local.date()
     settings = hall_settings(hall)
     schedule = schedule_for(today, settings.calendar.schedules)
-    data = attendance_records(session, hall, today, today, until=now)
+    data = attendance_records(session, hall, today, today, until=now, as_of=now)
     officer = duty_officer_on(session, hall, today)
     board = HallToday(
         hall=hall,
@@ -225,6 +235,7 @@ def hall_today(session: Session, hall: Hall, now: dt.datetime | None = None) -> 
         schedule=schedule.name if schedule else None,
         duty_officer=(officer.display_name or officer.username) if officer else None,
         warnings=list(data.warnings),
+        closed=bool(data.days) and not data.open_days,
     )
     closes: dict[Slot, dt.datetime] = {}
     if data.days and schedule is not None:

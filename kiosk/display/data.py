@@ -132,6 +132,7 @@ def monthly_series(
             Rating.rated_at >= start,
             Rating.rated_at < stop,
             Rating.misuse.is_(False),
+            Rating.channel != "default",  # SPEC 4.2: a default rating is never valid
             or_(Rating.review.is_(None), Rating.review != "unfounded"),
         )
     ):

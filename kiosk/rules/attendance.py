@@ -29,6 +29,7 @@ __all__ = [
     "attendance_day",
     "classify_hall_punch",
     "classify_punch",
+    "day_closes",
     "day_plan",
     "debounce",
     "evaluate_day",
@@ -70,6 +71,8 @@ class SlotStatus(StrEnum):
     EARLY = "early"
     MISSING = "missing"
     EXCUSED = "excused"
+    PENDING = "pending"
+    """The day has not closed yet (SPEC 5.1): no defect can be told yet, punch or not."""
 
 
 class Excuse(NamedTuple):
@@ -167,6 +170,8 @@ class DayRecord:
     on_duty: bool
     out_registered: bool
     """Whether an out-of-office registration made the day on duty."""
+    closed: bool = True
+    """False for a day still in progress at ``as_of`` (SPEC 5.1): it counts for nothing yet."""
 
     @property
     def clean(self) -> bool:
@@ -178,6 +183,14 @@ class DayRecord:
     def defects(self) -> tuple[SlotResult, ...]:
         """The late and early slots of the day."""
         return tuple(s for s in self.slots if s.status in (SlotStatus.LATE, SlotStatus.EARLY))
+
+
+def day_closes(day: date, plan: DayPlan | None) -> datetime:
+    """The instant ``day`` closes (SPEC 5.1): the end of its PM_OUT range, P1 + 240 min,
+    or 24:00 for a day that no schedule covers. Closed means ``as_of >= day_closes``."""
+    if plan is None:
+        return datetime.combine(day + timedelta(days=1), datetime.min.time())
+    return plan.closes
 
 
 def debounce(
@@ -238,6 +251,7 @@ def evaluate_day(
     excuses: Sequence[Excuse],
     grace_minutes: float,
     duplicates: Sequence[datetime] = (),
+    as_of: datetime | None = None,
 ) -> DayRecord:
     """Derive one roster workday from already debounced punches.
 
@@ -246,9 +260,14 @@ def evaluate_day(
     bisection. ``excuses``
     are the person's leave and out registrations (any that do not touch the day are
     harmless). ``plan`` is ``None`` for a day no schedule covers: no slots, no defects.
+
+    ``as_of`` (naive local; None = the day is over) before :func:`day_closes` gives a
+    day in progress (SPEC 5.1): ``closed`` False, not on duty, no defect, and every slot
+    that is not excused is ``pending`` (still carrying the punch it has taken so far).
     """
+    is_open = as_of is not None and as_of < day_closes(day, plan)
     if plan is None:
-        return DayRecord(day, None, (), (), (), 0, 0, 0, 0, False, False)
+        return DayRecord(day, None, (), (), (), 0, 0, 0, 0, False, False, not is_open)
     i_open = bisect_left(kept, plan.opens)
     i_am = bisect_left(kept, plan.am_mid, i_open)
     i_noon = bisect_left(kept, plan.noon_mid, i_am)
@@ -282,6 +301,14 @@ def evaluate_day(
             False,
         ),
     )
+    if is_open:
+        # Nothing is told before the day closes: a correction or a late leave may still come.
+        slots = tuple(
+            r
+            if r.status is SlotStatus.EXCUSED
+            else r._replace(status=SlotStatus.PENDING, minutes=0.0)
+            for r in slots
+        )
     late = early = missing = absent = 0
     for session in (slots[:2], slots[2:]):
         # Both slots missing and neither excused is an absent half-day, not two missing punches.
@@ -320,8 +347,9 @@ def evaluate_day(
         early=early,
         missing=missing,
         absent_half_days=absent,
-        on_duty=bool(in_day) or out_registered,
+        on_duty=not is_open and (bool(in_day) or out_registered),
         out_registered=out_registered,
+        closed=not is_open,
     )
 
 
@@ -332,6 +360,7 @@ def attendance_day(
     excuses: Sequence[Excuse] = (),
     grace_minutes: float = 5,
     debounce_seconds: float = 60,
+    as_of: datetime | None = None,
 ) -> DayRecord:
     """Derive one roster workday from raw punches (sorted here, then debounced).
 
@@ -340,7 +369,7 @@ def attendance_day(
     """
     kept, duplicates = debounce(sorted(punches), debounce_seconds)
     plan = day_plan(day, schedule) if schedule is not None else None
-    return evaluate_day(plan, day, kept, excuses, grace_minutes, duplicates)
+    return evaluate_day(plan, day, kept, excuses, grace_minutes, duplicates, as_of)
 
 
 class PunchClassification(NamedTuple):

@@ -83,7 +83,7 @@ def _satisfaction(p: IndividualScore, result: ScoreResult) -> list[ExplanationIt
         text = (
             f"误触（距上一条柜台评价不足 {_n(rules.misuse_seconds)} 秒）"
             if why == "misuse"
-            else "经核实为不实差评"
+            else ("默认好评（逾期未评自动生成）" if why == "default" else "经核实为不实差评")
         )
         items.append(ExplanationItem("satisfaction", f"评价 {rating_id} 不计分：{text}"))
     return items

@@ -26,6 +26,7 @@ from kiosk.rules.attendance import (
     DayRecord,
     Excuse,
     SlotStatus,
+    day_closes,
     day_plan,
     debounce,
     evaluate_day,
@@ -43,6 +44,7 @@ from kiosk.rules.ruleset import RuleSet
 
 __all__ = [
     "INELIGIBLE_REASONS",
+    "AsOfBeforePeriod",
     "VETOES",
     "Absence",
     "Assignment",
@@ -78,6 +80,10 @@ _ZERO = Fraction(0)
 # --------------------------------------------------------------------------- inputs
 
 
+class AsOfBeforePeriod(ValueError):
+    """``as_of`` lies before the period's first day (SPEC 5.1): nothing can be scored."""
+
+
 class Punch(NamedTuple):
     """A kept (not voided) raw punch; ``at`` is naive hall-local time."""
 
@@ -104,6 +110,8 @@ class Rating(NamedTuple):
     misuse: bool = False
     review: str | None = None
     rectified_at: datetime | None = None
+    channel: str | None = None
+    """``counter``, ``qr``, ``other`` or ``default`` (SPEC 4.2: a default rating never counts)."""
 
 
 class Case(NamedTuple):
@@ -485,15 +493,26 @@ def score_period(data: PeriodData, rules: RuleSet) -> ScoreResult:
     as_of_local = _local_naive(data.as_of, zone)
     as_of = (data.as_of if data.as_of.tzinfo else data.as_of.replace(tzinfo=zone)).astimezone(zone)
     warnings: list[str] = []
+    start = datetime.combine(period.first_day, time())
+    stop = datetime.combine(period.last_day + timedelta(days=1), time())
+    if as_of_local < start:
+        raise AsOfBeforePeriod(
+            f"as_of {as_of.isoformat(timespec='seconds')} 早于考评期 {period.code} 的第一天"
+            f" {period.first_day.isoformat()}，无法计分"
+        )
 
-    # Calendar work done once per period, shared by everyone.
-    period_days = workdays(period.first_day, period.last_day, hall.calendar)
+    # Calendar work done once per period, shared by everyone. Only closed workdays count
+    # (SPEC 5.1): today until its PM_OUT range ends, and every later day, are left out.
+    all_days = workdays(period.first_day, period.last_day, hall.calendar)
     plans: dict[date, DayPlan | None] = {}
     unscheduled = 0
-    for day in period_days:
+    period_days: list[date] = []
+    for day in all_days:
         schedule = schedule_for(day, hall.calendar.schedules)
-        plans[day] = day_plan(day, schedule) if schedule is not None else None
+        plans[day] = plan = day_plan(day, schedule) if schedule is not None else None
         unscheduled += schedule is None
+        if day_closes(day, plan) <= as_of_local:
+            period_days.append(day)
     uncovered = set(uncovered_years(period.first_day, period.last_day))
     if unscheduled:
         warnings.append(
@@ -513,9 +532,6 @@ def score_period(data: PeriodData, rules: RuleSet) -> ScoreResult:
             person, home, window.handles_cases if window else True, roster_days
         )
 
-    start = datetime.combine(period.first_day, time())
-    stop = datetime.combine(period.last_day + timedelta(days=1), time())
-
     # Punches and absences: grouped by person once.
     for punch in data.punches:
         draft = drafts.get(punch.staff_no)
@@ -534,14 +550,18 @@ def score_period(data: PeriodData, rules: RuleSet) -> ScoreResult:
     hall_sum: int | Fraction = 0
     deadlines: dict[date, datetime] = {}
     for rating in data.ratings:
-        if not start <= rating.rated_at < stop:
+        if not start <= rating.rated_at < stop or rating.rated_at > as_of_local:
             continue
         draft = drafts.get(rating.staff_no)
-        if rating.misuse or rating.review == "unfounded":
+        if rating.channel == "default" or rating.misuse or rating.review == "unfounded":
+            # A default rating is never valid, never bad, never misuse (SPEC 4.2).
             if draft is not None:
-                draft.excluded.append(
-                    (rating.rating_id, "misuse" if rating.misuse else "unfounded")
+                why = (
+                    "default"
+                    if rating.channel == "default"
+                    else ("misuse" if rating.misuse else "unfounded")
                 )
+                draft.excluded.append((rating.rating_id, why))
             continue
         try:
             value = levels[rating.level]
@@ -584,7 +604,7 @@ def score_period(data: PeriodData, rules: RuleSet) -> ScoreResult:
     default_weight = rules.default_case_weight
     for case in data.cases:
         completed_at = case.completed_at
-        if completed_at is None or not start <= completed_at < stop:
+        if completed_at is None or not start <= completed_at < stop or completed_at > as_of_local:
             continue
         draft = drafts.get(case.staff_no)
         if draft is None:
@@ -610,7 +630,7 @@ def score_period(data: PeriodData, rules: RuleSet) -> ScoreResult:
 
     for event in data.events:
         draft = drafts.get(event.staff_no)
-        if draft is not None and start <= event.at < stop:
+        if draft is not None and start <= event.at < stop and event.at <= as_of_local:
             draft.events.append(event)
 
     for draft in drafts.values():

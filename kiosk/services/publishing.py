@@ -76,25 +76,53 @@ def _canonical_rows(rows: Any) -> list[Any]:
     return sorted(plain, key=lambda row: json.dumps(row, ensure_ascii=False, sort_keys=True))
 
 
-def inputs_digest(data: PeriodData) -> str:
-    """sha256 of everything the scorer reads for a period (``as_of`` is stored apart).
+def _rating_rows(data: PeriodData) -> list[Any]:
+    # The channel matters to scoring only when it is `default` (SPEC 4.2); leaving the
+    # others out keeps the digests of periods published before the channel was read.
+    return _canonical_rows(r if r.channel == "default" else tuple(r)[:7] for r in data.ratings)
 
-    Two computations with the same digest read the same punches, absences, ratings,
-    cases, events, roster, windows and hall settings.
-    """
-    payload = {
+
+def _payload(data: PeriodData) -> dict[str, Any]:
+    return {
         "hall": _plain(data.hall),
         "period": data.period.code,
         "staff": _canonical_rows(data.staff),
         "windows": _canonical_rows(data.windows),
         "punches": _canonical_rows(data.punches),
         "absences": _canonical_rows(data.absences),
-        "ratings": _canonical_rows(data.ratings),
+        "ratings": _rating_rows(data),
         "cases": _canonical_rows(data.cases),
         "events": _canonical_rows(data.events),
     }
-    text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _sha(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def inputs_digest(data: PeriodData) -> str:
+    """sha256 of everything the scorer reads for a period (``as_of`` is stored apart).
+
+    Two computations with the same digest read the same punches, absences, ratings,
+    cases, events, roster, windows and hall settings.
+    """
+    return _sha(_payload(data))
+
+
+INPUT_KINDS = ("hall", "roster", "punches", "absences", "ratings", "cases", "events")
+"""The kinds :func:`inputs_digests` tells apart, in the order a change is reported."""
+
+
+def inputs_digests(data: PeriodData) -> dict[str, str]:
+    """sha256 per input kind (``roster`` is staff with their assignments and the windows),
+    so a later review can say *which* inputs changed since a publication."""
+    payload = _payload(data)
+    return {
+        "hall": _sha(payload["hall"]),
+        "roster": _sha([payload["staff"], payload["windows"]]),
+        **{kind: _sha(payload[kind]) for kind in INPUT_KINDS[2:]},
+    }
 
 
 def result_text(spec: dict[str, Any]) -> str:
@@ -123,6 +151,8 @@ class Computation:
     inputs_sha256: str
     result_json: str
     sha256: str
+    inputs_detail: dict[str, str] = dataclasses.field(default_factory=dict)
+    """sha256 per input kind (:func:`inputs_digests`)."""
 
     def explanation(self, staff_no: str) -> list[str]:
         """Why ``staff_no`` scored what they did (Chinese lines from the rules)."""
@@ -160,7 +190,15 @@ def compute(
     spec = to_spec_json(result)
     text = result_text(spec)
     return Computation(
-        hall, period, as_of, result, spec, inputs_digest(data), text, sha256_text(text)
+        hall,
+        period,
+        as_of,
+        result,
+        spec,
+        inputs_digest(data),
+        text,
+        sha256_text(text),
+        inputs_digests(data),
     )
 
 
@@ -303,6 +341,7 @@ def publish(
         as_of=to_storage(computation.as_of, zone),
         rules_sha256=computation.result.rules.sha256,
         inputs_sha256=computation.inputs_sha256,
+        inputs_detail=json.dumps(computation.inputs_detail, sort_keys=True),
         result_json=computation.result_json,
         sha256=computation.sha256,
         published_by=user_id,
@@ -365,3 +404,88 @@ def individuals_by_unit(result: dict[str, Any]) -> dict[str, list[dict[str, Any]
 def as_of_local(row: PublishedPeriod, hall: Hall) -> dt.datetime:
     """The publication's ``as_of`` as an aware hall-local time."""
     return to_aware(row.as_of, hall_zone(hall.timezone))
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A review against the current published revision, at the *published* ``as_of``.
+
+    Two results are only comparable at the same instant (deadlines and closed days move
+    with ``as_of``), so the published revision is recomputed at its own ``as_of`` from
+    today's data and compared with what was frozen.
+    """
+
+    revision: int
+    published_as_of: dt.datetime
+    same_as_of: bool
+    """Whether the review was asked at the published ``as_of``."""
+    differs: bool
+    """Whether today's data, at the published ``as_of``, give another result."""
+    changed_inputs: tuple[str, ...]
+    """Input kinds whose digest moved (of :data:`INPUT_KINDS`, then ``rules``)."""
+    inputs_unknown: bool
+    """The inputs changed but the revision predates the per-kind digests."""
+    moved_people: tuple[tuple[str, str], ...]
+    """(staff_no, name) of each person whose line differs (or who came or went)."""
+    moved_windows: tuple[tuple[str, str], ...]
+    """(window, name) of each window whose line differs."""
+    as_of_moved_people: tuple[tuple[str, str], ...] = ()
+    """With the review's own later ``as_of``: people whose line differs from the frozen one."""
+
+
+def _moved(
+    frozen_rows: list[dict[str, Any]], rows: list[dict[str, Any]], key: str
+) -> list[tuple[str, str]]:
+    before = {r[key]: r for r in frozen_rows}
+    after = {r[key]: r for r in rows}
+    return [
+        (code, (after.get(code) or before[code]).get("name") or "")
+        for code in sorted(before.keys() | after.keys())
+        if before.get(code) != after.get(code)
+    ]
+
+
+def compare(
+    session: Session,
+    hall: Hall,
+    computation: Computation,
+    previous: PublishedPeriod,
+    rules: RuleSet,
+) -> Comparison:
+    """Compare ``computation`` (a review) with the published ``previous`` revision."""
+    published_spec = frozen(previous)
+    at = as_of_local(previous, hall)
+    same_as_of = computation.as_of == at
+    again = computation if same_as_of else compute(session, hall, computation.period, at, rules)
+    stored = json.loads(previous.inputs_detail) if previous.inputs_detail else None
+    changed: list[str] = []
+    unknown = False
+    if again.inputs_sha256 != previous.inputs_sha256:
+        if stored is None:
+            unknown = True
+        else:
+            changed = [k for k in INPUT_KINDS if stored.get(k) != again.inputs_detail.get(k)]
+    if again.result.rules.sha256 != previous.rules_sha256:
+        changed.append("rules")
+    differs = again.sha256 != previous.sha256
+    as_of_moved: list[tuple[str, str]] = []
+    if not same_as_of:
+        as_of_moved = _moved(
+            published_spec["individuals"], computation.spec["individuals"], "staff_no"
+        )
+    return Comparison(
+        revision=previous.revision,
+        published_as_of=at,
+        same_as_of=same_as_of,
+        differs=differs,
+        changed_inputs=tuple(changed),
+        inputs_unknown=unknown,
+        moved_people=tuple(
+            _moved(published_spec["individuals"], again.spec["individuals"], "staff_no")
+        ),
+        moved_windows=tuple(_moved(published_spec["windows"], again.spec["windows"], "window")),
+        as_of_moved_people=tuple(as_of_moved),
+    )

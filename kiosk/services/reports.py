@@ -18,12 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from kiosk.localtime import hall_zone, local_day_bounds, to_local
-from kiosk.models import Absence, Assignment, Hall, Punch, PunchVoid, Staff, Unit, Window
+from kiosk.models import Absence, Assignment, Hall, Punch, PunchVoid, Staff, Unit, Window, utcnow
 from kiosk.rules.attendance import (
     DayRecord,
     Excuse,
     SlotResult,
     SlotStatus,
+    day_closes,
     day_plan,
     debounce,
     evaluate_day,
@@ -91,6 +92,10 @@ class AttendanceRange:
     days: tuple[dt.date, ...]
     records: list[StaffDay] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    as_of_local: dt.datetime | None = None
+    """The instant the records are judged at (hall-local); later-closing days are open."""
+    open_days: tuple[dt.date, ...] = ()
+    """Workdays of the range not closed at ``as_of_local`` (SPEC 5.1): 待打卡, no defect."""
 
 
 def _assignment_on(assignments: Sequence[Assignment], day: dt.date) -> Assignment | None:
@@ -114,17 +119,25 @@ def attendance_records(
     unit_id: int | None = None,
     staff_id: int | None = None,
     until: dt.datetime | None = None,
+    as_of: dt.datetime | None = None,
 ) -> AttendanceRange:
     """Day records of the hall's rostered staff for the workdays ``first``..``last``.
 
     ``unit_id`` keeps only days on which the person sat at a window of that unit (a unit
     viewer's view); ``staff_id`` keeps one person; ``until`` (naive UTC) leaves out punches
     after that instant, so a board "as of" a moment shows what was known then.
+
+    ``as_of`` (naive UTC, default now) decides which days have closed (SPEC 5.1): a day
+    still in progress or in the future comes back open, every slot ``pending``, with no
+    defect, so no screen calls the future an absence.
     """
     settings = hall_settings(hall)
     zone = hall_zone(hall.timezone)
     days = workdays(first, last, settings.calendar)
-    result = AttendanceRange(hall, first, last, days, warnings=calendar_warnings(first, last))
+    as_of_local = to_local(as_of or utcnow(), zone)
+    result = AttendanceRange(
+        hall, first, last, days, warnings=calendar_warnings(first, last), as_of_local=as_of_local
+    )
     if not days:
         return result
 
@@ -171,6 +184,7 @@ def attendance_records(
     for day in days:
         schedule = schedule_for(day, settings.calendar.schedules)
         plans[day] = day_plan(day, schedule) if schedule is not None else None
+    result.open_days = tuple(d for d in days if as_of_local < day_closes(d, plans[d]))
 
     for person in people:
         kept, duplicates = debounce(punches.get(person.id, []), settings.debounce_seconds)
@@ -188,6 +202,7 @@ def attendance_records(
                 excuses.get(person.id, []),
                 settings.grace_minutes,
                 duplicates,
+                as_of_local,
             )
             result.records.append(
                 StaffDay(
@@ -220,7 +235,9 @@ class AttendanceTotals:
     early_minutes: float = 0.0
 
     def add(self, record: DayRecord) -> None:
-        """Count one roster workday."""
+        """Count one roster workday; a day not closed yet counts for nothing (SPEC 5.1)."""
+        if not record.closed:
+            return
         self.workdays += 1
         self.on_duty_days += record.on_duty
         self.late += record.late
@@ -289,6 +306,9 @@ class WeeklyReport:
     units: list[UnitWeek]
     totals: AttendanceTotals
     warnings: list[str]
+    as_of_local: dt.datetime | None = None
+    open_days: tuple[dt.date, ...] = ()
+    """Workdays of the week still in progress or to come: shown as 待打卡, never counted."""
 
 
 def week_of(day: dt.date) -> tuple[dt.date, dt.date]:
@@ -317,11 +337,17 @@ def parse_week(text: str | None, today: dt.date) -> dt.date:
 
 
 def weekly_report(
-    session: Session, hall: Hall, monday: dt.date, *, unit_id: int | None = None
+    session: Session,
+    hall: Hall,
+    monday: dt.date,
+    *,
+    unit_id: int | None = None,
+    as_of: dt.datetime | None = None,
 ) -> WeeklyReport:
-    """Late, early, missing and absent per person and per unit for the week of ``monday``."""
+    """Late, early, missing and absent per person and per unit for the week of ``monday``,
+    over the workdays closed at ``as_of`` (naive UTC, default now)."""
     sunday = monday + dt.timedelta(days=6)
-    data = attendance_records(session, hall, monday, sunday, unit_id=unit_id)
+    data = attendance_records(session, hall, monday, sunday, unit_id=unit_id, as_of=as_of)
     units = {u.id: u for u in session.scalars(select(Unit).where(Unit.hall_id == hall.id))}
     by_unit: dict[int, UnitWeek] = {}
     people: dict[tuple[int, str], PersonWeek] = {}
@@ -337,12 +363,22 @@ def weekly_report(
         person.totals.add(item.record)
         unit_week.totals.add(item.record)
         totals.add(item.record)
-        if not item.record.clean:
+        if item.record.closed and not item.record.clean:
             person.defect_days.append(item.record)
     ordered = sorted(by_unit.values(), key=lambda u: u.code)
     for unit_week in ordered:
         unit_week.people.sort(key=lambda p: (-p.totals.defects, p.staff_no))
-    return WeeklyReport(hall, monday, sunday, data.days, ordered, totals, data.warnings)
+    return WeeklyReport(
+        hall,
+        monday,
+        sunday,
+        data.days,
+        ordered,
+        totals,
+        data.warnings,
+        data.as_of_local,
+        data.open_days,
+    )
 
 
 def window_choices(session: Session, hall: Hall) -> list[Window]:

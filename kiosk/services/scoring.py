@@ -250,8 +250,9 @@ def load_period_data(
             bool(misuse),
             review,
             None if rectified is None else local(rectified),
+            channel,
         )
-        for rating_id, sid, rated_at, level, misuse, review, rectified in _stream(
+        for rating_id, sid, rated_at, level, misuse, review, rectified, channel in _stream(
             connection,
             select(
                 _ratings.c.rating_id,
@@ -261,6 +262,7 @@ def load_period_data(
                 _ratings.c.misuse,
                 _ratings.c.review,
                 instants.column(_ratings.c.rectified_at),
+                _ratings.c.channel,
             ).where(
                 _ratings.c.hall_id == hall_id,
                 _ratings.c.rated_at >= start_utc,

@@ -90,6 +90,15 @@ def test_leader_publishes_a_notice(
     page.locator("#review-individuals details").first.click()
     expect(page.locator("#review-individuals details").first).to_contain_text("满意度")
     page.get_by_role("button", name="发布通报").click()
+    # The server asks first; cancelling publishes nothing.
+    expect(page.locator("#confirm-step")).to_contain_text("确认发布通报")
+    expect(page.locator("#confirm-step")).to_contain_text("第 1 版")
+    page.locator("#confirm-cancel").click()
+    expect(page.locator("#publish-form")).to_be_visible()
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(PublishedPeriod.id))) == 0
+    page.get_by_role("button", name="发布通报").click()
+    page.get_by_role("button", name="确认发布").click()
     expect(page.get_by_role("alert").first).to_contain_text("已发布 2026-B5 期第 1 版")
     expect(page.locator("#downloads")).to_contain_text("市场监督管理局")
     link = page.get_by_role("link", name="通报 PDF · 市场监督管理局")

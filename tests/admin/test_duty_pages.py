@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -40,23 +41,38 @@ def test_hall_today_classifies_slots_and_lists_missing_and_away(
         people = {p.staff_no: p for p in board.people}
         assert "S008" not in people  # left in August
         s001 = {c.slot.value: c.status for c in people["S001"].cells}
-        assert s001["AM_IN"] == "on_time" and s001["PM_IN"] in ("on_time", "late")
+        # The day runs until 21:30 (SPEC 5.1): a punch reads 已打卡, never late or on time yet.
+        assert s001["AM_IN"] == "punched" and s001["PM_IN"] == "punched"
         assert s001["PM_OUT"] == "pending"  # its range is still open at 15:00
+        assert not board.closed
         assert {c.slot.value: c.status for c in people["S002"].cells}["AM_IN"] == "excused"
         assert any(a.staff_no == "S002" and a.kind == "leave" for a in board.away)
         assert all(c.status != "missing" for c in people["S001"].cells)
         assert people["S001"].absent_half_days == 0
 
 
-def test_hall_today_counts_an_absent_morning(app: Flask, example_hall: object) -> None:
+@pytest.mark.parametrize(
+    ("now", "statuses", "absent", "closed"),
+    [
+        # Sat 10 Oct 2026 (a make-up workday, winter: P1 17:30, closes 21:30): S005 has no
+        # punches at all. While the day runs nothing is a defect: 未打卡 / 待打卡.
+        ("2026-10-10T13:30:00", ["unpunched", "unpunched", "pending", "pending"], 0, False),
+        ("2026-10-10T21:29:59", ["unpunched"] * 3 + ["pending"], 0, False),
+        ("2026-10-10T21:30:00", ["missing"] * 4, 2, True),
+        ("2026-10-10T22:00:00", ["missing"] * 4, 2, True),
+    ],
+)
+def test_hall_today_tells_an_absence_only_once_the_day_closed(
+    app: Flask, example_hall: object, now: str, statuses: list[str], absent: int, closed: bool
+) -> None:
     with app.test_request_context():
         hall = resolve_hall(db.session, None)
-        # Sat 10 Oct 2026 (a make-up workday): S005 has no punches at all.
-        board = hall_today(db.session, hall, now=_utc("2026-10-10T13:30:00"))
+        board = hall_today(db.session, hall, now=_utc(now))
         s005 = next(p for p in board.people if p.staff_no == "S005")
-        assert [c.status for c in s005.cells] == ["missing", "missing", "pending", "pending"]
-        assert s005.absent_half_days == 1
+        assert [c.status for c in s005.cells] == statuses
+        assert s005.absent_half_days == absent
         assert s005 in board.missing
+        assert board.closed is closed
 
 
 def test_open_work_orders_are_bad_reviews_not_closed(app: Flask, example_hall: object) -> None:
@@ -164,15 +180,23 @@ def test_void_needs_a_reason_and_is_audited(
         data={"csrf_token": token, "action": "void", "void-punch_id": punch_id, "void-reason": ""},
     )
     assert "作废原因" in refused.get_data(as_text=True)
-    client.post(
-        path,
-        data={
-            "csrf_token": token,
-            "action": "void",
-            "void-punch_id": punch_id,
-            "void-reason": "替人代打卡",
-        },
-    )
+    fields = {
+        "csrf_token": token,
+        "action": "void",
+        "void-punch_id": punch_id,
+        "void-reason": "替人代打卡",
+    }
+    # The first valid POST only asks (a server-side confirmation step); nothing changes.
+    asked = client.post(path, data=fields).get_data(as_text=True)
+    assert "确认作废打卡记录" in asked and 'name="confirmed" value="1"' in asked
+    assert "替人代打卡" in asked
+    with app.app_context():
+        assert db.session.scalars(db.select(PunchVoid)).all() == []
+        assert (
+            db.session.scalar(db.select(AuditEntry).where(AuditEntry.action == "punch.void"))
+            is None
+        )
+    client.post(path, data={**fields, "confirmed": "1"})
     twice = client.post(
         path,
         data={
@@ -180,6 +204,7 @@ def test_void_needs_a_reason_and_is_audited(
             "action": "void",
             "void-punch_id": punch_id,
             "void-reason": "again",
+            "confirmed": "1",
         },
     )
     assert "已作废" in twice.get_data(as_text=True)
@@ -243,18 +268,20 @@ def test_absence_and_event_forms_check_input(
         },
     )
     assert "不能晚于当前时间" in future.get_data(as_text=True)
-    client.post(
-        "/admin/events",
-        data={
-            "csrf_token": token,
-            "ev-staff_no": "S002",
-            "ev-kind": "complaint",
-            "ev-at": "2026-11-02T10:00",
-            "ev-points": "-2",
-            "ev-veto": "y",
-            "ev-category": "态度生硬",
-        },
-    )
+    veto = {
+        "csrf_token": token,
+        "ev-staff_no": "S002",
+        "ev-kind": "complaint",
+        "ev-at": "2026-11-02T10:00",
+        "ev-points": "-2",
+        "ev-veto": "y",
+        "ev-category": "态度生硬",
+    }
+    asked = client.post("/admin/events", data=veto).get_data(as_text=True)
+    assert "确认记录一票否决" in asked
+    with app.app_context():
+        assert db.session.scalar(db.select(Event).where(Event.category == "态度生硬")) is None
+    client.post("/admin/events", data={**veto, "confirmed": "1"})
     with app.app_context():
         absences = db.session.scalars(
             db.select(Absence).where(Absence.note == "窗口安排上门服务")

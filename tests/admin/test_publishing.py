@@ -92,7 +92,16 @@ def test_publish_freezes_the_spec_result(app: Flask, login_as: Callable[..., Fla
         re.findall(r'name="(period|as_of|inputs_sha256|csrf_token)"[^>]*value="([^"]*)"', text)
     )
     assert set(fields) == {"period", "as_of", "inputs_sha256", "csrf_token"}
-    response = client.post("/admin/periods/publish", data=fields)
+    # The server asks first (no JavaScript needed); only the confirmed POST publishes.
+    asked = client.post("/admin/periods/publish", data=fields)
+    assert asked.status_code == 200 and "确认发布通报" in asked.get_data(as_text=True)
+    with app.test_request_context():
+        assert db.session.scalar(db.select(db.func.count(PublishedPeriod.id))) == 0
+        assert (
+            db.session.scalar(db.select(AuditEntry).where(AuditEntry.action == "period.publish"))
+            is None
+        )
+    response = client.post("/admin/periods/publish", data={**fields, "confirmed": "1"})
     assert response.status_code == 302, response.get_data(as_text=True)
     with app.test_request_context():
         row = db.session.scalar(db.select(PublishedPeriod))
@@ -106,7 +115,9 @@ def test_publish_freezes_the_spec_result(app: Flask, login_as: Callable[..., Fla
             assert abs(mine["total"] - person["total"]) <= 0.01
         assert db.session.scalar(db.select(AuditEntry).where(AuditEntry.action == "period.publish"))
     # Publishing again without a change is refused; nothing is added.
-    again = client.post("/admin/periods/publish", data=fields, follow_redirects=True)
+    again = client.post(
+        "/admin/periods/publish", data={**fields, "confirmed": "1"}, follow_redirects=True
+    )
     assert "必须填写原因" in again.get_data(as_text=True)
     with app.test_request_context():
         assert db.session.scalar(db.select(db.func.count(PublishedPeriod.id))) == 1

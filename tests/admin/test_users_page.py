@@ -59,16 +59,20 @@ def test_admin_creates_unlocks_and_deactivates_users(
             "act-reason": "本人电话确认",
         },
     )
-    client.post(
-        "/admin/users",
-        data={
-            "csrf_token": token,
-            "kind": "action",
-            "act-user_id": str(locked_id),
-            "act-action": "deactivate",
-            "act-reason": "调离",
-        },
-    )
+    deactivate = {
+        "csrf_token": token,
+        "kind": "action",
+        "act-user_id": str(locked_id),
+        "act-action": "deactivate",
+        "act-reason": "调离",
+    }
+    asked = client.post("/admin/users", data=deactivate).get_data(as_text=True)
+    assert "确认停用账户" in asked and "调离" in asked
+    with app.app_context():
+        user = db.session.get(User, locked_id)
+        assert user is not None and user.active  # only asked, nothing changed
+        assert "user.deactivate" not in set(db.session.scalars(db.select(AuditEntry.action)))
+    client.post("/admin/users", data={**deactivate, "confirmed": "1"})
     with app.app_context():
         user = db.session.get(User, locked_id)
         assert user is not None and user.locked_until is None and not user.active

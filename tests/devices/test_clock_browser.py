@@ -8,6 +8,7 @@ cable, and the screen must say so within seconds (issue 11). Screenshots go to
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def add_door(hall: Flask, emu: EmulatorProcess) -> object:
 def test_a_press_shows_on_the_clock_screen(
     hall: Flask, emu: EmulatorProcess, server: str, browser: Browser
 ) -> None:
+    hall.config["CLOCK_REFRESH_SECONDS"] = 1.5  # the default, not the fast test setting
     spec = add_door(hall, emu)
     with Listener([spec], DatabaseSink(hall), FAST) as listener:
         wait_for(lambda: listener.workers[0].state == CONNECTED)
@@ -68,8 +70,12 @@ def test_a_press_shows_on_the_clock_screen(
         try:
             page.goto(f"{server}/clock")
             expect(page.locator("#idle")).to_have_text("请将手指放在指纹仪上")
+            pressed = time.monotonic()
             emu.ok("press 1")
             expect(page.locator("#name")).to_have_text("李强", timeout=10000)
+            # The screen polls every CLOCK_REFRESH_SECONDS (1.5 s by default): a punch
+            # shows within about two seconds of the press.
+            assert time.monotonic() - pressed < 2.5
             expect(page.locator("#verdict")).not_to_be_empty()
             slot_or_note = page.locator("#detail").inner_text()
             assert slot_or_note.count(":") == 2  # the punch time HH:MM:SS

@@ -36,6 +36,7 @@ bp = Blueprint("clock", __name__, url_prefix="/clock", template_folder="template
 
 NOT_RECOGNISED = "未能识别，请重按手指"
 DEFAULT_GRACE_MINUTES = 5.0
+CURSOR_SETTLE_SECONDS = 5.0  # see _feed: how long the cursor waits behind a new event
 FEED_LIMIT = 50  # events per answer; a screen that fell behind gets the rest next time
 # A cursor is an event id: digits only (no sign, no Unicode digits), and small enough
 # for a BIGINT on every database, so a hostile value is a 400 and never a 500.
@@ -128,6 +129,12 @@ def events_after(
     after: int, halls: list[Hall], now: dt.datetime | None = None, limit: int = FEED_LIMIT
 ) -> list[dict[str, Any]]:
     """Events of ``halls`` with id greater than ``after`` inside each hall's feed window."""
+    return [item for item, _at in _events_with_time(after, halls, now, limit)]
+
+
+def _events_with_time(
+    after: int, halls: list[Hall], now: dt.datetime | None, limit: int
+) -> list[tuple[dict[str, Any], dt.datetime]]:
     if not halls:
         return []
     now = now or models.utcnow()
@@ -151,7 +158,7 @@ def events_after(
         .order_by(DeviceEvent.id)
         .limit(limit)
     )
-    return [describe(*row) for row in db.session.execute(query)]
+    return [(describe(*row), row[0].at) for row in db.session.execute(query)]
 
 
 def readers_of(halls: list[Hall], now: dt.datetime | None = None) -> list[dict[str, Any]]:
@@ -201,12 +208,16 @@ def _refused(refusal: BadParameter) -> Response:
 
 def _feed(after: int, halls: list[Hall]) -> dict[str, Any]:
     now = models.utcnow()
-    items = events_after(after, halls, now)
+    rows = _events_with_time(after, halls, now, FEED_LIMIT)
     readers = readers_of(halls, now)
+    # The client sends the cursor back as ``after``. It moves only past events older than
+    # a few seconds: with two listeners on PostgreSQL, id 11 may commit before id 10, and
+    # a cursor already at 11 would skip 10 for ever. Newer events come again in the next
+    # polls and the page shows each id once.
+    settled = now - dt.timedelta(seconds=CURSOR_SETTLE_SECONDS)
     return {
-        "events": items,
-        # The client sends this back as ``after``: past every event it was given.
-        "cursor": max([after, *(item["id"] for item in items)]),
+        "events": [item for item, _at in rows],
+        "cursor": max([after, *(item["id"] for item, at in rows if at <= settled)]),
         "readers": readers,
         "readers_ok": bool(readers) and all(r["ok"] for r in readers),
     }

@@ -194,3 +194,20 @@ def test_readers_are_of_the_screen_hall(hall: Flask, client: FlaskClient) -> Non
         "door",
         "east",
     ]
+
+
+def test_the_cursor_waits_behind_events_of_the_last_seconds(
+    hall: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With two listeners on PostgreSQL, id 11 may commit before id 10: a cursor that ran
+    ahead at once would skip 10 for ever, so it passes an event only after a few seconds."""
+    freeze(monkeypatch, "2026-11-26T08:40:00")
+    old = add_event(hall, "2026-11-26T08:39:50")
+    new = add_event(hall, "2026-11-26T08:39:58", staff_no="S002")
+    answer = client.get("/clock/events?after=0").get_json()
+    assert [e["id"] for e in answer["events"]] == [old, new]
+    assert answer["cursor"] == old  # 10 s old: settled; 2 s old: not yet
+    again = client.get(f"/clock/events?after={answer['cursor']}").get_json()
+    assert [e["id"] for e in again["events"]] == [new]
+    freeze(monkeypatch, "2026-11-26T08:40:04")
+    assert client.get(f"/clock/events?after={old}").get_json()["cursor"] == new

@@ -148,10 +148,10 @@ def test_a_lost_server_is_said_too(
             notice = page.locator("#reader-notice")
             expect(notice).to_be_hidden()
             page.route("**/clock/events*", lambda route: route.abort())
-            expect(notice).to_have_attribute("data-state", "lost", timeout=10000)
-            expect(notice).to_contain_text("打卡屏与服务器的连接中断")
+            expect(notice).to_have_attribute("data-state", "lost", timeout=15000)
+            expect(notice).to_contain_text("打卡屏与服务器连接中断")
             page.screenshot(path=str(SHOTS / "clock-server-lost-1920x1080.png"))
             page.unroute("**/clock/events*")
-            expect(notice).to_have_attribute("data-state", "back", timeout=8000)
+            expect(notice).to_have_attribute("data-state", "back", timeout=15000)
         finally:
             context.close()

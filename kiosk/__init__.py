@@ -74,6 +74,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         RATING_RATE_LIMIT="120 per minute",
         PUBLIC_BASE_URL=None,
         DEFAULT_HALL=None,
+        # Minutes of today's punches the public clock screen (and its feed) shows.
+        CLOCK_FEED_MINUTES=10,
+        # Seconds between the clock screen's polls of /clock/events.
+        CLOCK_REFRESH_SECONDS=1.5,
+        # Seconds without news from a reader before the clock screen says it is down.
+        CLOCK_READER_STALE_SECONDS=15,
         BABEL_DEFAULT_LOCALE="zh_Hans_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES="translations",

@@ -570,7 +570,9 @@ def demo_serve(host: str, port: int, threads: int) -> None:
         env=env,
         cwd=Path(__file__).resolve().parent.parent,
     )
-    server = create_server(app, host=host, port=port, threads=threads)
+    # waitress stops accepting at 100 open connections (its default), idle ones included:
+    # a hall's pads, screens and offices come near that, so allow more (select() copes).
+    server = create_server(app, host=host, port=port, threads=threads, connection_limit=500)
     base = f"http://{host}:{port}"
     click.echo(
         f"\n政务服务中心考评系统 running at {base}/\n"

@@ -1,8 +1,14 @@
-"""The clock-in screen next to a fingerprint reader (``/clock``), fed live over SSE.
+"""The clock-in screen next to a fingerprint reader (``/clock``), fed by short polling.
 
-The listener is another process; it writes a ``DeviceEvent`` per press. This blueprint
-polls those rows by increasing id and streams each one, already worded in Chinese, as a
-server-sent event. ``/clock/events?after=ID`` gives the same as JSON for simple clients.
+The listener is another process; it writes a ``DeviceEvent`` per press and keeps each
+reader's state in its ``Device`` row. The screen asks ``/clock/events?after=ID`` every
+second or two for the events after the last id it saw, and gets at once a small JSON
+answer: those events (already worded in Chinese) and the readers' health. No request
+waits for a press, so no number of idle screens holds the server's worker threads
+(SPEC 9); an answer is a few milliseconds of one thread.
+
+The screen is public, so its data is limited to the last ``CLOCK_FEED_MINUTES`` of the
+current hall-local day: no history and no other day, whatever the parameters.
 """
 
 from __future__ import annotations
@@ -10,24 +16,42 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import time
-from collections.abc import Iterator
+import re
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
-from sqlalchemy import func, select
+from flask import Blueprint, Response, current_app, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy import and_, func, or_, select
 
+from kiosk import models
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Device, Hall, Staff
 from kiosk.models_devices import DeviceEvent
 from kiosk.rules.attendance import SlotStatus, classify_punch
 from kiosk.rules.calendar import calendar_from_settings, is_workday, schedule_for
+from kiosk.rules.clockfeed import feed_window, reader_health
 
 bp = Blueprint("clock", __name__, url_prefix="/clock", template_folder="templates")
 
 NOT_RECOGNISED = "未能识别，请重按手指"
 DEFAULT_GRACE_MINUTES = 5.0
+CURSOR_SETTLE_SECONDS = 5.0  # see _feed: how long the cursor waits behind a new event
+FEED_LIMIT = 50  # events per answer; a screen that fell behind gets the rest next time
+# A cursor is an event id: digits only (no sign, no Unicode digits), and small enough
+# for a BIGINT on every database, so a hostile value is a 400 and never a 500.
+_CURSOR = re.compile(r"[0-9]{1,18}")
+_HALL_CODE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
+class BadParameter(Exception):
+    """A query parameter the feed refuses; ``message`` says why (shown to the caller)."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
 
 
 def _grace(settings: dict[str, Any]) -> float:
@@ -72,20 +96,96 @@ def describe(event: DeviceEvent, device: Device, hall: Hall, staff: Staff | None
     return item
 
 
-def events_after(after: int, hall_code: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """Events with id greater than ``after`` (optionally of one hall), oldest first."""
+def _feed_minutes() -> float:
+    return float(current_app.config["CLOCK_FEED_MINUTES"])
+
+
+def screen_halls(code: str | None) -> list[Hall]:
+    """The halls a screen shows: ``?hall=CODE``, else ``DEFAULT_HALL``, else every hall.
+
+    Raises :class:`BadParameter` for a malformed (400) or unknown (404) code.
+    """
+    code = code if code is not None else current_app.config.get("DEFAULT_HALL")
+    if code is None:
+        return list(db.session.scalars(select(Hall).order_by(Hall.id)))
+    if not _HALL_CODE.fullmatch(code):
+        raise BadParameter(_("参数 hall 应为大厅代码（字母、数字，最多 32 个字符）。"))
+    hall = db.session.scalar(select(Hall).where(Hall.code == code))
+    if hall is None:
+        raise BadParameter(_("没有代码为 %(code)s 的大厅。", code=code), 404, "unknown_hall")
+    return [hall]
+
+
+def parse_cursor(raw: str | None) -> int:
+    """``?after=ID`` as an int (0 when absent); :class:`BadParameter` for anything else."""
+    if raw is None or raw == "":
+        return 0
+    if not _CURSOR.fullmatch(raw):
+        raise BadParameter(_("参数 after 应为上次收到的事件编号（0 或正整数，最多 18 位）。"))
+    return int(raw)
+
+
+def events_after(
+    after: int, halls: list[Hall], now: dt.datetime | None = None, limit: int = FEED_LIMIT
+) -> list[dict[str, Any]]:
+    """Events of ``halls`` with id greater than ``after`` inside each hall's feed window."""
+    return [item for item, _at in _events_with_time(after, halls, now, limit)]
+
+
+def _events_with_time(
+    after: int, halls: list[Hall], now: dt.datetime | None, limit: int
+) -> list[tuple[dict[str, Any], dt.datetime]]:
+    if not halls:
+        return []
+    now = now or models.utcnow()
+    minutes = _feed_minutes()
+    windows = []
+    for hall in halls:
+        window = feed_window(now, hall_zone(hall.timezone), minutes)
+        windows.append(
+            and_(
+                Device.hall_id == hall.id,
+                DeviceEvent.at >= window.start,
+                DeviceEvent.at < window.end,
+            )
+        )
     query = (
         select(DeviceEvent, Device, Hall, Staff)
         .join(Device, Device.id == DeviceEvent.device_id)
         .join(Hall, Hall.id == Device.hall_id)
         .outerjoin(Staff, Staff.id == DeviceEvent.staff_id)
-        .where(DeviceEvent.id > after)
+        .where(DeviceEvent.id > after, or_(*windows))
         .order_by(DeviceEvent.id)
         .limit(limit)
     )
-    if hall_code:
-        query = query.where(Hall.code == hall_code)
-    return [describe(*row) for row in db.session.execute(query)]
+    return [(describe(*row), row[0].at) for row in db.session.execute(query)]
+
+
+def readers_of(halls: list[Hall], now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Each reader of ``halls`` with whether it can take a press now (name, ok, state, seen).
+
+    The listener's last error stays in the back office: it names ports and hosts, which
+    a public screen does not show.
+    """
+    if not halls:
+        return []
+    now = now or models.utcnow()
+    stale = float(current_app.config["CLOCK_READER_STALE_SECONDS"])
+    devices = db.session.scalars(
+        select(Device).where(Device.hall_id.in_([h.id for h in halls])).order_by(Device.name)
+    )
+    answer = []
+    for device in devices:
+        health = reader_health(device.state, device.last_seen, now, stale)
+        answer.append(
+            {
+                "name": device.name,
+                "ok": health.ok,
+                "state": device.state,
+                "seen_seconds": health.seen_seconds,
+            }
+        )
+    return answer
 
 
 def latest_id() -> int:
@@ -93,80 +193,94 @@ def latest_id() -> int:
     return int(db.session.scalar(select(func.max(DeviceEvent.id))) or 0)
 
 
-def _start_id() -> int:
-    for raw in (request.headers.get("Last-Event-ID"), request.args.get("after")):
-        if raw is not None and raw.isdigit():
-            return int(raw)
-    # A fresh screen shows only what happens from now on.
-    return latest_id()
+def _json(payload: dict[str, Any], status: int = 200) -> Response:
+    return Response(
+        json.dumps(payload, ensure_ascii=False),
+        status=status,
+        mimetype="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _refused(refusal: BadParameter) -> Response:
+    return _json({"error": refusal.code, "message": refusal.message}, refusal.status)
+
+
+def _feed(after: int, halls: list[Hall]) -> dict[str, Any]:
+    now = models.utcnow()
+    rows = _events_with_time(after, halls, now, FEED_LIMIT)
+    readers = readers_of(halls, now)
+    # The client sends the cursor back as ``after``. It moves only past events older than
+    # a few seconds: with two listeners on PostgreSQL, id 11 may commit before id 10, and
+    # a cursor already at 11 would skip 10 for ever. Newer events come again in the next
+    # polls and the page shows each id once.
+    settled = now - dt.timedelta(seconds=CURSOR_SETTLE_SECONDS)
+    return {
+        "events": [item for item, _at in rows],
+        "cursor": max([after, *(item["id"] for item, at in rows if at <= settled)]),
+        "readers": readers,
+        "readers_ok": bool(readers) and all(r["ok"] for r in readers),
+    }
 
 
 @bp.get("")
-def screen() -> str:
+def screen() -> Any:
     """The full-screen page for the reader's monitor."""
-    hall = request.args.get("hall")
+    try:
+        halls = screen_halls(request.args.get("hall"))
+    except BadParameter as refusal:
+        return refusal.message, refusal.status
+    # The page polls for events after the newest at render time, so a press between
+    # rendering and the first poll is not lost; the footer shows the feed's last few.
     start = latest_id()
-    recent = events_after(max(0, start - 6), hall)
-    # The stream starts after the newest event at render time, so a press between
-    # rendering and the EventSource connecting is not lost.
+    recent = events_after(max(0, start - 6), halls)
+    readers = readers_of(halls)
     # The header clock shows the hall's local time, whatever the monitor's PC is set to.
-    query = select(Hall.timezone).order_by(Hall.id).limit(1)
-    if hall:
-        query = query.where(Hall.code == hall)
-    zone = db.session.scalar(query) or "Asia/Shanghai"
+    zone = halls[0].timezone if halls else "Asia/Shanghai"
     return render_template(
-        "clock/screen.html", hall=hall, recent=recent[-6:], start=start, zone=zone
+        "clock/screen.html",
+        hall=request.args.get("hall"),
+        recent=recent[-6:],
+        start=start,
+        zone=zone,
+        readers=readers,
+        readers_ok=bool(readers) and all(r["ok"] for r in readers),
+        refresh_ms=int(float(current_app.config["CLOCK_REFRESH_SECONDS"]) * 1000),
+        stale_ms=int(float(current_app.config["CLOCK_READER_STALE_SECONDS"]) * 1000),
     )
 
 
 @bp.get("/events")
 def events() -> Response:
-    """Events after ``?after=ID`` as JSON (for polling clients and tests)."""
-    after = request.args.get("after", "0")
-    if not after.isdigit():
-        return Response(
-            json.dumps({"error": "invalid", "message": "after must be a number"}),
-            status=400,
-            mimetype="application/json",
-        )
-    items = events_after(int(after), request.args.get("hall"))
-    return Response(json.dumps({"events": items}, ensure_ascii=False), mimetype="application/json")
-
-
-def _stream(app: Flask, last: int, hall: str | None, poll: float, lifetime: float) -> Iterator[str]:
-    # Each poll opens and closes its own app context (and session): the stream outlives the
-    # request, and a session held open would pin an old snapshot of the database.
-    yield "retry: 1000\n\n"
-    ends = time.monotonic() + lifetime
-    quiet_since = time.monotonic()
-    while time.monotonic() < ends:
-        with app.app_context():
-            items = events_after(last, hall)
-            db.session.remove()
-        for item in items:
-            last = item["id"]
-            yield f"id: {last}\nevent: punch\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
-        if items:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 15:
-            yield ": keep-alive\n\n"
-            quiet_since = time.monotonic()
-        time.sleep(poll)
-    # The stream ends now and then so a worker thread is never held forever; EventSource
-    # reconnects by itself with Last-Event-ID.
+    """The screen's poll: events after ``?after=ID`` (feed window only) and the readers' state."""
+    try:
+        after = parse_cursor(request.args.get("after"))
+        halls = screen_halls(request.args.get("hall"))
+    except BadParameter as refusal:
+        return _refused(refusal)
+    return _json(_feed(after, halls))
 
 
 @bp.get("/stream")
 def stream() -> Response:
-    """Server-sent events: one ``punch`` event per press, from the last id the client saw."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    last = _start_id()
-    hall = request.args.get("hall")
-    poll = float(app.config.get("CLOCK_POLL_SECONDS", 0.5))
-    lifetime = float(app.config.get("CLOCK_STREAM_SECONDS", 300))
-    db.session.remove()
+    """For a screen still running the old page during an upgrade: one short SSE answer.
+
+    It sends the feed's events after ``Last-Event-ID`` and ends at once with ``retry``,
+    so the browser's EventSource asks again in two seconds: polling, never a held thread.
+    """
+    try:
+        after = parse_cursor(request.headers.get("Last-Event-ID") or request.args.get("after"))
+        halls = screen_halls(request.args.get("hall"))
+    except BadParameter as refusal:
+        return _refused(refusal)
+    feed = _feed(after, halls)
+    blocks = ["retry: 2000\n\n"]
+    for item in feed["events"]:
+        blocks.append(
+            f"id: {item['id']}\nevent: punch\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
+        )
     return Response(
-        _stream(app, last, hall, poll, lifetime),
+        "".join(blocks),
         mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-store"},
     )

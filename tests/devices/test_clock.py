@@ -1,4 +1,4 @@
-"""The clock-in screen: wording of each press, the JSON feed, the SSE stream."""
+"""The clock-in screen: wording of each press, the polled feed, its window and its parameters."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ from kiosk.models import Device, Hall, Staff
 from kiosk.models_devices import DeviceEvent
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+def freeze(monkeypatch: pytest.MonkeyPatch, local: str) -> dt.datetime:
+    """Make the clock feed's "now" the hall-local instant ``local`` (ISO); returns naive UTC."""
+    at = dt.datetime.fromisoformat(local).replace(tzinfo=SHANGHAI).astimezone(dt.UTC)
+    now = at.replace(tzinfo=None)
+    monkeypatch.setattr("kiosk.models.utcnow", lambda: now)
+    return now
 
 
 def add_event(app: Flask, local: str, kind: str = "punch", staff_no: str | None = "S001") -> int:
@@ -60,8 +68,15 @@ def add_event(app: Flask, local: str, kind: str = "punch", staff_no: str | None 
     ],
 )
 def test_verdicts(
-    hall: Flask, client: FlaskClient, local: str, slot: str | None, verdict: str, css: str
+    hall: Flask,
+    client: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+    local: str,
+    slot: str | None,
+    verdict: str,
+    css: str,
 ) -> None:
+    freeze(monkeypatch, local)
     add_event(hall, local)
     items = client.get("/clock/events?after=0").get_json()["events"]
     assert len(items) == 1
@@ -76,45 +91,56 @@ def test_verdicts(
 
 
 @pytest.mark.parametrize("kind", ["unmapped", "no_match"])
-def test_not_recognised(hall: Flask, client: FlaskClient, kind: str) -> None:
+def test_not_recognised(
+    hall: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    freeze(monkeypatch, "2026-11-26T08:32:00")
     add_event(hall, "2026-11-26T08:31:00", kind=kind, staff_no=None)
     item = client.get("/clock/events?after=0").get_json()["events"][0]
     assert item["verdict"] == "未能识别，请重按手指" and item["name"] is None
 
 
-def test_events_after_and_bad_after(hall: Flask, client: FlaskClient) -> None:
+def test_events_after_and_bad_after(
+    hall: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    freeze(monkeypatch, "2026-11-26T08:33:00")
     first = add_event(hall, "2026-11-26T08:31:00")
     second = add_event(hall, "2026-11-26T08:32:00", staff_no="S002")
-    items = client.get(f"/clock/events?after={first}").get_json()["events"]
-    assert [i["id"] for i in items] == [second] and items[0]["name"] == "李强"
+    answer = client.get(f"/clock/events?after={first}").get_json()
+    assert [i["id"] for i in answer["events"]] == [second] and answer["events"][0]["name"] == "李强"
+    assert answer["cursor"] == second
+    # Nothing new: the cursor stays where the client is.
+    assert client.get(f"/clock/events?after={second}").get_json()["cursor"] == second
     assert client.get("/clock/events?after=x").status_code == 400
-    assert client.get("/clock/events?after=0&hall=NOPE").get_json()["events"] == []
+    unknown = client.get("/clock/events?after=0&hall=NOPE")
+    assert unknown.status_code == 404 and unknown.get_json()["error"] == "unknown_hall"
+    assert client.get("/clock/events?after=0&hall=QJ").get_json()["events"] != []
 
 
-def test_screen_page(hall: Flask, client: FlaskClient) -> None:
+def test_screen_page(hall: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    freeze(monkeypatch, "2026-11-26T08:35:00")
     add_event(hall, "2026-11-26T08:31:00")
     page = client.get("/clock")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "请将手指放在指纹仪上" in html and "/clock/stream" in html
+    assert "请将手指放在指纹仪上" in html and "/clock/events" in html
+    assert "EventSource" not in html  # polled, never a held stream
     assert "张敏" in html  # the recent list
 
 
-def test_stream_sends_new_events_from_last_event_id(hall: Flask, client: FlaskClient) -> None:
-    hall.config["CLOCK_STREAM_SECONDS"] = 0.3
+def test_old_stream_answers_at_once_from_last_event_id(
+    hall: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A screen still on the old page (EventSource) gets one short answer and reconnects."""
+    freeze(monkeypatch, "2026-11-26T08:46:00")
     first = add_event(hall, "2026-11-26T08:31:00")
     add_event(hall, "2026-11-26T08:45:00", staff_no="S002")
     response = client.get("/clock/stream", headers={"Last-Event-ID": str(first)})
     assert response.mimetype == "text/event-stream"
     body = response.get_data(as_text=True)
+    assert body.startswith("retry: 2000\n\n")
     blocks = [b for b in body.split("\n\n") if b.startswith("id:")]
     assert len(blocks) == 1
     data = json.loads(blocks[0].split("data: ", 1)[1])
     assert (data["name"], data["verdict"]) == ("李强", "迟到 15 分钟")
-
-
-def test_fresh_stream_starts_from_now(hall: Flask, client: FlaskClient) -> None:
-    hall.config["CLOCK_STREAM_SECONDS"] = 0.2
-    add_event(hall, "2026-11-26T08:31:00")
-    body = client.get("/clock/stream").get_data(as_text=True)
-    assert "id:" not in body
+    assert client.get("/clock/stream", headers={"Last-Event-ID": "-1"}).status_code == 400

@@ -33,14 +33,14 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from kiosk.limits import (
+from kiosk.models import Event
+from kiosk.textlimits import (
     EARLIEST_DAY,
     LATEST_DAY,
     control_character,
     day_in_range,
     max_length,
 )
-from kiosk.models import Event
 
 LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 REQUIRED = _l("此项必填。")
@@ -50,7 +50,7 @@ ID_RANGE = NumberRange(min=1, max=MAX_ID, message=_l("编号无效。"))
 
 
 def day_range_message() -> str:
-    """The message for a date outside the accepted range (kiosk.limits)."""
+    """The message for a date outside the accepted range (kiosk.textlimits)."""
     return _(
         "日期应在 %(first)s 至 %(last)s 之间。",
         first=EARLIEST_DAY.isoformat(),

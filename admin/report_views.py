@@ -16,11 +16,11 @@ from admin.context import current_hall, viewer_unit_id
 from admin.forms import day_range_message
 from admin.views import register_nav
 from kiosk.extensions import db
-from kiosk.limits import LATEST_DAY, day_in_range
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Unit, utcnow
 from kiosk.services.appraisal import SCOPES, appraisal
 from kiosk.services.reports import day_defects, parse_week, weekly_report
+from kiosk.textlimits import LATEST_DAY, day_in_range
 
 register_nav("admin.weekly", _l("每周考勤通报"), ("duty", "leader", "unit"), 70)
 register_nav("admin.appraisal_sheet", _l("年度考核"), ("leader", "unit"), 80)

@@ -24,9 +24,9 @@ from kiosk.interchange import (
     resolve_hall,
     write_csv,
 )
-from kiosk.limits import DAY_RANGE, day_in_range
 from kiosk.models import Hall
 from kiosk.secret_key import install_key_file
+from kiosk.textlimits import DAY_RANGE, day_in_range
 
 
 def hall_or_exit(code: str | None) -> Hall:

@@ -13,8 +13,8 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.limits import DAY_RANGE, control_character, day_in_range, max_length, shown
 from kiosk.models import Hall, Unit, Window
+from kiosk.textlimits import DAY_RANGE, control_character, day_in_range, max_length, shown
 
 DEFAULT_REASONS = ["态度不好", "效率低", "业务不熟", "推诿扯皮", "解释不清", "其他"]
 DEFAULT_GRACE_MINUTES = 5

@@ -24,17 +24,6 @@ from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from kiosk.hallfile import HallFileError, parse_hall_file
-from kiosk.limits import (
-    CONTROL_CHARACTERS,
-    DAY_RANGE,
-    FIRST_YEAR,
-    LAST_YEAR,
-    NOTE_MAX_CHARS,
-    control_character,
-    day_in_range,
-    max_length,
-    shown,
-)
 from kiosk.localtime import hall_zone, local_day_bounds, to_local, to_storage
 from kiosk.models import (
     ABSENCE_KINDS,
@@ -54,6 +43,17 @@ from kiosk.models import (
     Staff,
     Unit,
     Window,
+)
+from kiosk.textlimits import (
+    CONTROL_CHARACTERS,
+    DAY_RANGE,
+    FIRST_YEAR,
+    LAST_YEAR,
+    NOTE_MAX_CHARS,
+    control_character,
+    day_in_range,
+    max_length,
+    shown,
 )
 
 KINDS = ("hall", "roster", "punches", "ratings", "cases", "absences", "events")

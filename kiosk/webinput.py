@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import abort, request
 from flask_babel import gettext as _
 
-from kiosk.limits import control_character
+from kiosk.textlimits import control_character
 
 
 def refuse_control_characters() -> None:

@@ -189,6 +189,11 @@ def _blocks(doc: DocxDocument, blocks: tuple[Block, ...], width_mm: float, annex
             _para(doc, block.text, indent_chars=2, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
 
 
+def _width_chars(text: str) -> float:
+    """Width of ``text`` in full-width characters (digits and Latin count half)."""
+    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
+
+
 def notice_docx(notice: Notice) -> bytes:
     """The notice as .docx bytes: the same text and tables as the PDF."""
     doc = Document()
@@ -237,14 +242,22 @@ def notice_docx(notice: Notice) -> bytes:
     _para(doc, "")
     _para(doc, notice.recipients)
     _blocks(doc, notice.body, P_TEXT_MM, annex=False)
-    # The end of the text stays on the page of the signature.
-    last = doc.paragraphs[-1]
-    last.paragraph_format.keep_with_next = True
-    if notice.annex_note:
+    # 落款 is never alone on a page: the line above it moves with it (keep with next),
+    # and 附件说明 starts with two lines.
+    notes = list(notice.annex_note)
+    if notes:
         _para(doc, "", keep_with_next=True)
-        for index, line in enumerate(notice.annex_note):
-            note = _para(doc, line, keep_with_next=True)
-            note.paragraph_format.left_indent = Pt((5 if index else 2) * BODY_PT)
+        for index, line in enumerate(notes):
+            keep = index == 0 or index == len(notes) - 1
+            note = _para(doc, line, keep_with_next=keep)
+            # Hanging indent: a wrapped title lines up after its "N．" (and "附件：").
+            head = line[: line.index("．") + 1] if "．" in line else ""
+            base = 2 if index == 0 else 5
+            start = base + _width_chars(head)
+            note.paragraph_format.left_indent = Pt(start * BODY_PT)
+            note.paragraph_format.first_line_indent = Pt((base - start) * BODY_PT)
+    else:
+        doc.paragraphs[-1].paragraph_format.keep_with_next = True
     _para(doc, "", keep_with_next=True)
     issuer = _para(doc, notice.issuer, align=WD_ALIGN_PARAGRAPH.RIGHT, keep_with_next=True)
     issuer.paragraph_format.right_indent = Pt(2 * BODY_PT)

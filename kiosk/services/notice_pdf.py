@@ -199,6 +199,20 @@ def _masthead(notice: Notice, styles: _Styles, width: float) -> list[Flowable]:
     return story
 
 
+def _annex_style(line: str, index: int, styles: _Styles) -> ParagraphStyle:
+    """附件说明 with a hanging indent: a wrapped title lines up after its ``N．``."""
+    head = line[: line.index("．") + 1] if "．" in line else ""
+    hang = pdfmetrics.stringWidth(head.removeprefix("附件："), styles.font, BODY_SIZE)
+    base = 2 * BODY_SIZE if index == 0 else 5 * BODY_SIZE
+    start = base + (3 * BODY_SIZE if index == 0 and head.startswith("附件：") else 0)
+    return ParagraphStyle(
+        f"annex_note{index}",
+        parent=styles.annex_note,
+        leftIndent=start + hang,
+        firstLineIndent=base - start - hang,
+    )
+
+
 def _signature(notice: Notice, styles: _Styles) -> list[Flowable]:
     """落款 without a seal: the issuer two characters from the right, the date under it
     starting two characters further right (GB/T 9704, 7.3.5.2)."""
@@ -272,17 +286,22 @@ def notice_pdf(notice: Notice) -> bytes:
     story += [Paragraph(title, styles.title), Spacer(1, BODY_LEADING)]
     story.append(_p(notice.recipients, styles.recipients))
     body = _blocks(notice.body, styles, p_width, annex=False)
-    # The last paragraph, the annex note and the signature stay on one page.
-    closing: list[Flowable] = [body.pop()]
-    if notice.annex_note:
-        closing.append(Spacer(1, BODY_LEADING))
-        later = ParagraphStyle("annex_more", parent=styles.annex_note, leftIndent=5 * BODY_SIZE)
-        closing += [
-            _p(line, styles.annex_note if i == 0 else later)
-            for i, line in enumerate(notice.annex_note)
-        ]
-    closing += _signature(notice, styles)
     story += body
+    # 落款 is never alone on a page: the last line above it (the last 附件说明 line, or the
+    # last paragraph with its heading) moves with it; 附件说明 starts with two lines.
+    closing: list[Flowable] = []
+    if notice.annex_note:
+        notes = [
+            _p(line, _annex_style(line, i, styles)) for i, line in enumerate(notice.annex_note)
+        ]
+        story += [CondPageBreak(3 * BODY_LEADING), Spacer(1, BODY_LEADING)]
+        story += notes[:-1]
+        closing.append(notes[-1])
+    elif body:
+        closing.append(story.pop())
+        if len(notice.body) > 1 and notice.body[-2].kind == "heading":
+            closing.insert(0, story.pop())
+    closing += _signature(notice, styles)
     story.append(KeepTogether(closing))
 
     for annex in notice.annexes:

@@ -48,6 +48,7 @@ def _notice(
     revision: int = 1,
     reason: str | None = None,
     hall_name: str = "潜江市行政服务中心",
+    unit_names: dict[str, str] | None = None,
 ) -> notices.Notice:
     return notices.build_notice(
         hall_name=hall_name,
@@ -58,7 +59,7 @@ def _notice(
         reason=reason,
         sha256=SHA,
         units=units or list(UNITS.items()),
-        unit_names=UNITS,
+        unit_names=unit_names or UNITS,
         number="潜政服通〔2026〕5号",
         supersedes="潜政服通〔2026〕4号" if revision > 1 else "",
     )
@@ -233,15 +234,56 @@ def test_no_heading_left_alone_at_the_foot_of_a_page(people: int) -> None:
         assert lines and lines[-1] not in headings, (number, lines[-3:])
 
 
-def test_signature_stays_with_the_end_of_the_text() -> None:
-    # Whatever the length of the body, 落款 is never alone on a page.
-    for people in (0, 10, 20):
-        result = _big_result(people, windows=1)
-        for person in result["individuals"][len(EXPECTED["individuals"]) :]:
-            person["award"] = "advanced"
-        pages = pdf_pages(notice_pdf(_notice(result)))
-        signed = next(p for p in pages if "二〇二六年十一月五日" in p)
-        assert "附件" in signed and "政务服务水平" in _flat(signed)
+def _many_units(count: int) -> tuple[dict[str, Any], dict[str, str]]:
+    """A result with ``count`` units of one window and one person each."""
+    result = copy.deepcopy(EXPECTED)
+    result["windows"], result["individuals"] = [], []
+    names = {}
+    for i in range(count):
+        unit, window, staff = f"U{i:02d}", f"W{i + 10}", f"S{i + 100}"
+        names[unit] = f"第{i + 1}测试管理局"
+        result["windows"].append(
+            {
+                **copy.deepcopy(EXPECTED["windows"][0]),
+                "window": window,
+                "unit": unit,
+                "name": f"窗口{i + 1}",
+                "members": [staff],
+                "award": "red_flag" if i < 3 else None,
+            }
+        )
+        result["individuals"].append(
+            {
+                **copy.deepcopy(EXPECTED["individuals"][0]),
+                "staff_no": staff,
+                "name": f"员工{i + 1}",
+                "window": window,
+                "award": "advanced" if i < 5 else None,
+            }
+        )
+    return result, names
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 5, 8, 11, 14, 17, 20, 23, 26, 30])
+def test_signature_and_headings_with_many_units(count: int) -> None:
+    # Whatever the length of the body and of the 附件说明, 落款 is never alone on a page
+    # and no heading is left at the foot of one.
+    result, names = _many_units(count)
+    notice = _notice(result, units=list(names.items()), unit_names=names)
+    pages = pdf_pages(notice_pdf(notice))
+    headings = _headings(notice)
+    signed = None
+    for number, page in enumerate(pages, start=1):
+        lines = [_flat(line) for line in page.splitlines() if _flat(line)]
+        lines = [line for line in lines if line != f"—{number}—"]
+        assert lines and lines[-1] not in headings, (number, lines[-3:])
+        if "二〇二六年十一月五日" in lines:
+            signed = lines
+    assert signed is not None
+    at = signed.index("潜江市行政服务中心")
+    assert at >= 1 and signed[at - 1] not in headings, signed
+    if count > 1:
+        assert signed[at - 1].endswith("窗口及工作人员考评情况")  # the last 附件说明 line
 
 
 # --------------------------------------------------------------------------- Word

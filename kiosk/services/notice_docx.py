@@ -18,7 +18,7 @@ import io
 from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.section import WD_ORIENT, WD_SECTION
-from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING, WD_TAB_ALIGNMENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -167,7 +167,9 @@ def _table(doc: DocxDocument, table: NoticeTable, width_mm: float, size: float) 
             paragraph = cell.paragraphs[0]
             paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
             fmt = paragraph.paragraph_format
-            fmt.line_spacing_rule = WD_LINE_SPACING.SINGLE
+            fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+            fmt.line_spacing = Pt(size * 1.35)
+            cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
             fmt.space_before = fmt.space_after = Pt(0)
             fmt.first_line_indent = Pt(0)
             _text(paragraph, value, font=HEADING_FONT if r == 0 else TABLE_FONT, size=size)

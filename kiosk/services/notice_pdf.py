@@ -312,8 +312,8 @@ def notice_pdf(notice: Notice) -> bytes:
 
     # 版记 on the last page: the 印发 line between two rules, then the data line.
     story += [
-        CondPageBreak(40 * mm),
-        Spacer(1, 8 * mm),
+        CondPageBreak(30 * mm),
+        Spacer(1, 6 * mm),
         HRFlowable(width="100%", thickness=1, color=colors.black, spaceAfter=2),
         _imprint(notice, styles),
         HRFlowable(width="100%", thickness=1, color=colors.black, spaceBefore=2, spaceAfter=4),

@@ -274,7 +274,7 @@ def _person_table(people: list[dict[str, Any]], window_names: dict[str, str]) ->
     return NoticeTable(
         PERSON_COLUMNS,
         tuple(rows),
-        (10, 20, 24, 15, 14, 12, 12, 12, 12, 16, 16, 10, 10, 10, 12, 16, 16, 30),
+        (12, 20, 24, 15, 14, 12, 12, 12, 12, 16, 16, 11, 11, 11, 12, 16, 16, 25),
     )
 
 

@@ -151,9 +151,11 @@ def _heading(text: str, style: ParagraphStyle, following: Block | None) -> list[
     A page break comes first unless the heading and the start of what follows (two lines
     of text, or a table's header and two rows) still fit on the page.
     """
-    needed = style.leading + style.spaceBefore + (3 * 22 + 8 if following else 0)
-    if following is not None and following.kind == "para":
-        needed = style.leading + style.spaceBefore + 2 * BODY_LEADING
+    needed = style.leading + style.spaceBefore
+    if following is not None and following.table is not None:
+        needed += (1 + min(2, len(following.table.rows))) * 22 + 8
+    elif following is not None:
+        needed += 2 * BODY_LEADING
     return [CondPageBreak(needed), _p(text, style)]
 
 

@@ -150,6 +150,14 @@ def _table(doc: DocxDocument, table: NoticeTable, width_mm: float, size: float) 
     grid.style = "Table Grid"
     grid.alignment = WD_TABLE_ALIGNMENT.CENTER
     grid.autofit = False
+    # Narrow cell margins (1 mm), so the short numeric columns do not wrap.
+    margins = OxmlElement("w:tblCellMar")
+    for side in ("left", "right"):
+        margin = OxmlElement(f"w:{side}")
+        margin.set(qn("w:w"), "57")
+        margin.set(qn("w:type"), "dxa")
+        margins.append(margin)
+    grid._tbl.tblPr.append(margins)
     scale = width_mm / sum(table.widths)
     widths = [Mm(w * scale) for w in table.widths]
     # Word reads the cells' widths, LibreOffice and WPS the table grid: set both.
@@ -283,7 +291,7 @@ def notice_docx(notice: Notice) -> bytes:
 
     # 版记: the 印发 line between two rules, then the data line.
     width = L_TEXT_MM if notice.annexes else P_TEXT_MM
-    _para(doc, "", keep_with_next=True)
+    _para(doc, "", keep_with_next=True, size=8, line_pt=12)
     imprint = _para(doc, keep_with_next=True, line_pt=26)
     imprint.paragraph_format.left_indent = Pt(14)
     imprint.paragraph_format.right_indent = Pt(14)

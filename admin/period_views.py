@@ -33,6 +33,8 @@ from kiosk.models import Hall, PublishedPeriod, Unit, utcnow
 from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.scoring import AsOfBeforePeriod
 from kiosk.services import notices, publishing
+from kiosk.services.notice_docx import notice_docx as notice_docx_bytes
+from kiosk.services.notice_pdf import notice_pdf as notice_pdf_bytes
 from kiosk.services.publishing import IntegrityFailure, PublishError
 from kiosk.services.scoring import rules_for
 
@@ -274,13 +276,8 @@ def published(period: str) -> ResponseReturnValue:
     )
 
 
-@bp.get("/periods/<period>/notice.pdf")
-@bp.get("/periods/<period>/notice-<unit>.pdf")
-@roles_required("leader", "duty", "unit")
-def notice_pdf(period: str, unit: str | None = None) -> ResponseReturnValue:
-    """The notice as PDF: one unit's, or every unit's one after another."""
-    hall = current_hall()
-    row = _published_row(hall, period)
+def _notice(hall: Hall, row: PublishedPeriod, unit: str | None) -> notices.Notice:
+    """The 通报 of a publication for one unit or all (403/404 as the viewer may see)."""
     result = _frozen(row)
     units = publishing.unit_names(db.session, hall)
     restricted = _viewer_unit_code(hall)
@@ -290,20 +287,65 @@ def notice_pdf(period: str, unit: str | None = None) -> ResponseReturnValue:
         abort(404)
     chosen = [(unit, units[unit])] if unit else list(units.items())
     zone = hall_zone(hall.timezone)
-    data = notices.notice_pdf(
+    prefix = notices.number_prefix(hall)
+    year, serial = notices.publication_serial(db.session, hall, row)
+    supersedes = ""
+    if row.revision > 1:
+        revisions = publishing.revisions(db.session, hall, row.period)
+        previous = next(r for r in revisions if r.revision == row.revision - 1)
+        supersedes = (
+            notices.document_number(prefix, *notices.publication_serial(db.session, hall, previous))
+            or f"第{previous.revision}版"
+        )  # the notice is a Chinese document in any UI language
+    return notices.build_notice(
         hall_name=hall.name,
         result=result,
         revision=row.revision,
         published_at=to_local(row.published_at, zone),
+        as_of=to_local(row.as_of, zone),
         reason=row.reason,
         sha256=row.sha256,
         units=chosen,
+        unit_names=units,
+        number=notices.document_number(prefix, year, serial),
+        supersedes=supersedes,
     )
-    name = f"notice-{hall.code}-{row.period}-r{row.revision}{'-' + unit if unit else ''}.pdf"
+
+
+def _notice_name(hall: Hall, row: PublishedPeriod, unit: str | None, ext: str) -> str:
+    return f"notice-{hall.code}-{row.period}-r{row.revision}{'-' + unit if unit else ''}.{ext}"
+
+
+@bp.get("/periods/<period>/notice.pdf")
+@bp.get("/periods/<period>/notice-<unit>.pdf")
+@roles_required("leader", "duty", "unit")
+def notice_pdf(period: str, unit: str | None = None) -> ResponseReturnValue:
+    """The notice as PDF: one unit's (with its annex), or all units' (an annex each)."""
+    hall = current_hall()
+    row = _published_row(hall, period)
+    data = notice_pdf_bytes(_notice(hall, row, unit))
     return Response(
         data,
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
+        headers={
+            "Content-Disposition": f'inline; filename="{_notice_name(hall, row, unit, "pdf")}"'
+        },
+    )
+
+
+@bp.get("/periods/<period>/notice.docx")
+@bp.get("/periods/<period>/notice-<unit>.docx")
+@roles_required("leader", "duty", "unit")
+def notice_docx(period: str, unit: str | None = None) -> ResponseReturnValue:
+    """The same notice as a Word file, for offices that edit it in Word or WPS."""
+    hall = current_hall()
+    row = _published_row(hall, period)
+    data = notice_docx_bytes(_notice(hall, row, unit))
+    name = _notice_name(hall, row, unit, "docx")
+    return Response(
+        data,
+        mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -314,12 +356,15 @@ def notice_xlsx(period: str) -> ResponseReturnValue:
     hall = current_hall()
     row = _published_row(hall, period)
     unit = _viewer_unit_code(hall)
+    year, serial = notices.publication_serial(db.session, hall, row)
     data = notices.notice_xlsx(
         hall_name=hall.name,
         result=_frozen(row),
         revision=row.revision,
         sha256=row.sha256,
         inputs_sha256=row.inputs_sha256,
+        unit_names=publishing.unit_names(db.session, hall),
+        number=notices.document_number(notices.number_prefix(hall), year, serial),
         unit_code=unit,
     )
     name = f"result-{hall.code}-{row.period}-r{row.revision}{'-' + unit if unit else ''}.xlsx"

@@ -118,6 +118,7 @@ def hall_toml() -> str:
         "[attendance]\ngrace_minutes = 5\ndebounce_seconds = 60\n",
         "[ratings]",
         "reasons = [" + ", ".join(f'"{r}"' for r in REASONS) + "]\n",
+        '[notice]\nnumber_prefix = "潜政服通"\n',
     ]
     number = 0
     windows = []

@@ -21,6 +21,7 @@ DEFAULT_GRACE_MINUTES = 5
 DEFAULT_DEBOUNCE_SECONDS = 60
 # A rating reason is a short label on a button of the counter screen.
 REASON_MAX_CHARS = 50
+MAX_NUMBER_PREFIX = 20
 
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 _HOUR_MINUTE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -239,6 +240,19 @@ def parse_hall_file(data: bytes) -> HallFile:
         )
         reasons = DEFAULT_REASONS
 
+    notice = doc.get("notice", {})
+    prefix = notice.get("number_prefix", "") if isinstance(notice, dict) else None
+    if (
+        not isinstance(prefix, str)
+        or len(prefix.strip()) > MAX_NUMBER_PREFIX
+        or any(ch in prefix for ch in "〔〕[]()（）\r\n\t")
+    ):
+        problems.append(
+            f"[notice] number_prefix: expected a text of at most {MAX_NUMBER_PREFIX} characters"
+            ' such as "潜政服通", without brackets (the year and serial are added)'
+        )
+        prefix = ""
+
     units: list[tuple[str, str]] = []
     seen_units: set[str] = set()
     for index, unit in enumerate(_tables(doc, "unit", problems), start=1):
@@ -296,4 +310,7 @@ def parse_hall_file(data: bytes) -> HallFile:
         "extra_workdays": extra,
         "rating_reasons": list(reasons),
     }
+    if prefix.strip():
+        # 发文字号 prefix of the 通报: X政服通 gives X政服通〔2026〕5号.
+        settings["notice"] = {"number_prefix": prefix.strip()}
     return HallFile(str(code), str(name), str(timezone), settings, units, windows)

@@ -10,6 +10,7 @@ import logging
 import string
 import sys
 import time
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from devices import protocol as p
 from devices.client import ModuleClient
+from devices.journal import Journal
 from devices.listener import Listener, ListenerSettings
 from devices.protocol import Confirmation as C
 from devices.store import DatabaseSink, punches_today, spec_of
@@ -83,6 +85,25 @@ def listener_settings(app: Flask) -> ListenerSettings:
         failures_before_reconnect=int(cfg.get("DEVICE_FAILURES_BEFORE_RECONNECT", 3)),
         status_interval=float(cfg.get("DEVICE_STATUS_INTERVAL", 5.0)),
     )
+
+
+def journal_path(app: Flask) -> Path:
+    """The listener's press journal: in the instance folder (local disk, not the database)."""
+    return Path(app.instance_path) / "devices" / "journal.jsonl"
+
+
+def status_path(app: Flask) -> Path:
+    """The listener's status file (readers, backlog, database state), next to the journal."""
+    return Path(app.instance_path) / "devices" / "status.json"
+
+
+def read_status_file(app: Flask) -> dict[str, object] | None:
+    """The listener's last status file, or None when there is none (or it is unreadable)."""
+    try:
+        data = json.loads(status_path(app).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 @devices_cli.command("add")
@@ -273,7 +294,10 @@ def listen_command(names: tuple[str, ...]) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s"
     )
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    listener = Listener(specs, DatabaseSink(app), listener_settings(app))
+    journal = Journal(journal_path(app))
+    if journal.pending():
+        click.echo(f"{len(journal.pending())} journaled presses to store first", err=True)
+    listener = Listener(specs, DatabaseSink(app), listener_settings(app), journal, status_path(app))
     click.echo(f"listening on {', '.join(s.name for s in specs)}; stop with Ctrl-C", err=True)
     listener.run_until_signal()
     click.echo("stopped", err=True)

@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from devices.listener import DeviceSpec, Match, Status
+from devices.listener import DeviceSpec, Match, Status, pause_point
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, local_day_bounds
 from kiosk.models import Device, DeviceTemplate, Hall, Punch
@@ -59,6 +59,8 @@ class DatabaseSink:
         """Store the punch (or the unmapped page) and its event, in one transaction."""
         at = naive_utc(match.at)
         with self.lock, self.app.app_context():
+            if match.press_id and self._held(match.press_id):
+                return  # stored before a crash: the journal had not marked it done
             try:
                 device = self._device(match.device)
             except DeviceGone:
@@ -74,7 +76,13 @@ class DatabaseSink:
             if mapping is None:
                 device.unrecognised_count += 1
                 db.session.add(
-                    DeviceEvent(device_id=device.id, at=at, kind="unmapped", page=match.page)
+                    DeviceEvent(
+                        device_id=device.id,
+                        at=at,
+                        kind="unmapped",
+                        page=match.page,
+                        press_id=match.press_id or None,
+                    )
                 )
                 db.session.commit()
                 log.info("%s: page %s matched but mapped to nobody", device.name, match.page)
@@ -99,12 +107,21 @@ class DatabaseSink:
                     page=match.page,
                     staff_id=mapping.staff_id,
                     punch_id=punch.id,
+                    press_id=match.press_id or None,
                 )
             )
+            db.session.flush()
+            pause_point("before_commit")
             db.session.commit()
             log.info(
                 "%s: page %s -> punch of staff id %s", device.name, match.page, mapping.staff_id
             )
+
+    def _held(self, press_id: str) -> bool:
+        return (
+            db.session.scalar(select(DeviceEvent.id).where(DeviceEvent.press_id == press_id))
+            is not None
+        )
 
     def record_no_match(self, device: str, at: dt.datetime) -> None:
         """A finger the module did not find."""

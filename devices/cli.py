@@ -17,6 +17,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from devices import protocol as p
 from devices.client import ModuleClient
@@ -304,11 +305,14 @@ def listen_command(names: tuple[str, ...]) -> None:
 
 
 def status_rows() -> list[dict[str, object]]:
-    """Each reader's state for ``devices status`` (and the dashboard)."""
+    """Each reader's state for ``devices status`` (and the dashboard), with the presses the
+    listener holds in its journal because the database did not take them yet."""
+    held = held_presses(current_app)
     rows: list[dict[str, object]] = []
     for device in db.session.scalars(select(Device).order_by(Device.name)):
         hall = db.session.get(Hall, device.hall_id)
         zone = hall_zone(hall.timezone if hall else "Asia/Shanghai")
+        backlog = held.get(device.name, {})
         rows.append(
             {
                 "name": device.name,
@@ -321,6 +325,36 @@ def status_rows() -> list[dict[str, object]]:
                 "last_error": device.last_error,
                 "punches_today": punches_today(device),
                 "unrecognised": device.unrecognised_count,
+                "backlog": int(backlog.get("backlog") or 0),
+                "backlog_since": backlog.get("backlog_since"),
+            }
+        )
+    return rows
+
+
+def held_presses(app: Flask) -> dict[str, dict[str, object]]:
+    """Per device, the backlog the listener's status file reports (empty without a file)."""
+    data = read_status_file(app) or {}
+    devices = data.get("devices")
+    return (
+        {str(k): v for k, v in devices.items() if isinstance(v, dict)}
+        if isinstance(devices, dict)
+        else {}
+    )
+
+
+def rows_from_status_file() -> list[dict[str, object]]:
+    """What ``devices status`` can tell when the database cannot be reached."""
+    rows: list[dict[str, object]] = []
+    for name, entry in sorted(held_presses(current_app).items()):
+        rows.append(
+            {
+                "name": name,
+                "state": entry.get("state"),
+                "last_seen": entry.get("last_seen"),
+                "last_error": entry.get("last_error"),
+                "backlog": int(entry.get("backlog") or 0),
+                "backlog_since": entry.get("backlog_since"),
             }
         )
     return rows
@@ -329,17 +363,45 @@ def status_rows() -> list[dict[str, object]]:
 @devices_cli.command("status")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def status_command(fmt: str) -> None:
-    """Each reader's state, last seen, last error and punches today."""
-    rows = status_rows()
+    """Each reader's state, last seen, last error, punches today and presses held."""
+    try:
+        rows = status_rows()
+        database_error = None
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        rows = rows_from_status_file()
+        database_error = str(exc).splitlines()[0]
+    listener = read_status_file(current_app) or {}
     if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        if database_error is None:
+            click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        else:
+            payload = {"database_error": database_error, "listener": listener, "devices": rows}
+            click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
+    if database_error is not None:
+        click.echo(f"数据库无法连接 (database unreachable): {database_error}")
+        click.echo(f"the listener's status file, updated {listener.get('updated') or '-'}:")
     if not rows:
         click.echo("no devices")
         return
     for row in rows:
+        held = ""
+        if row["backlog"]:
+            held = (
+                f"; 暂存 {row['backlog']} 条打卡 since {row['backlog_since']} "
+                "(held in the journal, written when the database is back)"
+            )
+        counts = (
+            f"; punches today {row['punches_today']}; not recognised {row['unrecognised']}"
+            if "punches_today" in row
+            else ""
+        )
         click.echo(
-            f"{row['name']}: {row['state']} on {row['port']}; last seen {row['last_seen'] or '-'}; "
-            f"punches today {row['punches_today']}; not recognised {row['unrecognised']}"
+            f"{row['name']}: {row['state']}"
+            + (f" on {row['port']}" if "port" in row else "")
+            + f"; last seen {row['last_seen'] or '-'}"
+            + counts
+            + held
             + (f"; last error: {row['last_error']}" if row["last_error"] else "")
         )

@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import logging
 import os
-import queue
 import signal
 import threading
 import time
@@ -343,7 +342,8 @@ class Storer:
         self.journal = journal
         self.settings = settings
         self.status_path = status_path
-        self.queue: queue.Queue[tuple[str, object]] = queue.Queue()
+        self.wake = threading.Event()
+        self.lock = threading.Lock()
         self.backlog: deque[Match] = deque(
             Match(p.device, p.page, p.score, p.at, p.id) for p in journal.pending()
         )
@@ -357,58 +357,69 @@ class Storer:
         self.stored = 0
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, name="storer", daemon=True)
-        self._status_written = 0.0
+        self.file_thread = threading.Thread(
+            target=self.run_status_file, name="status-file", daemon=True
+        )
+        self._file_lock = threading.Lock()
+        self._tried_with = 0
         self._retry = settings.store_retry
         self._next_try = 0.0
 
     # --- Sink for the workers ----------------------------------------------------------
 
     def record_match(self, match: Match) -> None:
-        """Queue a journaled hit for the database."""
-        self.queue.put(("match", match))
+        """Hand a journaled hit to the storer (never blocks on the database)."""
+        self.backlog.append(match)
+        self.wake.set()
 
     def record_no_match(self, device: str, at: dt.datetime) -> None:
-        """Queue a finger the module did not find."""
-        self.queue.put(("miss", (device, at)))
+        """Hand over a finger the module did not find."""
+        self.misses.append((device, at))
+        self.wake.set()
 
     def report_status(self, device: str, status: Status) -> None:
-        """Queue a reader's state (only the latest is written)."""
-        self.queue.put(("status", (device, status)))
+        """Hand over a reader's state (only the latest is written)."""
+        with self.lock:
+            self.statuses[device] = status
+            self.dirty.add(device)
+        self.wake.set()
 
-    # --- thread ------------------------------------------------------------------------
+    # --- threads -----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the thread."""
+        """Start the storer's thread and the status file's."""
         self.thread.start()
+        if self.status_path is not None:
+            self.file_thread.start()
 
     def stop(self) -> None:
         """Store what can be stored within ``drain_on_stop`` seconds, then stop."""
         self.stopping.set()
-        self.queue.put(("wake", None))
+        self.wake.set()
         self.thread.join(self.settings.drain_on_stop + 1)
+        if self.file_thread.is_alive():
+            self.file_thread.join(2)
+        self._write_status_file()
 
     def backlog_of(self, device: str) -> list[Match]:
         """Presses of ``device`` waiting for the database."""
         return [m for m in list(self.backlog) if m.device == device]
 
     def run(self) -> None:
-        """Take queued items, store the backlog, write statuses and the status file."""
+        """Store the backlog in order, then misses and statuses, whenever woken."""
         give_up_at: float | None = None
         while True:
             busy = bool(self.backlog or self.dirty or self.misses)
-            timeout = max(0.0, self._next_try - time.monotonic()) if busy else None
-            if timeout is None:
-                timeout = self.settings.status_interval
-            try:
-                self._take(self.queue.get(timeout=timeout))
-                while True:
-                    self._take(self.queue.get_nowait())
-            except queue.Empty:
-                pass
+            if busy:
+                self.wake.wait(max(0.0, self._next_try - time.monotonic()))
+            else:
+                self.wake.wait()
+            self.wake.clear()
+            if self.backlog and self._next_try and len(self.backlog) != self._tried_with:
+                self._next_try = 0.0  # a new press: try the database now
             if time.monotonic() >= self._next_try:
                 self._flush()
-            self._write_status_file()
-            if self.stopping.is_set() and self.queue.empty():
+            if self.stopping.is_set():
                 if not (self.backlog or self.dirty or self.misses):
                     break
                 give_up_at = give_up_at or time.monotonic() + self.settings.drain_on_stop
@@ -418,20 +429,14 @@ class Storer:
                         len(self.backlog),
                     )
                     break
-        self._write_status_file(force=True)
+                if self.db_ok is False:
+                    self.stopping.wait(self.settings.store_retry)
 
-    def _take(self, item: tuple[str, object]) -> None:
-        kind, value = item
-        if kind == "match":
-            assert isinstance(value, Match)
-            self.backlog.append(value)
-            self._next_try = 0.0  # a new press: try the database now
-        elif kind == "miss":
-            self.misses.append(value)  # type: ignore[arg-type]
-        elif kind == "status":
-            device, status = value  # type: ignore[misc]
-            self.statuses[device] = status
-            self.dirty.add(device)
+    def run_status_file(self) -> None:
+        """Write the status file every ``status_interval`` (its own thread: the storer may
+        be stuck in a database call for seconds)."""
+        while not self.stopping.wait(self.settings.status_interval):
+            self._write_status_file()
 
     def _flush(self) -> None:
         try:
@@ -448,9 +453,18 @@ class Storer:
                 device, at = self.misses[0]
                 self.sink.record_no_match(device, at)
                 self.misses.popleft()
-            for device in sorted(self.dirty):
-                self.sink.report_status(device, self.statuses[device])
-                self.dirty.discard(device)
+            with self.lock:
+                dirty = {device: self.statuses[device] for device in self.dirty}
+                self.dirty.clear()
+            try:
+                for device, status in sorted(dirty.items()):
+                    self.sink.report_status(device, status)
+                    dirty.pop(device)
+            finally:
+                with self.lock:
+                    for device in dirty:
+                        if device not in self.dirty:
+                            self.dirty.add(device)
         except Exception as exc:
             first = self.db_ok is not False
             self.db_ok = False
@@ -458,7 +472,8 @@ class Storer:
             if first:
                 log.exception("database away; %d presses held in the journal", len(self.backlog))
                 self.db_down_since = utcnow()
-                self._write_status_file(force=True)
+                self._write_status_file()
+            self._tried_with = len(self.backlog)
             self._next_try = time.monotonic() + self._retry
             self._retry = min(self._retry * 2, self.settings.store_retry_max)
             return
@@ -467,17 +482,19 @@ class Storer:
         if self.db_ok is not True:
             self.db_ok = True
             self.db_down_since = None
-            self._write_status_file(force=True)
+            self._write_status_file()
         self._retry = self.settings.store_retry
         self._next_try = 0.0
 
     def snapshot(self) -> dict[str, object]:
         """What the status file holds."""
         devices: dict[str, object] = {}
-        names = list(dict.fromkeys([*self.devices, *self.statuses]))
+        with self.lock:
+            statuses = dict(self.statuses)
+        names = list(dict.fromkeys([*self.devices, *statuses]))
         backlog = list(self.backlog)
         for name in names:
-            status = self.statuses.get(name)
+            status = statuses.get(name)
             held = [m for m in backlog if m.device == name]
             devices[name] = {
                 "state": status.state if status else None,
@@ -489,6 +506,7 @@ class Storer:
         return {
             "updated": iso(utcnow()),
             "pid": os.getpid(),
+            "running": not self.stopping.is_set(),
             "database": {
                 "ok": self.db_ok,
                 "error": self.db_error if self.db_ok is False else None,
@@ -499,13 +517,14 @@ class Storer:
             "devices": devices,
         }
 
-    def _write_status_file(self, force: bool = False) -> None:
+    def _write_status_file(self) -> None:
         if self.status_path is None:
             return
-        now = time.monotonic()
-        if not force and now - self._status_written < self.settings.status_interval:
-            return
-        self._status_written = now
+        with self._file_lock:
+            self._write_status_file_locked()
+
+    def _write_status_file_locked(self) -> None:
+        assert self.status_path is not None
         data = self.snapshot()
         tmp = self.status_path.with_suffix(".tmp")
         try:

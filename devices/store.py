@@ -14,7 +14,7 @@ import logging
 import threading
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from devices.listener import DeviceSpec, Match, Status, pause_point
@@ -25,10 +25,20 @@ from kiosk.models_devices import DeviceEvent
 
 log = logging.getLogger(__name__)
 
+# The listener's own wait for a locked SQLite file, in ms (the web server waits 30 s): the
+# press is in the journal, so rather give up soon, say "held" and try again than sit blocked.
+SQLITE_BUSY_MS = 2000
+
 
 def naive_utc(value: dt.datetime) -> dt.datetime:
     """An aware instant as the naive UTC the models store."""
     return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _short_busy_timeout(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    cursor.close()
 
 
 def spec_of(device: Device) -> DeviceSpec:
@@ -48,6 +58,11 @@ class DatabaseSink:
         # One writer at a time: the workers are threads of one process, and SQLite takes one
         # writer anyway; serialising here avoids needless busy waits.
         self.lock = threading.Lock()
+        with app.app_context():
+            engine = db.engine
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _short_busy_timeout)
+                engine.dispose()  # connections opened before get it too, when reopened
 
     def _device(self, name: str) -> Device:
         device = db.session.scalar(select(Device).where(Device.name == name))
@@ -84,8 +99,9 @@ class DatabaseSink:
                         press_id=match.press_id or None,
                     )
                 )
+                name = device.name
                 db.session.commit()
-                log.info("%s: page %s matched but mapped to nobody", device.name, match.page)
+                log.info("%s: page %s matched but mapped to nobody", name, match.page)
                 return
             punch = Punch(
                 staff_id=mapping.staff_id, punched_at=at, source="device", device_id=device.id
@@ -111,11 +127,11 @@ class DatabaseSink:
                 )
             )
             db.session.flush()
+            # Read before the commit expires them: after it, nothing may touch the database.
+            said = (device.name, match.page, mapping.staff_id)
             pause_point("before_commit")
             db.session.commit()
-            log.info(
-                "%s: page %s -> punch of staff id %s", device.name, match.page, mapping.staff_id
-            )
+            log.info("%s: page %s -> punch of staff id %s", *said)
 
     def _held(self, press_id: str) -> bool:
         return (

@@ -252,6 +252,9 @@ def test_presses_are_held_while_the_database_is_away_and_stored_when_back(
             assert payload["devices"][0]["backlog"] == 2
             text = outage.app.test_cli_runner().invoke(args=["devices", "status"]).output
             assert "数据库无法连接" in text and "暂存 2 条打卡" in text
+        # The clock screen says so (the web app reaches the database directly here).
+        notice = hall.test_client().get("/clock/held?hall=QJ").get_json()["held"]
+        assert notice["count"] == 2 and "暂存2条打卡" in notice["message"]
         held_until = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         assert len(punch_times(hall)) == 1
         outage.restore()
@@ -261,6 +264,7 @@ def test_presses_are_held_while_the_database_is_away_and_stored_when_back(
             lambda: json.loads(status_path.read_text()).get("backlog") == 0,
             what="status file clear",
         )
+    assert hall.test_client().get("/clock/held?hall=QJ").get_json() == {"held": None}
     times = punch_times(hall)
     # The original instants: taken while the database was away, not when it came back.
     assert all(cut_at <= t <= held_until for t in times[1:]), times

@@ -16,20 +16,21 @@ from typing import NoReturn
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from devices import protocol as p
 from devices.client import ModuleClient
 from devices.journal import Journal
-from devices.listener import Listener, ListenerSettings
+from devices.listener import DeviceSpec, Listener, ListenerSettings
 from devices.protocol import Confirmation as C
 from devices.store import DatabaseSink, punches_today, spec_of
 from devices.transport import SerialTransport, Timeouts, TransportError
 from kiosk.cli import hall_or_exit
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_aware
-from kiosk.models import Device, DeviceTemplate, Hall, Staff
+from kiosk.models import Device, DeviceTemplate, Hall, Punch, Staff, utcnow
+from kiosk.models_devices import DeviceEvent
 from kiosk.services import audit
 
 devices_cli = AppGroup("devices", help="Fingerprint readers: add, map, enroll, listen, status.")
@@ -43,13 +44,18 @@ def fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
+def active_devices() -> Select[tuple[Device]]:
+    """Readers not retired, by name."""
+    return select(Device).where(Device.retired_at.is_(None)).order_by(Device.name)
+
+
 def _known_devices() -> str:
-    names = db.session.scalars(select(Device.name).order_by(Device.name)).all()
+    names = [d.name for d in db.session.scalars(active_devices())]
     return ", ".join(names) if names else "none (add one with `devices add`)"
 
 
 def _get_device(name: str) -> Device:
-    device = db.session.scalar(select(Device).where(Device.name == name))
+    device = db.session.scalar(active_devices().where(Device.name == name))
     if device is None:
         fail(f'unknown device "{name}" (known devices: {_known_devices()})')
     return device
@@ -150,6 +156,59 @@ def add_command(
     )
     db.session.commit()
     click.echo(f'added device "{name}" on {port} ({baud} baud, address {address:08X})')
+
+
+@devices_cli.command("remove")
+@click.argument("name")
+@click.option(
+    "--keep-punches",
+    is_flag=True,
+    help="Retire a reader whose punches exist: the punches stay and keep their reference.",
+)
+def remove_command(name: str, keep_punches: bool) -> None:
+    """Remove reader NAME (a running listener stops polling it within seconds)."""
+    device = _get_device(name)
+    punches = int(
+        db.session.scalar(select(func.count(Punch.id)).where(Punch.device_id == device.id)) or 0
+    )
+    if punches and not keep_punches:
+        fail(
+            f'{punches} punches were taken on "{name}"; nothing changed. '
+            "Use --keep-punches to retire the reader: the punches stay."
+        )
+    templates = int(
+        db.session.scalar(
+            select(func.count(DeviceTemplate.id)).where(DeviceTemplate.device_id == device.id)
+        )
+        or 0
+    )
+    before = {"name": device.name, "port": device.port, "punches": punches, "templates": templates}
+    device_id, hall_id = device.id, device.hall_id
+    db.session.execute(delete(DeviceTemplate).where(DeviceTemplate.device_id == device_id))
+    if punches:
+        # Punches are never edited: the row stays, retired, under a name that frees the
+        # old one for the reader that replaces it.
+        device.retired_at = utcnow()
+        device.name = f"{device.name[:40]}~retired-{device_id}"
+        device.state = "retired"
+    else:
+        db.session.execute(delete(DeviceEvent).where(DeviceEvent.device_id == device_id))
+        db.session.delete(device)
+    audit.record(
+        db.session,
+        action="device.remove",
+        object_type="device",
+        object_id=device_id,
+        user_id=None,
+        hall_id=hall_id,
+        before=before,
+        after={"retired": bool(punches)},
+    )
+    db.session.commit()
+    if punches:
+        click.echo(f'retired device "{name}"; its {punches} punches stay')
+    else:
+        click.echo(f'removed device "{name}" ({templates} page mappings dropped)')
 
 
 @devices_cli.command("map")
@@ -281,12 +340,12 @@ def listen_command(names: tuple[str, ...]) -> None:
     if names:
         devices = []
         for name in names:
-            device = db.session.scalar(select(Device).where(Device.name == name))
+            device = db.session.scalar(active_devices().where(Device.name == name))
             if device is None:
                 fail(f'unknown device "{name}" (known devices: {_known_devices()})')
             devices.append(device)
     else:
-        devices = list(db.session.scalars(select(Device).order_by(Device.name)))
+        devices = list(db.session.scalars(active_devices()))
         if not devices:
             fail("no devices yet: add one with `flask --app kiosk devices add NAME --port PATH`")
     specs = [spec_of(d) for d in devices]
@@ -298,7 +357,25 @@ def listen_command(names: tuple[str, ...]) -> None:
     journal = Journal(journal_path(app))
     if journal.pending():
         click.echo(f"{len(journal.pending())} journaled presses to store first", err=True)
-    listener = Listener(specs, DatabaseSink(app), listener_settings(app), journal, status_path(app))
+    only = set(names)
+
+    def reload() -> list[DeviceSpec]:
+        # The device rows as they are now (named ones only, if names were given): one
+        # small query every DEVICE_RELOAD_SECONDS, in its own app context.
+        with app.app_context():
+            rows = [spec_of(d) for d in db.session.scalars(active_devices())]
+            db.session.remove()
+        return [spec for spec in rows if not only or spec.name in only]
+
+    listener = Listener(
+        specs,
+        DatabaseSink(app),
+        listener_settings(app),
+        journal,
+        status_path(app),
+        reload=reload,
+        reload_interval=float(app.config.get("DEVICE_RELOAD_SECONDS", 5.0)),
+    )
     click.echo(f"listening on {', '.join(s.name for s in specs)}; stop with Ctrl-C", err=True)
     listener.run_until_signal()
     click.echo("stopped", err=True)
@@ -309,7 +386,7 @@ def status_rows() -> list[dict[str, object]]:
     listener holds in its journal because the database did not take them yet."""
     held = held_presses(current_app)
     rows: list[dict[str, object]] = []
-    for device in db.session.scalars(select(Device).order_by(Device.name)):
+    for device in db.session.scalars(active_devices()):
         hall = db.session.get(Hall, device.hall_id)
         zone = hall_zone(hall.timezone if hall else "Asia/Shanghai")
         backlog = held.get(device.name, {})

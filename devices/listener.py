@@ -543,7 +543,10 @@ class Listener:
     """Workers for several readers, each on its own thread, and the storer's thread.
 
     ``journal`` (default: in memory only) is where hits go before anything else;
-    ``status_path`` where the storer writes the readers' states and backlog.
+    ``status_path`` where the storer writes the readers' states and backlog. With
+    ``reload`` (a function giving the readers as they should be now, e.g. from the database)
+    a thread calls it every ``reload_interval`` seconds and starts, restarts or stops
+    workers for added, edited and removed readers, without a restart of the listener.
     """
 
     def __init__(
@@ -553,6 +556,8 @@ class Listener:
         settings: ListenerSettings | None = None,
         journal: Journal | None = None,
         status_path: Path | None = None,
+        reload: Callable[[], list[DeviceSpec]] | None = None,
+        reload_interval: float = 5.0,
     ) -> None:
         self.stop_event = threading.Event()
         self.settings = settings or ListenerSettings()
@@ -561,27 +566,90 @@ class Listener:
         self.storer = Storer(
             sink, self.journal, self.settings, status_path, [s.name for s in specs]
         )
-        self.workers = [
-            DeviceWorker(s, self.storer, self.settings, self.stop_event, journal=self.journal)
-            for s in specs
-        ]
+        self.workers: list[DeviceWorker] = []
         self.threads: list[threading.Thread] = []
+        self.started = False
+        self.reload = reload
+        self.reload_interval = reload_interval
+        self._sync_lock = threading.Lock()
+        for spec in specs:
+            self._add(spec)
+
+    def _add(self, spec: DeviceSpec) -> None:
+        # Each worker has a stop event of its own, so one reader can be stopped alone.
+        worker = DeviceWorker(
+            spec, self.storer, self.settings, threading.Event(), journal=self.journal
+        )
+        thread = threading.Thread(target=worker.run, name=f"reader-{spec.name}", daemon=True)
+        self.workers.append(worker)
+        self.threads.append(thread)
+        if self.started:
+            thread.start()
+
+    def _remove(self, name: str, timeout: float = 10.0) -> None:
+        for index, worker in enumerate(self.workers):
+            if worker.spec.name == name:
+                worker.stop.set()
+                thread = self.threads[index]
+                if thread.is_alive():
+                    thread.join(timeout)
+                del self.workers[index]
+                del self.threads[index]
+                return
+
+    def sync(self, specs: Iterable[DeviceSpec]) -> list[str]:
+        """Make the workers match ``specs``; what changed, as log lines."""
+        wanted = {spec.name: spec for spec in specs}
+        changes: list[str] = []
+        with self._sync_lock:
+            running = {worker.spec.name: worker.spec for worker in self.workers}
+            for name, spec in running.items():
+                if name not in wanted:
+                    self._remove(name)
+                    changes.append(f"{name}: removed")
+                elif wanted[name] != spec:
+                    self._remove(name)
+                    self._add(wanted[name])
+                    changes.append(f"{name}: edited, restarted on {wanted[name].port}")
+            for name, spec in wanted.items():
+                if name not in running:
+                    self._add(spec)
+                    changes.append(f"{name}: added on {spec.port}")
+            self.storer.devices = [worker.spec.name for worker in self.workers]
+        for change in changes:
+            log.info("device rows changed: %s", change)
+        return changes
+
+    def _reload_loop(self) -> None:
+        assert self.reload is not None
+        while not self.stop_event.wait(self.reload_interval):
+            try:
+                specs = self.reload()
+            except Exception as exc:
+                # The database away: keep the readers as they are, ask again later.
+                log.debug("could not re-read the device rows: %s", exc)
+                continue
+            self.sync(specs)
 
     def start(self) -> None:
-        """Start the storer and one thread per reader."""
+        """Start the storer, one thread per reader, and the reload thread."""
         self.storer.start()
-        for worker in self.workers:
-            thread = threading.Thread(
-                target=worker.run, name=f"reader-{worker.spec.name}", daemon=True
-            )
-            thread.start()
-            self.threads.append(thread)
+        with self._sync_lock:
+            self.started = True
+            for thread in self.threads:
+                thread.start()
+        if self.reload is not None:
+            threading.Thread(target=self._reload_loop, name="reload", daemon=True).start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask every worker to stop and wait for them."""
         self.stop_event.set()
-        for thread in self.threads:
-            thread.join(timeout)
+        with self._sync_lock:
+            for worker in self.workers:
+                worker.stop.set()
+            for thread in self.threads:
+                if thread.is_alive():
+                    thread.join(timeout)
         self.storer.stop()
 
     def run_until_signal(self) -> None:

@@ -1,4 +1,4 @@
-"""press ids of the listener journal (issue 12)
+"""press ids of the listener journal, retired devices (issue 12)
 
 Revision ID: d12a0e5f7b31
 Revises: b7c1d2e3f4a5
@@ -22,9 +22,13 @@ def upgrade():
         batch_op.create_unique_constraint(
             batch_op.f('uq_device_events_press_id'), ['press_id']
         )
+    with op.batch_alter_table('devices', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('retired_at', sa.DateTime(), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('devices', schema=None) as batch_op:
+        batch_op.drop_column('retired_at')
     with op.batch_alter_table('device_events', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_device_events_press_id'), type_='unique')
         batch_op.drop_column('press_id')

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,9 +14,10 @@ from admin import bp
 from admin.auth import has_role, roles_required
 from admin.context import current_hall
 from admin.forms import DutyForm, first_error, parse_day, select_choices
-from admin.services.hallday import SLOTS, hall_today
+from admin.services.hallday import SLOTS, HallToday, hall_today
 from admin.services.roster import RosterError, eligible_officers, roster, set_duty
 from admin.views import register_nav
+from devices.held import Held, held
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import utcnow
@@ -34,7 +35,13 @@ def today() -> ResponseReturnValue:
     """Who has punched which slot, who is missing or away, open work orders, devices."""
     hall = current_hall()
     board = hall_today(db.session, hall)
-    return render_template("admin/today.html", board=board, slots=SLOTS)
+    return render_template("admin/today.html", board=board, slots=SLOTS, held=held_for_hall(board))
+
+
+def held_for_hall(board: HallToday) -> Held | None:
+    """Presses of this hall's readers the listener holds while the database is away."""
+    names = [device.name for device in board.devices]
+    return held(current_app.instance_path, names) if names else None
 
 
 @bp.route("/roster", methods=["GET", "POST"])

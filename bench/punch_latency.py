@@ -3,7 +3,9 @@
 1. Latency: from the emulated module's Search reply (with a hit) leaving the emulator to
    the punch being committed in the database by the listener's database sink; median and
    p99 over ``--presses`` presses (default 200). Both ends are read from CLOCK_MONOTONIC,
-   which is one clock for every process on Linux.
+   which is one clock for every process on Linux. Measured twice: with the press journal
+   on disk (what ``devices listen`` does: append + fsync before storing) and with the
+   journal in memory only, so the difference is the journal's cost.
 2. Idle CPU: the listener process polling ``--devices`` emulated readers (default 4) with
    the production settings (GenImg every 100 ms), nobody pressing, for ``--idle`` seconds;
    also the CPU of the emulators themselves.
@@ -29,6 +31,7 @@ from flask import Flask  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 
 from devices.emulator import EmulatorProcess  # noqa: E402
+from devices.journal import Journal  # noqa: E402
 from devices.listener import CONNECTED, DeviceSpec, Listener, ListenerSettings, Match  # noqa: E402
 from devices.store import DatabaseSink, spec_of  # noqa: E402
 from devices.transport import Timeouts  # noqa: E402
@@ -111,10 +114,12 @@ def wait(condition: Callable[[], object], timeout: float = 10.0) -> None:
         time.sleep(0.001)
 
 
-def latency(root: Path, presses: int) -> list[float]:
+def latency(root: Path, presses: int, on_disk: bool) -> list[float]:
     """Milliseconds from search reply sent to punch committed, one per press."""
-    app = make_app(root / "latency")
-    emulator = EmulatorProcess(root / "latency" / "fp", templates=PAGES)
+    root.mkdir()
+    app = make_app(root)
+    journal = Journal(root / "journal.jsonl" if on_disk else None)
+    emulator = EmulatorProcess(root / "fp", templates=PAGES)
     add_device(app, "door", emulator.link)
     sink = TimedSink(app)
     # Fast polling only to get 200 presses done quickly; it does not enter the measured span,
@@ -122,7 +127,7 @@ def latency(root: Path, presses: int) -> list[float]:
     settings = ListenerSettings(poll_interval=0.01, timeouts=Timeouts(reply=1.0))
     samples: list[float] = []
     try:
-        with Listener(specs(app), sink, settings) as listener:
+        with Listener(specs(app), sink, settings, journal) as listener:
             worker = listener.workers[0]
             wait(lambda: worker.state == CONNECTED)
             for n in range(1, presses + 1):
@@ -151,7 +156,10 @@ def idle_cpu(root: Path, devices: int, seconds: float) -> tuple[float, float]:
     try:
         for i, emulator in enumerate(emulators):
             add_device(app, f"door{i}", emulator.link)
-        with Listener(specs(app), DatabaseSink(app), ListenerSettings()) as listener:
+        journal = Journal(root / "idle" / "journal.jsonl")
+        status = root / "idle" / "status.json"
+        settings = ListenerSettings()
+        with Listener(specs(app), DatabaseSink(app), settings, journal, status) as listener:
             wait(lambda: all(w.state == CONNECTED for w in listener.workers))
             time.sleep(1.0)  # settle
             wall0, cpu0 = time.monotonic(), time.process_time()
@@ -184,14 +192,21 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "latency").mkdir()
         (root / "idle").mkdir()
-        samples = latency(root, args.presses)
-        print(f"punch latency over {len(samples)} presses (search reply sent -> punch committed):")
-        print(
-            f"  median {statistics.median(samples):.2f} ms, p99 {percentile(samples, 99):.2f} ms, "
-            f"min {min(samples):.2f} ms, max {max(samples):.2f} ms"
-        )
+        medians = {}
+        for on_disk in (True, False):
+            samples = latency(root / f"latency-{on_disk}", args.presses, on_disk)
+            label = "journal on disk (fsync)" if on_disk else "journal in memory"
+            medians[on_disk] = statistics.median(samples)
+            print(
+                f"punch latency over {len(samples)} presses, {label} "
+                "(search reply sent -> punch committed):"
+            )
+            print(
+                f"  median {medians[on_disk]:.2f} ms, p99 {percentile(samples, 99):.2f} ms, "
+                f"min {min(samples):.2f} ms, max {max(samples):.2f} ms"
+            )
+        print(f"  the journal's cost (median difference): {medians[True] - medians[False]:.2f} ms")
         listener_cpu, emulator_cpu = idle_cpu(root, args.devices, args.idle)
         print(
             f"idle listener polling {args.devices} readers every 100 ms for {args.idle:.0f} s: "

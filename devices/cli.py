@@ -10,23 +10,27 @@ import logging
 import string
 import sys
 import time
+from pathlib import Path
 from typing import NoReturn
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from devices import protocol as p
 from devices.client import ModuleClient
-from devices.listener import Listener, ListenerSettings
+from devices.journal import Journal
+from devices.listener import DeviceSpec, Listener, ListenerSettings
 from devices.protocol import Confirmation as C
 from devices.store import DatabaseSink, punches_today, spec_of
 from devices.transport import SerialTransport, Timeouts, TransportError
 from kiosk.cli import hall_or_exit
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_aware
-from kiosk.models import Device, DeviceTemplate, Hall, Staff
+from kiosk.models import Device, DeviceTemplate, Hall, Punch, Staff, utcnow
+from kiosk.models_devices import DeviceEvent
 from kiosk.services import audit
 
 devices_cli = AppGroup("devices", help="Fingerprint readers: add, map, enroll, listen, status.")
@@ -40,13 +44,18 @@ def fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
+def active_devices() -> Select[tuple[Device]]:
+    """Readers not retired, by name."""
+    return select(Device).where(Device.retired_at.is_(None)).order_by(Device.name)
+
+
 def _known_devices() -> str:
-    names = db.session.scalars(select(Device.name).order_by(Device.name)).all()
+    names = [d.name for d in db.session.scalars(active_devices())]
     return ", ".join(names) if names else "none (add one with `devices add`)"
 
 
 def _get_device(name: str) -> Device:
-    device = db.session.scalar(select(Device).where(Device.name == name))
+    device = db.session.scalar(active_devices().where(Device.name == name))
     if device is None:
         fail(f'unknown device "{name}" (known devices: {_known_devices()})')
     return device
@@ -83,6 +92,25 @@ def listener_settings(app: Flask) -> ListenerSettings:
         failures_before_reconnect=int(cfg.get("DEVICE_FAILURES_BEFORE_RECONNECT", 3)),
         status_interval=float(cfg.get("DEVICE_STATUS_INTERVAL", 5.0)),
     )
+
+
+def journal_path(app: Flask) -> Path:
+    """The listener's press journal: in the instance folder (local disk, not the database)."""
+    return Path(app.instance_path) / "devices" / "journal.jsonl"
+
+
+def status_path(app: Flask) -> Path:
+    """The listener's status file (readers, backlog, database state), next to the journal."""
+    return Path(app.instance_path) / "devices" / "status.json"
+
+
+def read_status_file(app: Flask) -> dict[str, object] | None:
+    """The listener's last status file, or None when there is none (or it is unreadable)."""
+    try:
+        data = json.loads(status_path(app).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 @devices_cli.command("add")
@@ -128,6 +156,59 @@ def add_command(
     )
     db.session.commit()
     click.echo(f'added device "{name}" on {port} ({baud} baud, address {address:08X})')
+
+
+@devices_cli.command("remove")
+@click.argument("name")
+@click.option(
+    "--keep-punches",
+    is_flag=True,
+    help="Retire a reader whose punches exist: the punches stay and keep their reference.",
+)
+def remove_command(name: str, keep_punches: bool) -> None:
+    """Remove reader NAME (a running listener stops polling it within seconds)."""
+    device = _get_device(name)
+    punches = int(
+        db.session.scalar(select(func.count(Punch.id)).where(Punch.device_id == device.id)) or 0
+    )
+    if punches and not keep_punches:
+        fail(
+            f'{punches} punches were taken on "{name}"; nothing changed. '
+            "Use --keep-punches to retire the reader: the punches stay."
+        )
+    templates = int(
+        db.session.scalar(
+            select(func.count(DeviceTemplate.id)).where(DeviceTemplate.device_id == device.id)
+        )
+        or 0
+    )
+    before = {"name": device.name, "port": device.port, "punches": punches, "templates": templates}
+    device_id, hall_id = device.id, device.hall_id
+    db.session.execute(delete(DeviceTemplate).where(DeviceTemplate.device_id == device_id))
+    if punches:
+        # Punches are never edited: the row stays, retired, under a name that frees the
+        # old one for the reader that replaces it.
+        device.retired_at = utcnow()
+        device.name = f"{device.name[:40]}~retired-{device_id}"
+        device.state = "retired"
+    else:
+        db.session.execute(delete(DeviceEvent).where(DeviceEvent.device_id == device_id))
+        db.session.delete(device)
+    audit.record(
+        db.session,
+        action="device.remove",
+        object_type="device",
+        object_id=device_id,
+        user_id=None,
+        hall_id=hall_id,
+        before=before,
+        after={"retired": bool(punches)},
+    )
+    db.session.commit()
+    if punches:
+        click.echo(f'retired device "{name}"; its {punches} punches stay')
+    else:
+        click.echo(f'removed device "{name}" ({templates} page mappings dropped)')
 
 
 @devices_cli.command("map")
@@ -259,12 +340,12 @@ def listen_command(names: tuple[str, ...]) -> None:
     if names:
         devices = []
         for name in names:
-            device = db.session.scalar(select(Device).where(Device.name == name))
+            device = db.session.scalar(active_devices().where(Device.name == name))
             if device is None:
                 fail(f'unknown device "{name}" (known devices: {_known_devices()})')
             devices.append(device)
     else:
-        devices = list(db.session.scalars(select(Device).order_by(Device.name)))
+        devices = list(db.session.scalars(active_devices()))
         if not devices:
             fail("no devices yet: add one with `flask --app kiosk devices add NAME --port PATH`")
     specs = [spec_of(d) for d in devices]
@@ -273,18 +354,42 @@ def listen_command(names: tuple[str, ...]) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s"
     )
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    listener = Listener(specs, DatabaseSink(app), listener_settings(app))
+    journal = Journal(journal_path(app))
+    if journal.pending():
+        click.echo(f"{len(journal.pending())} journaled presses to store first", err=True)
+    only = set(names)
+
+    def reload() -> list[DeviceSpec]:
+        # The device rows as they are now (named ones only, if names were given): one
+        # small query every DEVICE_RELOAD_SECONDS, in its own app context.
+        with app.app_context():
+            rows = [spec_of(d) for d in db.session.scalars(active_devices())]
+            db.session.remove()
+        return [spec for spec in rows if not only or spec.name in only]
+
+    listener = Listener(
+        specs,
+        DatabaseSink(app),
+        listener_settings(app),
+        journal,
+        status_path(app),
+        reload=reload,
+        reload_interval=float(app.config.get("DEVICE_RELOAD_SECONDS", 5.0)),
+    )
     click.echo(f"listening on {', '.join(s.name for s in specs)}; stop with Ctrl-C", err=True)
     listener.run_until_signal()
     click.echo("stopped", err=True)
 
 
 def status_rows() -> list[dict[str, object]]:
-    """Each reader's state for ``devices status`` (and the dashboard)."""
+    """Each reader's state for ``devices status`` (and the dashboard), with the presses the
+    listener holds in its journal because the database did not take them yet."""
+    held = held_presses(current_app)
     rows: list[dict[str, object]] = []
-    for device in db.session.scalars(select(Device).order_by(Device.name)):
+    for device in db.session.scalars(active_devices()):
         hall = db.session.get(Hall, device.hall_id)
         zone = hall_zone(hall.timezone if hall else "Asia/Shanghai")
+        backlog = held.get(device.name, {})
         rows.append(
             {
                 "name": device.name,
@@ -297,6 +402,36 @@ def status_rows() -> list[dict[str, object]]:
                 "last_error": device.last_error,
                 "punches_today": punches_today(device),
                 "unrecognised": device.unrecognised_count,
+                "backlog": int(backlog.get("backlog") or 0),
+                "backlog_since": backlog.get("backlog_since"),
+            }
+        )
+    return rows
+
+
+def held_presses(app: Flask) -> dict[str, dict[str, object]]:
+    """Per device, the backlog the listener's status file reports (empty without a file)."""
+    data = read_status_file(app) or {}
+    devices = data.get("devices")
+    return (
+        {str(k): v for k, v in devices.items() if isinstance(v, dict)}
+        if isinstance(devices, dict)
+        else {}
+    )
+
+
+def rows_from_status_file() -> list[dict[str, object]]:
+    """What ``devices status`` can tell when the database cannot be reached."""
+    rows: list[dict[str, object]] = []
+    for name, entry in sorted(held_presses(current_app).items()):
+        rows.append(
+            {
+                "name": name,
+                "state": entry.get("state"),
+                "last_seen": entry.get("last_seen"),
+                "last_error": entry.get("last_error"),
+                "backlog": int(entry.get("backlog") or 0),
+                "backlog_since": entry.get("backlog_since"),
             }
         )
     return rows
@@ -305,17 +440,45 @@ def status_rows() -> list[dict[str, object]]:
 @devices_cli.command("status")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def status_command(fmt: str) -> None:
-    """Each reader's state, last seen, last error and punches today."""
-    rows = status_rows()
+    """Each reader's state, last seen, last error, punches today and presses held."""
+    try:
+        rows = status_rows()
+        database_error = None
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        rows = rows_from_status_file()
+        database_error = str(exc).splitlines()[0]
+    listener = read_status_file(current_app) or {}
     if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        if database_error is None:
+            click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        else:
+            payload = {"database_error": database_error, "listener": listener, "devices": rows}
+            click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
+    if database_error is not None:
+        click.echo(f"数据库无法连接 (database unreachable): {database_error}")
+        click.echo(f"the listener's status file, updated {listener.get('updated') or '-'}:")
     if not rows:
         click.echo("no devices")
         return
     for row in rows:
+        held = ""
+        if row["backlog"]:
+            held = (
+                f"; 暂存 {row['backlog']} 条打卡 since {row['backlog_since']} "
+                "(held in the journal, written when the database is back)"
+            )
+        counts = (
+            f"; punches today {row['punches_today']}; not recognised {row['unrecognised']}"
+            if "punches_today" in row
+            else ""
+        )
         click.echo(
-            f"{row['name']}: {row['state']} on {row['port']}; last seen {row['last_seen'] or '-'}; "
-            f"punches today {row['punches_today']}; not recognised {row['unrecognised']}"
+            f"{row['name']}: {row['state']}"
+            + (f" on {row['port']}" if "port" in row else "")
+            + f"; last seen {row['last_seen'] or '-'}"
+            + counts
+            + held
             + (f"; last error: {row['last_error']}" if row["last_error"] else "")
         )

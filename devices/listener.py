@@ -12,16 +12,21 @@ recognised" for a page no staff member is mapped to) is its business; see
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from devices import protocol as p
 from devices.client import ModuleClient
+from devices.journal import Journal, Press, new_press_id
 from devices.protocol import Confirmation as C
 from devices.transport import LinkDown, ReplyTimeout, SerialTransport, Timeouts, TransportError
 
@@ -43,14 +48,34 @@ class DeviceSpec:
     password: int = p.DEFAULT_PASSWORD
 
 
+PAUSE_ENV = "DEVICES_PAUSE_AT"  # test hook: the listener stops for good at this stage
+
+
+def pause_point(stage: str) -> None:
+    """If ``DEVICES_PAUSE_AT`` names ``stage``, say so on stderr and sleep forever.
+
+    Only the crash tests set it: they SIGKILL the listener while it sleeps here, to prove
+    what survives a death at that instant. Stages, in order: ``after_search`` (the hit was
+    received, not journaled), ``after_journal`` (journaled, not stored), ``before_commit``
+    (the punch is flushed in an open transaction), ``after_commit`` (committed, not marked
+    done in the journal), ``after_done``.
+    """
+    if os.environ.get(PAUSE_ENV) == stage:
+        os.write(2, f"PAUSED AT {stage}\n".encode())
+        while True:
+            time.sleep(3600)
+
+
 @dataclass(frozen=True)
 class Match:
-    """A Search hit: ``at`` is the host's time (aware, UTC) when the reply was received."""
+    """A Search hit: ``at`` is the host's time (aware, UTC) when the reply was received;
+    ``press_id`` is the journal's unique id of the press (stored with the punch)."""
 
     device: str
     page: int
     score: int
     at: dt.datetime
+    press_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,7 +110,10 @@ class ListenerSettings:
     backoff_max: float = 2.0  # a queue of staff is waiting: retry a lost port often
     failures_before_reconnect: int = 3  # consecutive timeouts before the port is reopened
     status_interval: float = 5.0  # how often an unchanged "still alive" is reported
-    store_retry: float = 0.2  # pause between attempts to store a match
+    store_retry: float = 0.2  # first pause between attempts to store a match (doubles)
+    store_retry_max: float = 2.0  # longest pause while the database is away
+    resume_window: float = 600.0  # seconds: a press open in the journal older than this ended
+    drain_on_stop: float = 3.0  # seconds spent storing the backlog on stop (the journal keeps it)
 
 
 def utcnow() -> dt.datetime:
@@ -103,17 +131,28 @@ class DeviceWorker:
         settings: ListenerSettings,
         stop: threading.Event,
         clock: Callable[[], dt.datetime] = utcnow,
+        journal: Journal | None = None,
     ) -> None:
         self.spec = spec
         self.sink = sink
         self.settings = settings
         self.stop = stop
         self.clock = clock
+        self.journal = journal if journal is not None else Journal(None)
         self.transport = SerialTransport(spec.port, spec.baud, spec.address, settings.timeouts)
         self.client = ModuleClient(self.transport, spec.password)
         # True from a hit (or a miss) until the module reports no finger: the rest of the
         # same press. Deliberately kept across reconnects.
         self.finger_down = False
+        self.press_id: str | None = None  # the journaled press the finger on it belongs to
+        # A press the journal holds as not ended (the listener died with a finger on the
+        # sensor): if the first finger seen matches the same page, it is that press still.
+        self.resume: Press | None = self.journal.open_press(spec.name)
+        if self.resume is not None:
+            age = (self.clock() - self.resume.at).total_seconds()
+            if not 0 <= age <= settings.resume_window:
+                self.journal.end(self.resume.id)
+                self.resume = None
         self.failures = 0
         self.backoff = settings.backoff_min
         self.state: str | None = None
@@ -216,7 +255,7 @@ class DeviceWorker:
             raise p.ModuleError(code)
         if code != C.OK or self.finger_down:
             if code == C.NO_FINGER:
-                self.finger_down = False
+                self._lifted()
             self.stop.wait(self.settings.poll_interval)
             return
         code = self.client.convert(1)
@@ -227,31 +266,49 @@ class DeviceWorker:
         result = self.client.search(1)
         at = self.clock()
         if result.found:
+            resumed, self.resume = self.resume, None
+            if resumed is not None:
+                if resumed.page == result.page:
+                    # Still the finger of the press journaled before the restart.
+                    log.info(
+                        "%s: page %s still held since before the restart",
+                        self.spec.name,
+                        result.page,
+                    )
+                    self.finger_down = True
+                    self.press_id = resumed.id
+                    return
+                self.journal.end(resumed.id)
+            pause_point("after_search")
+            press = Press(new_press_id(), self.spec.name, result.page, result.score, at)
+            self.journal.hit(press)
+            pause_point("after_journal")
             self.finger_down = True
-            self._store(Match(self.spec.name, result.page, result.score, at))
+            self.press_id = press.id
+            self._store(Match(self.spec.name, result.page, result.score, at, press.id))
         elif result.code == C.NOT_FOUND:
+            if self.resume is not None:
+                self.journal.end(self.resume.id)
+                self.resume = None
             self.finger_down = True
             self._store_miss(at)
         elif result.code == C.PASSWORD_REQUIRED:
             raise p.ModuleError(result.code)
 
+    def _lifted(self) -> None:
+        """The module reports no finger: the press (if any) has ended."""
+        self.finger_down = False
+        for press_id in (self.press_id, self.resume.id if self.resume else None):
+            if press_id is not None:
+                self.journal.end(press_id)
+        self.press_id = None
+        self.resume = None
+
     def _store(self, match: Match) -> None:
-        # The hit has been received: from here on it must be stored, whatever happens. A stop
-        # request does not interrupt this; only a stop plus a sink failing for 30 s gives up.
-        gave_up_at: float | None = None
-        while True:
-            try:
-                self.sink.record_match(match)
-                self.matches += 1
-                return
-            except Exception:
-                log.exception("%s: storing %s failed; retrying", self.spec.name, match)
-            if self.stop.is_set():
-                gave_up_at = gave_up_at or time.monotonic() + 30
-                if time.monotonic() > gave_up_at:
-                    log.error("%s: LOST MATCH %s (stopping, sink down)", self.spec.name, match)
-                    return
-            time.sleep(self.settings.store_retry)
+        # The hit is in the journal: from here on the storer (its own thread) owns it, and
+        # this loop goes on polling even while the database is away.
+        self.sink.record_match(match)
+        self.matches += 1
 
     def _store_miss(self, at: dt.datetime) -> None:
         try:
@@ -260,34 +317,340 @@ class DeviceWorker:
             log.exception("%s: could not record an unrecognised finger", self.spec.name)
 
 
+class Storer:
+    """Between the workers and the real sink: its own thread, so that polling and journaling
+    go on while the database is away (a locked SQLite file, a PostgreSQL server down).
+
+    It implements ``Sink`` for the workers: ``record_match`` only queues (the worker has
+    journaled the press already). The thread stores the backlog in order, retrying with a
+    growing pause; a stored press is marked done in the journal. On start the backlog is
+    every press the journal holds as not stored; the sink is idempotent by the press id, so
+    a press stored just before a crash is not stored twice. The thread also writes the
+    status file (``status_path``): each reader's state and backlog, and the database's
+    state, for ``devices status`` and the screens when the database cannot tell.
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        journal: Journal,
+        settings: ListenerSettings,
+        status_path: Path | None = None,
+        devices: Iterable[str] = (),
+    ) -> None:
+        self.sink = sink
+        self.journal = journal
+        self.settings = settings
+        self.status_path = status_path
+        self.wake = threading.Event()
+        self.lock = threading.Lock()
+        self.backlog: deque[Match] = deque(
+            Match(p.device, p.page, p.score, p.at, p.id) for p in journal.pending()
+        )
+        self.misses: deque[tuple[str, dt.datetime]] = deque(maxlen=100)
+        self.statuses: dict[str, Status] = {}
+        self.dirty: set[str] = set()
+        self.devices = list(devices)
+        self.db_ok: bool | None = None
+        self.db_error: str | None = None
+        self.db_down_since: dt.datetime | None = None
+        self.stored = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="storer", daemon=True)
+        self.file_thread = threading.Thread(
+            target=self.run_status_file, name="status-file", daemon=True
+        )
+        self._file_lock = threading.Lock()
+        self._tried_with = 0
+        self._retry = settings.store_retry
+        self._next_try = 0.0
+
+    # --- Sink for the workers ----------------------------------------------------------
+
+    def record_match(self, match: Match) -> None:
+        """Hand a journaled hit to the storer (never blocks on the database)."""
+        self.backlog.append(match)
+        self.wake.set()
+
+    def record_no_match(self, device: str, at: dt.datetime) -> None:
+        """Hand over a finger the module did not find."""
+        self.misses.append((device, at))
+        self.wake.set()
+
+    def report_status(self, device: str, status: Status) -> None:
+        """Hand over a reader's state (only the latest is written)."""
+        with self.lock:
+            self.statuses[device] = status
+            self.dirty.add(device)
+        self.wake.set()
+
+    # --- threads -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the storer's thread and the status file's."""
+        self.thread.start()
+        if self.status_path is not None:
+            self.file_thread.start()
+
+    def stop(self) -> None:
+        """Store what can be stored within ``drain_on_stop`` seconds, then stop."""
+        self.stopping.set()
+        self.wake.set()
+        self.thread.join(self.settings.drain_on_stop + 1)
+        if self.file_thread.is_alive():
+            self.file_thread.join(2)
+        self._write_status_file()
+
+    def backlog_of(self, device: str) -> list[Match]:
+        """Presses of ``device`` waiting for the database."""
+        return [m for m in list(self.backlog) if m.device == device]
+
+    def run(self) -> None:
+        """Store the backlog in order, then misses and statuses, whenever woken."""
+        give_up_at: float | None = None
+        while True:
+            busy = bool(self.backlog or self.dirty or self.misses)
+            if busy:
+                self.wake.wait(max(0.0, self._next_try - time.monotonic()))
+            else:
+                self.wake.wait()
+            self.wake.clear()
+            if self.backlog and self._next_try and len(self.backlog) != self._tried_with:
+                self._next_try = 0.0  # a new press: try the database now
+            if time.monotonic() >= self._next_try:
+                self._flush()
+            if self.stopping.is_set():
+                if not (self.backlog or self.dirty or self.misses):
+                    break
+                give_up_at = give_up_at or time.monotonic() + self.settings.drain_on_stop
+                if time.monotonic() > give_up_at:
+                    log.warning(
+                        "stopping with %d presses not stored; the journal keeps them",
+                        len(self.backlog),
+                    )
+                    break
+                if self.db_ok is False:
+                    self.stopping.wait(self.settings.store_retry)
+
+    def run_status_file(self) -> None:
+        """Write the status file every ``status_interval`` (its own thread: the storer may
+        be stuck in a database call for seconds)."""
+        while not self.stopping.wait(self.settings.status_interval):
+            self._write_status_file()
+
+    def _flush(self) -> None:
+        try:
+            while self.backlog:
+                match = self.backlog[0]
+                self.sink.record_match(match)
+                pause_point("after_commit")
+                if match.press_id:
+                    self.journal.stored(match.press_id)
+                pause_point("after_done")
+                self.backlog.popleft()
+                self.stored += 1
+            while self.misses:
+                device, at = self.misses[0]
+                self.sink.record_no_match(device, at)
+                self.misses.popleft()
+            with self.lock:
+                dirty = {device: self.statuses[device] for device in self.dirty}
+                self.dirty.clear()
+            try:
+                for device, status in sorted(dirty.items()):
+                    self.sink.report_status(device, status)
+                    dirty.pop(device)
+            finally:
+                with self.lock:
+                    for device in dirty:
+                        if device not in self.dirty:
+                            self.dirty.add(device)
+        except Exception as exc:
+            first = self.db_ok is not False
+            self.db_ok = False
+            self.db_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            if first:
+                log.exception("database away; %d presses held in the journal", len(self.backlog))
+                self.db_down_since = utcnow()
+                self._write_status_file()
+            self._tried_with = len(self.backlog)
+            self._next_try = time.monotonic() + self._retry
+            self._retry = min(self._retry * 2, self.settings.store_retry_max)
+            return
+        if self.db_ok is False:
+            log.info("database back; backlog stored")
+        if self.db_ok is not True:
+            self.db_ok = True
+            self.db_down_since = None
+            self._write_status_file()
+        self._retry = self.settings.store_retry
+        self._next_try = 0.0
+
+    def snapshot(self) -> dict[str, object]:
+        """What the status file holds."""
+        devices: dict[str, object] = {}
+        with self.lock:
+            statuses = dict(self.statuses)
+        names = list(dict.fromkeys([*self.devices, *statuses]))
+        backlog = list(self.backlog)
+        for name in names:
+            status = statuses.get(name)
+            held = [m for m in backlog if m.device == name]
+            devices[name] = {
+                "state": status.state if status else None,
+                "last_seen": iso(status.last_seen) if status else None,
+                "last_error": status.last_error if status else None,
+                "backlog": len(held),
+                "backlog_since": iso(held[0].at) if held else None,
+            }
+        return {
+            "updated": iso(utcnow()),
+            "pid": os.getpid(),
+            "running": not self.stopping.is_set(),
+            "database": {
+                "ok": self.db_ok,
+                "error": self.db_error if self.db_ok is False else None,
+                "since": iso(self.db_down_since),
+            },
+            "backlog": len(backlog),
+            "backlog_since": iso(backlog[0].at) if backlog else None,
+            "devices": devices,
+        }
+
+    def _write_status_file(self) -> None:
+        if self.status_path is None:
+            return
+        with self._file_lock:
+            self._write_status_file_locked()
+
+    def _write_status_file_locked(self) -> None:
+        assert self.status_path is not None
+        data = self.snapshot()
+        tmp = self.status_path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+            os.replace(tmp, self.status_path)
+        except OSError:
+            log.exception("could not write %s", self.status_path)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """ISO 8601 of an aware instant, or None."""
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds") if value else None
+
+
 class Listener:
-    """Workers for several readers, each on its own thread."""
+    """Workers for several readers, each on its own thread, and the storer's thread.
+
+    ``journal`` (default: in memory only) is where hits go before anything else;
+    ``status_path`` where the storer writes the readers' states and backlog. With
+    ``reload`` (a function giving the readers as they should be now, e.g. from the database)
+    a thread calls it every ``reload_interval`` seconds and starts, restarts or stops
+    workers for added, edited and removed readers, without a restart of the listener.
+    """
 
     def __init__(
         self,
         specs: Iterable[DeviceSpec],
         sink: Sink,
         settings: ListenerSettings | None = None,
+        journal: Journal | None = None,
+        status_path: Path | None = None,
+        reload: Callable[[], list[DeviceSpec]] | None = None,
+        reload_interval: float = 5.0,
     ) -> None:
         self.stop_event = threading.Event()
         self.settings = settings or ListenerSettings()
-        self.workers = [DeviceWorker(s, sink, self.settings, self.stop_event) for s in specs]
+        self.journal = journal if journal is not None else Journal(None)
+        specs = list(specs)
+        self.storer = Storer(
+            sink, self.journal, self.settings, status_path, [s.name for s in specs]
+        )
+        self.workers: list[DeviceWorker] = []
         self.threads: list[threading.Thread] = []
+        self.started = False
+        self.reload = reload
+        self.reload_interval = reload_interval
+        self._sync_lock = threading.Lock()
+        for spec in specs:
+            self._add(spec)
+
+    def _add(self, spec: DeviceSpec) -> None:
+        # Each worker has a stop event of its own, so one reader can be stopped alone.
+        worker = DeviceWorker(
+            spec, self.storer, self.settings, threading.Event(), journal=self.journal
+        )
+        thread = threading.Thread(target=worker.run, name=f"reader-{spec.name}", daemon=True)
+        self.workers.append(worker)
+        self.threads.append(thread)
+        if self.started:
+            thread.start()
+
+    def _remove(self, name: str, timeout: float = 10.0) -> None:
+        for index, worker in enumerate(self.workers):
+            if worker.spec.name == name:
+                worker.stop.set()
+                thread = self.threads[index]
+                if thread.is_alive():
+                    thread.join(timeout)
+                del self.workers[index]
+                del self.threads[index]
+                return
+
+    def sync(self, specs: Iterable[DeviceSpec]) -> list[str]:
+        """Make the workers match ``specs``; what changed, as log lines."""
+        wanted = {spec.name: spec for spec in specs}
+        changes: list[str] = []
+        with self._sync_lock:
+            running = {worker.spec.name: worker.spec for worker in self.workers}
+            for name, spec in running.items():
+                if name not in wanted:
+                    self._remove(name)
+                    changes.append(f"{name}: removed")
+                elif wanted[name] != spec:
+                    self._remove(name)
+                    self._add(wanted[name])
+                    changes.append(f"{name}: edited, restarted on {wanted[name].port}")
+            for name, spec in wanted.items():
+                if name not in running:
+                    self._add(spec)
+                    changes.append(f"{name}: added on {spec.port}")
+            self.storer.devices = [worker.spec.name for worker in self.workers]
+        for change in changes:
+            log.info("device rows changed: %s", change)
+        return changes
+
+    def _reload_loop(self) -> None:
+        assert self.reload is not None
+        while not self.stop_event.wait(self.reload_interval):
+            try:
+                specs = self.reload()
+            except Exception as exc:
+                # The database away: keep the readers as they are, ask again later.
+                log.debug("could not re-read the device rows: %s", exc)
+                continue
+            self.sync(specs)
 
     def start(self) -> None:
-        """Start one thread per reader."""
-        for worker in self.workers:
-            thread = threading.Thread(
-                target=worker.run, name=f"reader-{worker.spec.name}", daemon=True
-            )
-            thread.start()
-            self.threads.append(thread)
+        """Start the storer, one thread per reader, and the reload thread."""
+        self.storer.start()
+        with self._sync_lock:
+            self.started = True
+            for thread in self.threads:
+                thread.start()
+        if self.reload is not None:
+            threading.Thread(target=self._reload_loop, name="reload", daemon=True).start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask every worker to stop and wait for them."""
         self.stop_event.set()
-        for thread in self.threads:
-            thread.join(timeout)
+        with self._sync_lock:
+            for worker in self.workers:
+                worker.stop.set()
+            for thread in self.threads:
+                if thread.is_alive():
+                    thread.join(timeout)
+        self.storer.stop()
 
     def run_until_signal(self) -> None:
         """Run until SIGINT or SIGTERM (must be called from the main thread)."""

@@ -14,10 +14,10 @@ import logging
 import threading
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
-from devices.listener import DeviceSpec, Match, Status
+from devices.listener import DeviceSpec, Match, Status, pause_point
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, local_day_bounds
 from kiosk.models import Device, DeviceTemplate, Hall, Punch
@@ -25,10 +25,20 @@ from kiosk.models_devices import DeviceEvent
 
 log = logging.getLogger(__name__)
 
+# The listener's own wait for a locked SQLite file, in ms (the web server waits 30 s): the
+# press is in the journal, so rather give up soon, say "held" and try again than sit blocked.
+SQLITE_BUSY_MS = 2000
+
 
 def naive_utc(value: dt.datetime) -> dt.datetime:
     """An aware instant as the naive UTC the models store."""
     return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _short_busy_timeout(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    cursor.close()
 
 
 def spec_of(device: Device) -> DeviceSpec:
@@ -48,6 +58,11 @@ class DatabaseSink:
         # One writer at a time: the workers are threads of one process, and SQLite takes one
         # writer anyway; serialising here avoids needless busy waits.
         self.lock = threading.Lock()
+        with app.app_context():
+            engine = db.engine
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _short_busy_timeout)
+                engine.dispose()  # connections opened before get it too, when reopened
 
     def _device(self, name: str) -> Device:
         device = db.session.scalar(select(Device).where(Device.name == name))
@@ -59,6 +74,8 @@ class DatabaseSink:
         """Store the punch (or the unmapped page) and its event, in one transaction."""
         at = naive_utc(match.at)
         with self.lock, self.app.app_context():
+            if match.press_id and self._held(match.press_id):
+                return  # stored before a crash: the journal had not marked it done
             try:
                 device = self._device(match.device)
             except DeviceGone:
@@ -74,10 +91,17 @@ class DatabaseSink:
             if mapping is None:
                 device.unrecognised_count += 1
                 db.session.add(
-                    DeviceEvent(device_id=device.id, at=at, kind="unmapped", page=match.page)
+                    DeviceEvent(
+                        device_id=device.id,
+                        at=at,
+                        kind="unmapped",
+                        page=match.page,
+                        press_id=match.press_id or None,
+                    )
                 )
+                name = device.name
                 db.session.commit()
-                log.info("%s: page %s matched but mapped to nobody", device.name, match.page)
+                log.info("%s: page %s matched but mapped to nobody", name, match.page)
                 return
             punch = Punch(
                 staff_id=mapping.staff_id, punched_at=at, source="device", device_id=device.id
@@ -99,12 +123,21 @@ class DatabaseSink:
                     page=match.page,
                     staff_id=mapping.staff_id,
                     punch_id=punch.id,
+                    press_id=match.press_id or None,
                 )
             )
+            db.session.flush()
+            # Read before the commit expires them: after it, nothing may touch the database.
+            said = (device.name, match.page, mapping.staff_id)
+            pause_point("before_commit")
             db.session.commit()
-            log.info(
-                "%s: page %s -> punch of staff id %s", device.name, match.page, mapping.staff_id
-            )
+            log.info("%s: page %s -> punch of staff id %s", *said)
+
+    def _held(self, press_id: str) -> bool:
+        return (
+            db.session.scalar(select(DeviceEvent.id).where(DeviceEvent.press_id == press_id))
+            is not None
+        )
 
     def record_no_match(self, device: str, at: dt.datetime) -> None:
         """A finger the module did not find."""

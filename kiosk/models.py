@@ -252,6 +252,9 @@ class Device(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     unrecognised_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Set by `devices remove --keep-punches`: the reader is gone, its punches keep pointing
+    # here (punches are never edited). A retired reader is not polled nor listed.
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class DeviceTemplate(db.Model):

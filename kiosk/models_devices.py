@@ -35,6 +35,9 @@ class DeviceEvent(db.Model):
     page: Mapped[int | None] = mapped_column(Integer)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     punch_id: Mapped[int | None] = mapped_column(ForeignKey("punches.id"))
+    # The listener journal's id of the press (issue 12): unique, so that replaying the
+    # journal after a crash stores each press once. None for events of older listeners.
+    press_id: Mapped[str | None] = mapped_column(String(32), unique=True)
 
 
 Index("ix_device_events_at", DeviceEvent.at)

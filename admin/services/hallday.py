@@ -181,7 +181,9 @@ def device_rows(session: Session, hall: Hall, now: dt.datetime) -> list[DeviceRo
     )
     rows = []
     for device in session.scalars(
-        select(Device).where(Device.hall_id == hall.id).order_by(Device.name)
+        select(Device)
+        .where(Device.hall_id == hall.id, Device.retired_at.is_(None))
+        .order_by(Device.name)
     ):
         silent = device.last_seen is None or now - device.last_seen > DEVICE_SILENT_AFTER
         rows.append(

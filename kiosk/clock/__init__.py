@@ -22,7 +22,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from devices.held import held
 from kiosk import models
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
@@ -284,3 +286,27 @@ def stream() -> Response:
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-store"},
     )
+
+
+def held_notice(hall_code: str | None = None) -> dict[str, Any] | None:
+    """The "punches held" notice of the clock screen, or None: presses the listener keeps in
+    its journal while the database is away (issue 12). Data the screen's feed can carry."""
+    names: list[str] | None = None
+    try:
+        query = select(Device.name)
+        if hall_code:
+            query = query.join(Hall, Hall.id == Device.hall_id).where(Hall.code == hall_code)
+        names = list(db.session.scalars(query))
+    except SQLAlchemyError:
+        db.session.rollback()  # the database is away: count every reader's presses
+    found = held(current_app.instance_path, names)
+    if found is None:
+        return None
+    return {"count": found.count, "since": found.since, "message": found.message()}
+
+
+@bp.get("/held")
+def held_view() -> Response:
+    """``{"held": null}`` or ``{"held": {"count", "since", "message"}}`` for the screen."""
+    notice = held_notice(request.args.get("hall"))
+    return Response(json.dumps({"held": notice}, ensure_ascii=False), mimetype="application/json")

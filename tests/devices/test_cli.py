@@ -175,6 +175,7 @@ def test_listen_process_stores_punches_and_stops_on_a_signal(
     assert invoke(runner, "map", "door", "--page", "3", "--staff", "S005")[0] == 0
     env = dict(os.environ)
     env["FLASK_SQLALCHEMY_DATABASE_URI"] = hall.config["SQLALCHEMY_DATABASE_URI"]
+    env["KIOSK_INSTANCE_PATH"] = hall.instance_path  # the journal goes there, not ./instance
     for key, value in FAST_CONFIG.items():
         env[f"FLASK_{key}"] = json.dumps(value)
     proc = subprocess.Popen(

@@ -155,3 +155,43 @@ def test_a_lost_server_is_said_too(
             expect(notice).to_have_attribute("data-state", "back", timeout=15000)
         finally:
             context.close()
+
+
+SIZES = [(1920, 1080), (1366, 768), (1024, 600), (1280, 800), (390, 844)]
+
+
+def test_the_clock_screen_says_punches_are_held_and_clears_when_stored(
+    hall: Flask, server: str, browser: Browser
+) -> None:
+    import json
+    from pathlib import Path
+
+    with hall.app_context():
+        hall_row = db.session.scalar(select(Hall))
+        db.session.add(Device(hall_id=hall_row.id, name="door", port="/dev/null"))
+        db.session.commit()
+        db.session.remove()
+    status = Path(hall.instance_path) / "devices" / "status.json"
+    status.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(backlog: int) -> None:
+        entry = {"state": "connected", "backlog": backlog, "backlog_since": None}
+        status.write_text(json.dumps({"devices": {"door": entry}}), encoding="utf-8")
+
+    write(4)
+    shots = Path("/tmp/shots/readers")
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/clock")
+        notice = page.locator("#held")
+        expect(notice).to_have_text("暂存4条打卡，数据库恢复后自动写入", timeout=10000)
+        for width, height in SIZES:
+            page.set_viewport_size({"width": width, "height": height})
+            page.screenshot(path=str(shots / f"clock-held-{width}x{height}.png"))
+            box = notice.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        write(0)
+        expect(notice).to_be_hidden(timeout=10000)
+    finally:
+        page.close()

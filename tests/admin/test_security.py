@@ -546,6 +546,7 @@ def test_a_hall_admin_cannot_change_the_all_halls_admin(
             "act-action": action,
             "act-reason": "taking over",
             "csrf_token": token,
+            "confirmed": "1",
         },
     )
     assert response.status_code == 200
@@ -577,6 +578,7 @@ def test_the_all_halls_admin_may_still_manage_a_hall_admin(
             "act-action": "deactivate",
             "act-reason": "left the hall",
             "csrf_token": token,
+            "confirmed": "1",
         },
     )
     with app.app_context():

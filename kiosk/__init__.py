@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import limits.storage
 from flask import Flask, Request, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from limits.storage import MemoryStorage
+from limits.errors import ConfigurationError
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from kiosk.bodysize import init_app as init_body_limit
 from kiosk.extensions import babel, csrf, db, login_manager, migrate
 
 LANGUAGES = ("zh_Hans_CN", "en")
@@ -66,6 +68,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SQLALCHEMY_ENGINE_OPTIONS={},
         RATING_TOKEN_TTL=259200,
         RATING_RATE_LIMIT="120 per minute",
+        # Where rate-limit counts live (`limits` storage URI); one Redis for several processes.
+        RATELIMIT_STORAGE_URI="memory://",
+        # Largest request body in bytes, refused unread above (kiosk.bodysize.allow_body raises it).
+        MAX_CONTENT_LENGTH=1024 * 1024,
         PUBLIC_BASE_URL=None,
         DEFAULT_HALL=None,
         BABEL_DEFAULT_LOCALE="zh_Hans_CN",
@@ -87,13 +93,23 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         render_as_batch=True,
         compare_type=True,
     )
+    init_body_limit(app)  # ahead of CSRF: an oversized body is refused before a form parse
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
-    # Rating posts are counted per client address in this process's memory (the
-    # `limits` package; RATING_RATE_LIMIT). Only the rating endpoints consult it, so no
-    # other request pays for rate limiting.
-    app.extensions["rating_limiter"] = FixedWindowRateLimiter(MemoryStorage())
+    # Rate-limit counts (the `limits` package) live in RATELIMIT_STORAGE_URI's storage, which
+    # all processes of a hall share when it is a Redis URI. Only the rating endpoints consult
+    # the rating limiter, so no other request pays for rate limiting.
+    try:
+        app.extensions["limits_storage"] = limits.storage.storage_from_string(
+            app.config["RATELIMIT_STORAGE_URI"]
+        )
+    except ConfigurationError as error:
+        raise ValueError(
+            f"RATELIMIT_STORAGE_URI = {app.config['RATELIMIT_STORAGE_URI']!r}: {error} "
+            "(use memory:// for one process, redis://HOST:6379/N for several)"
+        ) from None
+    app.extensions["rating_limiter"] = FixedWindowRateLimiter(app.extensions["limits_storage"])
 
     from kiosk import models  # noqa: F401  (registers the tables with the metadata)
     from kiosk.cli import register_cli

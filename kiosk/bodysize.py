@@ -78,18 +78,15 @@ def read_body() -> bytes:
     return data
 
 
-def too_large(exc: RequestEntityTooLarge) -> tuple[Response | str, int, dict[str, str]]:
+def too_large(exc: RequestEntityTooLarge) -> tuple[Response, int] | tuple[str, int, dict[str, str]]:
     """The 413 answer: JSON ``too_large`` on the API, plain text elsewhere."""
     limit = request.max_content_length
     message = _(
         "请求内容过大（上限 %(n)s 字节），未予处理。", n=limit if limit is not None else "?"
     )
-    # The client may still be sending the body: do not keep the connection for more.
-    headers = {"Connection": "close"}
     if request.path.startswith("/api/"):
-        response = jsonify(error="too_large", message=message)
-        return response, 413, headers
-    return message + "\n", 413, {**headers, "Content-Type": "text/plain; charset=utf-8"}
+        return jsonify(error="too_large", message=message), 413
+    return message + "\n", 413, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def init_app(app: Flask) -> None:

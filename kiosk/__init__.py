@@ -14,11 +14,12 @@ import limits
 import limits.storage
 from flask import Flask, Request, Response, abort, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from limits.storage import MemoryStorage
+from limits.errors import ConfigurationError
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from kiosk.bodysize import init_app as init_body_limit
 from kiosk.extensions import babel, csrf, db, login_manager, migrate
 from kiosk.secret_key import FIX_HINT, SecretKeyError, check_key, key_file, read_key_file
 
@@ -72,6 +73,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SQLALCHEMY_ENGINE_OPTIONS={},
         RATING_TOKEN_TTL=259200,
         RATING_RATE_LIMIT="120 per minute",
+        # Where rate-limit counts live (`limits` storage URI); one Redis for several processes.
+        RATELIMIT_STORAGE_URI="memory://",
+        # Largest request body in bytes, refused unread above (kiosk.bodysize.allow_body raises it).
+        MAX_CONTENT_LENGTH=1024 * 1024,
         PUBLIC_BASE_URL=None,
         DEFAULT_HALL=None,
         # Minutes of today's punches the public clock screen (and its feed) shows.
@@ -87,9 +92,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         LOGIN_LOCKOUT_SECONDS=900,
         # Sign-in attempts per client address (the `limits` notation); "0" turns it off.
         LOGIN_RATE_LIMIT="10 per minute",
-        # Where every process counts rate limits: "memory://" per process, or
-        # "redis://host:6379" shared by all the hall's processes.
-        RATELIMIT_STORAGE_URI="memory://",
         # Session, remember and language cookies carry Secure: None follows PUBLIC_BASE_URL
         # (https means secure).
         SESSION_COOKIE_SECURE=None,
@@ -114,18 +116,23 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         render_as_batch=True,
         compare_type=True,
     )
+    init_body_limit(app)  # ahead of CSRF: an oversized body is refused before a form parse
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
-    # Rating posts are counted per client address in this process's memory (the
-    # `limits` package; RATING_RATE_LIMIT). Only the rating endpoints consult it, so no
-    # other request pays for rate limiting.
-    app.extensions["rating_limiter"] = FixedWindowRateLimiter(MemoryStorage())
-    # One counter store for every rate limit of the app (sign-in per address here);
-    # with Redis it is shared by all the hall's processes.
-    app.extensions["limits_storage"] = limits.storage.storage_from_string(
-        app.config["RATELIMIT_STORAGE_URI"]
-    )
+    # Rate-limit counts (the `limits` package) live in RATELIMIT_STORAGE_URI's storage, which
+    # all processes of a hall share when it is a Redis URI. Only the rating endpoints consult
+    # the rating limiter, so no other request pays for rate limiting.
+    try:
+        app.extensions["limits_storage"] = limits.storage.storage_from_string(
+            app.config["RATELIMIT_STORAGE_URI"]
+        )
+    except ConfigurationError as error:
+        raise ValueError(
+            f"RATELIMIT_STORAGE_URI = {app.config['RATELIMIT_STORAGE_URI']!r}: {error} "
+            "(use memory:// for one process, redis://HOST:6379/N for several)"
+        ) from None
+    app.extensions["rating_limiter"] = FixedWindowRateLimiter(app.extensions["limits_storage"])
     _login_rate_limit(app)
     app.after_request(_security_headers)
 

@@ -14,11 +14,14 @@ from kiosk.services.ratings import COMMENT_MAX
 _ERROR_CODES = [
     "invalid",
     "unauthorized",
+    "wrong_terminal",
     "unknown_token",
     "not_found",
     "already_rated",
     "expired",
+    "too_large",
     "too_many_requests",
+    "internal",
 ]
 
 
@@ -44,6 +47,15 @@ _UNAUTHORIZED = _error(
     ["unauthorized"],
 )
 
+_TOO_LARGE = _error(
+    "The body is over `MAX_CONTENT_LENGTH` (default 1 MiB); it was refused unread.",
+    ["too_large"],
+)
+_INTERNAL = _error(
+    "A fault of the service (never a judgement of the request); the call may be retried.",
+    ["internal"],
+)
+
 _DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {
@@ -52,10 +64,13 @@ _DOCUMENT: dict[str, Any] = {
         "description": (
             "Counter terminals open service sessions and post citizens' ratings (SPEC 9). "
             "A refused request changes nothing and leaves the token usable. When several "
-            "errors apply to `POST /ratings`, the first of this order wins: malformed body "
-            "(400), unknown token (404), already rated (409), expired (410), invalid "
-            "content (400). A malformed body is one that is not a JSON object, lacks "
-            "`token` or `level`, or has a field of the wrong JSON type; invalid content "
+            "errors apply to `POST /ratings`, the first of this order wins: body too large "
+            "(413), rate limit (429), wrong key (401), malformed body (400), another "
+            "terminal's key (403), unknown token (404), already rated (409), expired (410), "
+            "invalid content (400). A malformed body is one that is not a JSON object of "
+            "the documented fields: not JSON, not an object, nested beyond reason, a field "
+            "that is not documented, a missing `token` or `level`, a field of the wrong "
+            "JSON type, or a text with a NUL or a lone surrogate; invalid content "
             "is a level outside 1–5, a bad review (level 1 or 2) without a reason, a "
             "reason not on the hall's list, reasons on a level 3–5 review, or a comment "
             f"over {COMMENT_MAX} characters."
@@ -85,6 +100,7 @@ _DOCUMENT: dict[str, Any] = {
             "SessionRequest": {
                 "type": "object",
                 "required": ["staff_no"],
+                "additionalProperties": False,
                 "properties": {
                     "staff_no": {
                         "type": "string",
@@ -124,6 +140,7 @@ _DOCUMENT: dict[str, Any] = {
             "RatingRequest": {
                 "type": "object",
                 "required": ["token", "level"],
+                "additionalProperties": False,
                 "properties": {
                     "token": {"type": "string", "minLength": 1},
                     "level": {
@@ -184,6 +201,8 @@ _DOCUMENT: dict[str, Any] = {
                         ["invalid"],
                     ),
                     "401": _UNAUTHORIZED,
+                    "413": _TOO_LARGE,
+                    "500": _INTERNAL,
                 },
             }
         },
@@ -215,6 +234,7 @@ _DOCUMENT: dict[str, Any] = {
                         "since it opened so its QR code cannot be drawn again.",
                         ["expired"],
                     ),
+                    "500": _INTERNAL,
                 },
             }
         },
@@ -223,9 +243,13 @@ _DOCUMENT: dict[str, Any] = {
                 "operationId": "rateSession",
                 "summary": "Rate a session (counter rating with a key, QR rating without)",
                 "description": (
-                    "Rate-limited per client address (`RATING_RATE_LIMIT`). A counter "
-                    "rating less than 10 seconds after the previous counter rating of the "
-                    "same terminal is stored and flagged as misuse."
+                    "Rate-limited (`RATING_RATE_LIMIT`) per terminal key for counter "
+                    "ratings and per client address for phone ratings (and for keys that "
+                    "fail), across every process that shares `RATELIMIT_STORAGE_URI`. Only "
+                    "the key of the terminal that opened the session rates it at the "
+                    "counter. A rating, of either channel, less than 10 seconds after the "
+                    "previous rating of a session opened by the same terminal is stored and "
+                    "flagged as misuse."
                 ),
                 "security": [{"terminalKey": []}, {}],
                 "requestBody": {
@@ -251,10 +275,21 @@ _DOCUMENT: dict[str, Any] = {
                         "revoked, or the counter page's session lacks a valid `X-CSRFToken`.",
                         ["unauthorized"],
                     ),
+                    "403": _error(
+                        "A valid key of another terminal (another window or hall) than the "
+                        "one that opened the session.",
+                        ["wrong_terminal"],
+                    ),
                     "404": _error("Unknown or forged token.", ["unknown_token"]),
                     "409": _error("The session was rated already.", ["already_rated"]),
                     "410": _error("The token has expired.", ["expired"]),
-                    "429": _error("Too many ratings from this address.", ["too_many_requests"]),
+                    "413": _TOO_LARGE,
+                    "429": _error(
+                        "Too many ratings from this terminal key, or from this address "
+                        "without a valid key.",
+                        ["too_many_requests"],
+                    ),
+                    "500": _INTERNAL,
                 },
             }
         },

@@ -9,6 +9,7 @@ from form CSRF checks.
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import qrcode
@@ -22,12 +23,14 @@ from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
 from kiosk.api.openapi import openapi_document
+from kiosk.bodysize import read_body
 from kiosk.extensions import csrf, db
 from kiosk.models import utcnow
 from kiosk.services.ratings import (
     Credentials,
     RatingRefused,
     TerminalIdentity,
+    address_bucket,
     authenticate,
     credentials_from_key,
     invalid,
@@ -35,9 +38,12 @@ from kiosk.services.ratings import (
     over_rating_limit,
     session_by_public_id,
     submit_rating,
+    terminal_bucket,
     token_for,
     token_hash,
+    too_many_requests,
     unauthorized,
+    unstorable,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -79,8 +85,21 @@ def _refused(exc: RatingRefused) -> tuple[Response, int]:
 def _http_error(exc: HTTPException) -> tuple[Response, int]:
     # Keep every answer of the API JSON, also for a wrong method or an oversized body.
     status = exc.code or 500
-    code = {404: "not_found", 429: "too_many_requests"}.get(status, "invalid")
+    code = {
+        404: "not_found",
+        413: "too_large",
+        429: "too_many_requests",
+        500: "internal",
+    }.get(status, "invalid")
     return jsonify({"error": code, "message": exc.description or exc.name}), status
+
+
+@bp.errorhandler(Exception)
+def _internal_error(exc: Exception) -> tuple[Response, int]:
+    # A fault of the service (an exception no check expected) is 500 ``internal``, never
+    # ``invalid``: the terminal may retry, and the log keeps the traceback.
+    current_app.logger.exception("terminal API fault on %s %s", request.method, request.path)
+    return jsonify(error="internal", message=_("服务内部错误，请稍后重试。")), 500
 
 
 def request_credentials() -> Credentials | None:
@@ -118,18 +137,44 @@ def request_terminal(conn: Connection) -> TerminalIdentity:
     return terminal
 
 
-def _json_object() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+def _json_object(fields: frozenset[str]) -> dict[str, Any]:
+    """The request's JSON object, with no field but ``fields``; a 400 refusal otherwise.
+
+    Parsed here rather than with ``request.get_json``: a nesting thousands deep makes the
+    JSON decoder raise RecursionError, which is a malformed body, not a fault.
+    """
+    message = _("请求体必须是 JSON 对象（Content-Type: application/json）。")
+    if not request.is_json:
+        raise invalid(message)
+    try:
+        body = json.loads(read_body())
+    except (ValueError, RecursionError):
+        raise invalid(message) from None
     if not isinstance(body, dict):
-        raise invalid(_("请求体必须是 JSON 对象（Content-Type: application/json）。"))
+        raise invalid(message)
+    unknown = sorted(str(name) for name in body if name not in fields)
+    if unknown:
+        raise invalid(
+            _(
+                "未知字段：%(names)s（可用字段：%(fields)s）。",
+                names="、".join(unknown)[:200],
+                fields="、".join(sorted(fields)),
+            )
+        )
     return body
+
+
+def _text(value: str, name: str) -> str:
+    if unstorable(value):
+        raise invalid(_("字段 %(name)s 含有不允许的字符（如 NUL）。", name=name))
+    return value
 
 
 def _optional_text(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is not None and not isinstance(value, str):
         raise invalid(_("字段 %(name)s 必须是字符串。", name=name))
-    return value
+    return None if value is None else _text(value, name)
 
 
 def rate_url(token: str) -> str:
@@ -140,15 +185,20 @@ def rate_url(token: str) -> str:
     return url_for("counter.rate", token=token, _external=True)
 
 
+_SESSION_FIELDS = frozenset({"staff_no", "case_no"})
+_RATING_FIELDS = frozenset({"token", "level", "reasons", "comment"})
+
+
 @bp.post("/sessions")
 def create_session() -> tuple[Response, int]:
     """Open a service session at the terminal's window (201 with token and rate_url)."""
     with db.engine.connect() as conn:
         terminal = request_terminal(conn)
-        body = _json_object()
+        body = _json_object(_SESSION_FIELDS)
         staff_no = body.get("staff_no")
         if not isinstance(staff_no, str):
             raise invalid(_("请填写工号（staff_no，字符串）。"))
+        staff_no = _text(staff_no, "staff_no")
         case_no = _optional_text(body, "case_no")
         opened = open_session(
             conn,
@@ -200,10 +250,11 @@ def session_qr(session_id: str) -> Response:
 
 def _rating_body() -> tuple[str, int, list[str], str | None]:
     """The fields of a rating post; a 400 refusal for a malformed body."""
-    body = _json_object()
+    body = _json_object(_RATING_FIELDS)
     token, level = body.get("token"), body.get("level")
     if not isinstance(token, str) or not token:
         raise invalid(_("缺少评价凭证（token）。"))
+    token = _text(token, "token")
     if not isinstance(level, int) or isinstance(level, bool):
         raise invalid(_("评价等级（level）必须是 1 到 5 之间的整数。"))
     reasons = body.get("reasons", [])
@@ -211,32 +262,68 @@ def _rating_body() -> tuple[str, int, list[str], str | None]:
         reasons = []
     if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
         raise invalid(_("差评原因（reasons）必须是字符串列表。"))
-    return token, level, reasons, _optional_text(body, "comment")
+    return token, level, [_text(r, "reasons") for r in reasons], _optional_text(body, "comment")
+
+
+def _admit(bucket: str) -> None:
+    """Count this rating post in ``bucket``; a 429 refusal when it is over the limit."""
+    if over_rating_limit(bucket):
+        raise too_many_requests()
+
+
+def _admit_terminal(terminal: TerminalIdentity) -> None:
+    _admit(terminal_bucket(terminal))
+
+
+def _rating_credentials() -> Credentials | None:
+    """The credentials of a rating post, counted: a phone call or a malformed key on the
+    client address (429 over the limit, or the 401)."""
+    try:
+        credentials = request_credentials()
+    except RatingRefused:
+        _admit(address_bucket())
+        raise
+    if credentials is None:
+        _admit(address_bucket())
+    return credentials
 
 
 @bp.post("/ratings")
 def create_rating() -> tuple[Response, int]:
-    """Rate a session: a counter rating with a terminal key, a QR rating without (201)."""
-    if over_rating_limit():
-        raise RatingRefused(429, "too_many_requests", _("请求过于频繁，请稍后再试。"))
-    credentials = request_credentials()
+    """Rate a session: a counter rating with a terminal key, a QR rating without (201).
+
+    Counted for the rate limit per terminal key (counter calls) or per client address
+    (phone calls, and keys that fail); refused in SPEC 9's order: 401, malformed body,
+    403 ``wrong_terminal``, 404, 409, 410, invalid content.
+    """
+    credentials = _rating_credentials()
     with db.engine.connect() as conn:
         try:
-            token, level, reasons, comment = _rating_body()
-        except RatingRefused:
-            # A wrong key is refused before the body is judged, as on the other endpoints.
-            if credentials is not None and authenticate(conn, credentials) is None:
-                raise unauthorized() from None
+            try:
+                token, level, reasons, comment = _rating_body()
+            except RatingRefused:
+                # A wrong key is refused before the body is judged, as on the other endpoints.
+                if credentials is not None:
+                    terminal = authenticate(conn, credentials)
+                    if terminal is None:
+                        raise unauthorized() from None
+                    _admit_terminal(terminal)
+                raise
+            stored = submit_rating(
+                conn,
+                token=token,
+                level=level,
+                reasons=reasons,
+                comment=comment,
+                credentials=credentials,
+                now=utcnow(),
+                admit=_admit_terminal,
+            )
+        except RatingRefused as refusal:
+            if refusal.status == 401:
+                # Guessing keys is counted on the address, as calls without a key are.
+                _admit(address_bucket())
             raise
-        stored = submit_rating(
-            conn,
-            token=token,
-            level=level,
-            reasons=reasons,
-            comment=comment,
-            credentials=credentials,
-            now=utcnow(),
-        )
     return jsonify(rating_id=stored.rating_id), 201
 
 

@@ -35,6 +35,7 @@ from kiosk.services.ratings import (
     RatingRefused,
     SessionInfo,
     TerminalIdentity,
+    address_bucket,
     authenticate,
     bad_levels,
     credentials_from_key,
@@ -222,7 +223,12 @@ def rate(token: str) -> Any:
 
 @bp.post("/r/<token>")
 def rate_post(token: str) -> Any:
-    """Take the phone's rating; a bad review first asks for reasons (and an optional comment)."""
+    """Take the phone's rating; a bad review first asks for reasons (and an optional comment).
+
+    Every post is counted per client address, like the API's phone calls (one budget).
+    """
+    if over_rating_limit(address_bucket()):
+        return _phone_page(None, "busy", 429)
     with db.engine.connect() as conn:
         info = session_by_token(conn, token)
         if info is None:
@@ -236,9 +242,6 @@ def rate_post(token: str) -> Any:
         asking_reasons = request.form.get("step") == "reasons"
         if level in bad_levels() and not asking_reasons and info.state(utcnow()) == "open":
             return _phone_page(info, "reasons", level=level, chosen=[], comment="")
-        # Counted like the API's rating posts (one limit per client address).
-        if over_rating_limit():
-            return _phone_page(None, "busy", 429)
         try:
             submit_rating(
                 conn,

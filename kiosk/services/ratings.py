@@ -14,7 +14,7 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +22,11 @@ from flask import current_app, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from limits import RateLimitItem, parse_many
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kiosk.localtime import hall_zone, to_aware, to_local
-from kiosk.models import Hall, Rating, ServiceSession, Staff, Terminal, Window
+from kiosk.models import Hall, Rating, ServiceSession, Staff, Terminal, Window, utcnow
 from kiosk.rules.ruleset import default_rules
 
 # The national 好差评 levels, best first (SPEC 4.1); labels are translated at render time.
@@ -63,7 +63,7 @@ def bad_levels() -> frozenset[int]:
 
 
 def misuse_window() -> dt.timedelta:
-    """How soon after the previous counter rating a new one counts as misuse."""
+    """How soon after the previous rating of the same terminal's sessions a new one is misuse."""
     return dt.timedelta(seconds=float(default_rules().misuse_seconds))
 
 
@@ -77,19 +77,35 @@ def _parsed_limits(value: str) -> tuple[RateLimitItem, ...]:
     return tuple(parse_many(value))
 
 
-def over_rating_limit() -> bool:
-    """Count one rating post of this client address; True when it is over the limit.
+def address_bucket() -> str:
+    """The rate-limit bucket of this request's client address (phone calls, failed keys)."""
+    return "address:" + (request.remote_addr or "unknown")
 
-    ``RATING_RATE_LIMIT`` (e.g. ``120 per minute``; ``0`` = off) is checked here, on the
-    app's own `limits` counter (no per-request hooks): with the limit off
-    this costs nothing on the hot path, and the API and the phone page share one count.
+
+def terminal_bucket(terminal: TerminalIdentity) -> str:
+    """The rate-limit bucket of an authenticated terminal (its counter calls)."""
+    return "terminal:" + terminal.key_id
+
+
+def over_rating_limit(bucket: str) -> bool:
+    """Count one rating post in ``bucket``; True when the bucket is over the limit.
+
+    ``RATING_RATE_LIMIT`` (e.g. ``120 per minute``; ``0`` = off) is counted on the app's
+    `limits` storage (``RATELIMIT_STORAGE_URI``; a Redis URI is shared by every process of
+    the hall), with no per-request hooks: with the limit off this costs nothing on the hot
+    path. Counter calls are counted per terminal key (:func:`terminal_bucket`), phone calls
+    per client address (:func:`address_bucket`), the API and the phone page alike.
     """
     if rating_limit_off():
         return False
     value = str(current_app.config["RATING_RATE_LIMIT"]).strip()
-    address = request.remote_addr or "127.0.0.1"
     strategy = current_app.extensions["rating_limiter"]
-    return not all(strategy.hit(item, "rating", address) for item in _parsed_limits(value))
+    return not all(strategy.hit(item, "rating", bucket) for item in _parsed_limits(value))
+
+
+def too_many_requests() -> RatingRefused:
+    """A 429 ``too_many_requests`` refusal."""
+    return RatingRefused(429, "too_many_requests", _("请求过于频繁，请稍后再试。"))
 
 
 def hall_reasons(settings: dict[str, Any] | None) -> list[str]:
@@ -329,7 +345,7 @@ class SessionInfo:
     rated: bool
     # Not read on the rating hot path (a JSON column to decode); see hall_settings().
     settings: dict[str, Any] | None = None
-    last_counter_rating: dt.datetime | None = None
+    last_terminal_rating: dt.datetime | None = None
 
     def state(self, now: dt.datetime) -> str:
         """``rated``, ``expired`` or ``open`` (the order of SPEC 9's precedence)."""
@@ -382,22 +398,34 @@ _INSERT_RATING = _RATINGS.insert()
 
 def _rating_context_select() -> Any:
     """The rating hot path's one select: the session as in :func:`_session_select`, plus
-    the terminal of the request's key id (outer-joined on the unique key id) and that
-    terminal's latest counter rating."""
+    the terminal of the request's key id (outer-joined on the unique key id) and the time
+    of the latest rating, of either channel, of a session opened by the same terminal."""
     terminal = _TERMINALS.alias("key_terminal")
     rated = select(_RATINGS.c.id).where(_RATINGS.c.session_id == _SESSIONS.c.id).exists()
-    last_counter = (
-        select(func.max(_RATINGS.c.rated_at))
-        # Only counter ratings carry a terminal_id; no other condition here, so that SQLite
-        # answers max() from the (terminal_id, rated_at) index instead of scanning.
-        .where(_RATINGS.c.terminal_id == terminal.c.id)
+    previous = _RATINGS.alias("previous")
+    previous_session = _SESSIONS.alias("previous_session")
+    last_rating = (
+        select(previous.c.rated_at)
+        .select_from(
+            previous.join(previous_session, previous_session.c.id == previous.c.session_id)
+        )
+        # Walk the hall's ratings of the last few seconds newest first, on the (hall_id,
+        # rated_at) index, to the first of a session of this terminal: a handful of rows
+        # however long the hall's history, and QR ratings count too (SPEC 4.2).
+        .where(
+            previous.c.hall_id == _SESSIONS.c.hall_id,
+            previous.c.rated_at >= bindparam("since"),
+            previous_session.c.terminal_id == _SESSIONS.c.terminal_id,
+        )
+        .order_by(previous.c.rated_at.desc())
+        .limit(1)
         .scalar_subquery()
     )
     return (
         select(
             *(_SESSION_COLUMNS),
             rated.label("rated"),
-            last_counter.label("last_counter_rating"),
+            last_rating.label("last_terminal_rating"),
             terminal.c.id.label("t_id"),
             terminal.c.hall_id.label("t_hall_id"),
             terminal.c.window_id.label("t_window_id"),
@@ -426,9 +454,18 @@ class RatingContext:
     key_hash: str | None
 
 
-def load_rating_context(conn: Connection, token: str, key_id: str | None) -> RatingContext | None:
-    """The session of ``token`` with the terminal of ``key_id``; None for an unknown token."""
-    row = conn.execute(_RATING_CONTEXT, {"token_hash": token_hash(token), "key_id": key_id}).first()
+def load_rating_context(
+    conn: Connection, token: str, key_id: str | None, now: dt.datetime | None = None
+) -> RatingContext | None:
+    """The session of ``token`` with the terminal of ``key_id``; None for an unknown token.
+
+    ``last_terminal_rating`` of the session is the latest rating of its terminal's sessions
+    in the misuse window before ``now`` (None when there is none that recent).
+    """
+    since = (now or utcnow()) - misuse_window()
+    row = conn.execute(
+        _RATING_CONTEXT, {"token_hash": token_hash(token), "key_id": key_id, "since": since}
+    ).first()
     if row is None:
         return None
     terminal = None
@@ -439,7 +476,7 @@ def load_rating_context(conn: Connection, token: str, key_id: str | None) -> Rat
     return RatingContext(_info(row), terminal, row.t_key_hash)
 
 
-_OPTIONAL_INFO_FIELDS = ("settings", "last_counter_rating")
+_OPTIONAL_INFO_FIELDS = ("settings", "last_terminal_rating")
 _INFO_FIELDS = tuple(f for f in SessionInfo.__dataclass_fields__ if f not in _OPTIONAL_INFO_FIELDS)
 _HALL_SETTINGS = select(_HALLS.c.settings).where(_HALLS.c.id == bindparam("hall_id"))
 
@@ -480,6 +517,18 @@ def new_rating_id(hall_code: str, local_day: dt.date) -> str:
     return f"{hall_code}-{local_day:%Y%m%d}-{tail}"
 
 
+def unstorable(text: str) -> bool:
+    """Whether a text cannot be stored as it is: a NUL character (PostgreSQL refuses it in
+    text) or a lone surrogate (no UTF-8 for it), as JSON escapes or form fields may carry."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def check_content(
     level: int, reasons: Sequence[str], comment: str | None, allowed: list[str]
 ) -> str | None:
@@ -509,6 +558,8 @@ def check_content(
         raise invalid(_("只有差评（不满意、非常不满意）才填写原因。"))
     if comment is not None and len(comment) > COMMENT_MAX:
         raise invalid(_("意见不能超过 %(n)d 个字。", n=COMMENT_MAX))
+    if comment is not None and unstorable(comment):
+        raise invalid(_("意见含有无法保存的字符（如 NUL）。"))
     return "|".join(chosen) or None
 
 
@@ -530,30 +581,42 @@ def submit_rating(
     comment: str | None,
     credentials: Credentials | None,
     now: dt.datetime,
+    admit: Callable[[TerminalIdentity], None] | None = None,
 ) -> StoredRating:
     """Rate the session of ``token``; with a terminal's credentials it is a counter rating,
     without a QR rating.
 
-    Wrong credentials are refused first (401); then SPEC 9's order applies (unknown token,
-    already rated, expired, invalid content), and the first that applies is raised as a
+    Wrong credentials are refused first (401); then ``admit`` is called with the terminal
+    of valid credentials (the caller's rate limit per terminal key, which raises to refuse);
+    then a valid key of another terminal than the one that opened the session is refused
+    (403 ``wrong_terminal``); then SPEC 9's order applies (unknown token, already rated,
+    expired, invalid content), and the first that applies is raised as a
     :class:`RatingRefused`; a refusal writes nothing. The unique ``ratings.session_id`` is
     the last guard against two concurrent ratings.
     """
-    context = load_rating_context(conn, token, credentials.key_id if credentials else None)
+    context = load_rating_context(conn, token, credentials.key_id if credentials else None, now)
     terminal: TerminalIdentity | None = None
     if credentials is not None:
         if context is None:
             # No session row to read the terminal from: ask for it alone, so that a wrong
             # key is still a 401 rather than a 404.
-            if authenticate(conn, credentials) is None:
+            terminal = authenticate(conn, credentials)
+            if terminal is None:
                 raise unauthorized()
         elif context.terminal is None or not _key_matches(credentials, context.key_hash):
             raise unauthorized()
         else:
             terminal = context.terminal
+        if admit is not None:
+            admit(terminal)
     if context is None:
         raise RatingRefused(404, "unknown_token", _("评价链接无效。"))
     info = context.info
+    if terminal is not None and terminal.id != info.terminal_id:
+        # Only the terminal that opened the session rates it at the counter (SPEC 4.2).
+        raise RatingRefused(
+            403, "wrong_terminal", _("此终端不是开启本次服务的终端，不能在此评价。")
+        )
     if info.rated:
         raise RatingRefused(409, "already_rated", _("本次服务已评价。"))
     if now >= info.expires_at:
@@ -564,11 +627,12 @@ def submit_rating(
         allowed = hall_reasons(conn.execute(_HALL_SETTINGS, {"hall_id": info.hall_id}).scalar())
     stored_reasons = check_content(level, reasons, comment, allowed)
 
-    # A counter rating sooner than the rule's seconds after this terminal's previous one is
-    # kept but flagged (SPEC 4.2); the session select read that time through the
-    # (terminal_id, rated_at) index.
-    previous = info.last_counter_rating
-    misuse = terminal is not None and previous is not None and now - previous < misuse_window()
+    # A rating sooner than the rule's seconds after the previous rating, of either channel,
+    # of a session opened by the same terminal is kept but flagged (SPEC 4.2): posting the
+    # session's token without the key does not escape the rule. The session select read
+    # that time; it is None when there was none within the window.
+    previous = info.last_terminal_rating
+    misuse = previous is not None and now - previous < misuse_window()
 
     local_day = to_local(now, hall_zone(info.timezone)).date()
     values = {

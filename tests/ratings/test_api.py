@@ -382,9 +382,9 @@ def test_concurrent_second_rating_is_409_by_the_unique_constraint(
     assert api.rate({"token": session["token"], "level": 5}).status_code == 201
     real = ratings_service.load_rating_context
 
-    def stale(conn: Any, token: str, key_id: str | None) -> Any:
+    def stale(conn: Any, token: str, key_id: str | None, *rest: Any) -> Any:
         # What a request that read the session just before the other one committed sees.
-        context = real(conn, token, key_id)
+        context = real(conn, token, key_id, *rest)
         info = dataclasses.replace(context.info, rated=False)
         return dataclasses.replace(context, info=info)
 
@@ -400,19 +400,20 @@ def test_misuse_flag(api: Api, app: Flask, runner: FlaskCliRunner) -> None:
     second = api.rate({"token": api.session()["token"], "level": 5}, key=api.key).get_json()
     assert stored(app, first["rating_id"]).misuse is False
     assert stored(app, second["rating_id"]).misuse is True  # kept, flagged
-    # QR ratings never count as misuse, nor do they restart the terminal's clock.
+    # A QR rating of a session of the same terminal counts too (SPEC 4.2 as amended).
     qr = api.rate({"token": api.session()["token"], "level": 5}).get_json()
-    assert stored(app, qr["rating_id"]).misuse is False
-    # Ten seconds after the previous counter rating it is fine again.
+    assert stored(app, qr["rating_id"]).misuse is True
+    # Ten seconds after the previous rating it is fine again.
     with app.app_context():
         for rating in db.session.scalars(select(Rating)):
             rating.rated_at -= dt.timedelta(seconds=10)
         db.session.commit()
     third = api.rate({"token": api.session()["token"], "level": 5}, key=api.key).get_json()
     assert stored(app, third["rating_id"]).misuse is False
-    # Another terminal has its own clock.
+    # Another terminal, with sessions of its own, has its own clock.
     other_key = add_terminal(runner, "柜台2", "W02")
-    fourth = api.rate({"token": api.session()["token"], "level": 5}, key=other_key).get_json()
+    other = api.open(key=other_key).get_json()
+    fourth = api.rate({"token": other["token"], "level": 5}, key=other_key).get_json()
     assert stored(app, fourth["rating_id"]).misuse is False
 
 
@@ -465,7 +466,9 @@ def test_rate_limit_zero_is_off(api: Api) -> None:
 # --- the document covers exactly what the endpoints answer ------------------------------
 
 
-def test_every_documented_answer_happens(database_uri: str, tmp_path: Path) -> None:
+def test_every_documented_answer_happens(
+    database_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Drive each documented (method, path, status) once; each answer matches its schema."""
     config = _base_config(database_uri, tmp_path)
     config["RATING_RATE_LIMIT"] = "6 per minute"
@@ -473,10 +476,13 @@ def test_every_documented_answer_happens(database_uri: str, tmp_path: Path) -> N
     try:
         setup_hall(app.test_cli_runner())
         api = Api(app.test_client(), add_terminal(app.test_cli_runner()))
+        other_key = add_terminal(app.test_cli_runner(), "柜台2", "W02")
+        too_large = b'{"staff_no": "' + b"x" * (1024 * 1024) + b'"}'
         SEEN.clear()
         check_against_document("GET", "/openapi.json", api.client.get("/api/v1/openapi.json"))
         api.open(body={})  # 400
         api.open(key=None)  # 401
+        api.open(data=too_large, content_type="application/json", body=None)  # 413
         live, used, old = api.session(), api.session(), api.session()
         with app.app_context():
             db.session.execute(
@@ -489,15 +495,28 @@ def test_every_documented_answer_happens(database_uri: str, tmp_path: Path) -> N
         api.qr(live["session_id"], key=None)  # 401
         api.qr("missing")  # 404
         api.qr(old["session_id"])  # 410
-        # Six rating posts fill the limit of this app; the seventh is refused.
+        # Six rating posts without a valid key fill this address's limit; the seventh is
+        # refused. Calls with a valid key count on that key instead.
         api.rate({"token": used["token"], "level": 5})  # 201
         api.qr(used["session_id"])  # 409
         api.rate({"token": used["token"], "level": 5})  # 409
         api.rate({})  # 400
         api.rate({"token": live["token"], "level": 5}, key="kt_bad")  # 401
+        api.rate({"token": live["token"], "level": 5}, key=other_key)  # 403
         api.rate({"token": "missing", "level": 5})  # 404
         api.rate({"token": old["token"], "level": 5})  # 410
+        api.raw_rate(too_large, "application/json")  # 413
         api.rate({"token": live["token"], "level": 5})  # 429
+
+        # A fault of the service is 500 internal on each endpoint that does work.
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("a fault of the service")
+
+        for name in ("open_session", "qr_png", "submit_rating"):
+            monkeypatch.setattr(f"kiosk.api.views.{name}", broken)
+        api.open()  # 500
+        api.qr(live["session_id"])  # 500
+        api.rate({"token": live["token"], "level": 5}, key=api.key)  # 500
     finally:
         with app.app_context():
             db.session.remove()

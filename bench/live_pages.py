@@ -64,6 +64,7 @@ class Browser:
         self.port = port
         self.cookies: dict[str, str] = dict(cookies or {})
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=PROBE_TIMEOUT * 2)
+        self.closed = False  # once closed, never reopened (http.client would, by itself)
 
     def request(
         self,
@@ -77,6 +78,8 @@ class Browser:
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         for attempt in (1, 2):
+            if self.closed:
+                raise ConnectionAbortedError("closed by the crowd")
             try:
                 self.conn.request(method, path, body=body, headers=headers)
                 response = self.conn.getresponse()
@@ -95,6 +98,7 @@ class Browser:
 
     def close(self) -> None:
         """Close the connection, also from another thread (shutdown wakes a blocked read)."""
+        self.closed = True
         sock = self.conn.sock
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -182,6 +186,8 @@ def _poller(
     except (OSError, http.client.HTTPException) as exc:
         if not crowd.stop_event.is_set():
             crowd.errors.append(repr(exc))
+    finally:
+        browser.close()
 
 
 def _clock_path(hall: str) -> Callable[[bytes], str]:
@@ -212,6 +218,8 @@ def _old_stream(crowd: Crowd, port: int) -> None:
     except (OSError, http.client.HTTPException) as exc:
         if not crowd.stop_event.is_set():
             crowd.errors.append(repr(exc))
+    finally:
+        browser.close()
 
 
 def _raw(crowd: Crowd, port: int, send: bytes) -> None:

@@ -51,7 +51,10 @@ def served(app: Flask) -> Iterator[tuple[int, dict[str, Any]]]:
         server.trigger.pull_trigger(close_everything)  # type: ignore[union-attr]
         thread.join(timeout=10)
         assert not thread.is_alive(), "waitress did not stop"
-        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+        # Wait for requests still running: one that ends after the app's engine is
+        # disposed would open a connection nobody closes.
+        server.task_dispatcher.shutdown(timeout=30)  # type: ignore[union-attr]
+        assert not server.task_dispatcher.threads, "waitress threads still running"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -85,7 +85,7 @@ def users() -> ResponseReturnValue:
                 else:
                     target = db.session.get(User, int(action_form.user_id.data or 0))
                     if target is None or target.hall_id not in (hall.id, None):
-                        raise AccountError("unknown user")
+                        raise AccountError(_("没有这个用户。"))
                     action = action_form.action.data
                     if action == "unlock":
                         unlock_user(
@@ -103,7 +103,7 @@ def users() -> ResponseReturnValue:
                             reason=action_form.reason.data,
                         )
                     else:
-                        raise AccountError(f"unknown action {action!r}")
+                        raise AccountError(_("未知的操作。"))
                     message = _("已更新用户。")
             except (AccountError, ValueError) as exc:
                 db.session.rollback()

@@ -1,10 +1,50 @@
-"""Public pages of the hall: the landing page that links the screens of the service."""
+"""Public pages of the hall: the landing page that links the screens of the service.
+
+The blueprint also gives every template of the service the same words for the same
+things: ``period_name`` (a period as people say it) and ``device_fault`` (a reader's
+stored error in plain Chinese).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, render_template
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+from kiosk.rules.wording import device_fault, period_label
 
 bp = Blueprint("pages", __name__)
+
+DEVICE_FAULT_TEXT: dict[str, Any] = {
+    "not_connected": _l("串口未连接"),
+    "no_response": _l("设备无响应"),
+    "checksum": _l("校验错误"),
+    "protocol": _l("通讯数据异常"),
+    "busy": _l("串口被其他程序占用"),
+    "stopped": _l("监听程序已停止"),
+    "unknown": _l("设备故障"),
+}
+
+
+def language() -> str:
+    """The language of the current request (``zh`` or ``en``)."""
+    locale = get_locale()
+    return locale.language if locale is not None else "zh"
+
+
+@bp.app_template_filter("period_name")
+def period_name(code: Any) -> str:
+    """``2026-B5`` as ``2026年第5期（9—10月）`` (English: ``2026 period 5 (Sep–Oct)``)."""
+    return "" if code is None else period_label(str(code), language())
+
+
+@bp.app_template_filter("device_fault")
+def device_fault_text(error: str | None) -> str:
+    """A reader's stored error in plain words; empty when there is none."""
+    kind = device_fault(error)
+    return "" if kind is None else str(DEVICE_FAULT_TEXT[kind])
 
 
 @bp.get("/")

@@ -7,13 +7,16 @@ stored error in plain Chinese).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from kiosk.rules.wording import device_fault, period_label
+from kiosk.localtime import to_local
+from kiosk.rules.wording import device_fault, period_label, schedule_label
+from kiosk.services.texts import language
 
 bp = Blueprint("pages", __name__)
 
@@ -28,16 +31,22 @@ DEVICE_FAULT_TEXT: dict[str, Any] = {
 }
 
 
-def language() -> str:
-    """The language of the current request (``zh`` or ``en``)."""
-    locale = get_locale()
-    return locale.language if locale is not None else "zh"
-
-
 @bp.app_template_filter("period_name")
 def period_name(code: Any) -> str:
     """``2026-B5`` as ``2026年第5期（9—10月）`` (English: ``2026 period 5 (Sep–Oct)``)."""
     return "" if code is None else period_label(str(code), language())
+
+
+@bp.app_template_filter("schedule_name")
+def schedule_name(name: Any) -> str:
+    """A schedule's name as the office says it (``winter`` as ``冬季作息``)."""
+    return "" if name is None else schedule_label(str(name), language())
+
+
+@bp.app_template_filter("hall_local")
+def hall_local(value: dt.datetime | None, zone: ZoneInfo) -> dt.datetime | None:
+    """A stored naive-UTC instant as naive hall-local time (never shown as UTC)."""
+    return None if value is None else to_local(value, zone)
 
 
 @bp.app_template_filter("device_fault")

@@ -88,3 +88,27 @@ def device_fault(error: str | None) -> str | None:
         if pattern.search(error):
             return kind
     return "unknown"
+
+
+# Schedule names hall files commonly use, as the office says them.
+_SCHEDULES = {
+    "winter": ("冬季作息", "Winter hours"),
+    "summer": ("夏季作息", "Summer hours"),
+    "spring": ("春季作息", "Spring hours"),
+    "autumn": ("秋季作息", "Autumn hours"),
+    "fall": ("秋季作息", "Autumn hours"),
+    "default": ("默认作息", "Default hours"),
+    "standard": ("标准作息", "Standard hours"),
+}
+
+
+def schedule_label(name: str, language: str = "zh") -> str:
+    """A schedule's name for a page: ``winter`` as ``冬季作息``; a name the hall gave in
+    Chinese (or any other) is shown as it is, with ``作息`` added when it lacks it."""
+    key = name.strip().lower()
+    if key in _SCHEDULES:
+        chinese, english = _SCHEDULES[key]
+        return english if language.startswith("en") else chinese
+    if language.startswith("en") or not name.strip() or name.strip().endswith(("作息", "时间")):
+        return name.strip()
+    return f"{name.strip()}作息"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.rules.wording import DEVICE_FAULTS, device_fault, period_label
+from kiosk.rules.wording import DEVICE_FAULTS, device_fault, period_label, schedule_label
 
 
 @pytest.mark.parametrize(
@@ -55,3 +55,19 @@ def test_period_label(code: str, language: str, expected: str) -> None:
 def test_device_fault(error: str | None, kind: str | None) -> None:
     assert device_fault(error) == kind
     assert kind is None or kind in DEVICE_FAULTS
+
+
+@pytest.mark.parametrize(
+    ("name", "language", "expected"),
+    [
+        ("winter", "zh", "冬季作息"),
+        ("Summer", "zh", "夏季作息"),
+        ("winter", "en", "Winter hours"),
+        ("冬季作息", "zh", "冬季作息"),
+        ("冬季", "zh", "冬季作息"),
+        ("夏令时间", "zh", "夏令时间"),
+        ("冬季", "en", "冬季"),
+    ],
+)
+def test_schedule_label(name: str, language: str, expected: str) -> None:
+    assert schedule_label(name, language) == expected

@@ -53,6 +53,7 @@ ACTION_TEXT: dict[str, Any] = {
     "device.add": _l("登记指纹机"),
     "device.map": _l("登记指纹"),
     "device.remove": _l("移除指纹机"),
+    "import": _l("导入数据"),
 }
 
 OBJECT_TEXT: dict[str, Any] = {
@@ -65,6 +66,13 @@ OBJECT_TEXT: dict[str, Any] = {
     "user": _l("用户"),
     "terminal": _l("评价终端"),
     "device": _l("指纹机"),
+    "hall": _l("服务中心设置"),
+    "roster": _l("人员名册"),
+    "punches": _l("打卡记录"),
+    "ratings": _l("评价记录"),
+    "cases": _l("办件记录"),
+    "absences": _l("请假/外出"),
+    "events": _l("巡查抽查与奖惩"),
 }
 
 FIELD_TEXT: dict[str, Any] = {
@@ -107,6 +115,9 @@ FIELD_TEXT: dict[str, Any] = {
     "address": _l("模块地址"),
     "page": _l("指纹页号"),
     "period": _l("考评期"),
+    "rows": _l("行数"),
+    "inserted": _l("新增"),
+    "updated": _l("更新"),
 }
 
 # Stored code values shown in words.

@@ -43,6 +43,14 @@ def schedule_name(name: Any) -> str:
     return "" if name is None else schedule_label(str(name), language())
 
 
+@bp.app_template_filter("level_name")
+def level_name(level: Any) -> str:
+    """A rating level (1–5) by its name (SPEC 4.1): 1 is 非常不满意."""
+    from kiosk.services.ratings import LEVEL_LABELS
+
+    return str(LEVEL_LABELS.get(level, level)) if level is not None else ""
+
+
 @bp.app_template_filter("hall_local")
 def hall_local(value: dt.datetime | None, zone: ZoneInfo) -> dt.datetime | None:
     """A stored naive-UTC instant as naive hall-local time (never shown as UTC)."""

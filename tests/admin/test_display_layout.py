@@ -99,6 +99,19 @@ def _boxes_apart(page: Page) -> None:
         assert box["y"] >= bottom - 0.5, (selector, box, header)
         assert box["x"] + box["width"] <= viewport["width"] + 0.5, (selector, box)
         assert box["y"] + box["height"] <= viewport["height"] + 0.5, (selector, box)
+    # The month's figures stay inside their box (no text cut off at its edge).
+    spilled = page.evaluate(
+        """[...document.querySelectorAll('.month, .month *')]
+             .filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0)
+             .map(e => e.tagName + ' ' + e.textContent.trim().slice(0, 30))"""
+    )
+    assert not spilled, spilled
+    month = page.locator(".month").bounding_box()
+    assert month is not None
+    for child in page.locator(".month h2, .month dd").all():
+        box = child.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= month["x"] + month["width"] + 0.5, (box, month)
     # Nothing of the header spills out of it (a wrapped title grows the header instead).
     for selector in ("header h1", "header .period"):
         box = page.locator(selector).bounding_box()

@@ -37,6 +37,9 @@ def test_reader_error_is_plain_chinese_with_detail_for_admins(
     client = login_as("duty")
     text = client.get("/admin/today").get_data(as_text=True)
     assert "串口未连接" in text
+    # Open bad reviews by the level's name, not its number.
+    orders = text.split('id="work-orders"')[1].split("</section>")[0]
+    assert "非常不满意" in orders and "<td>1（" not in orders
     assert "Errno" not in text and "No such file" not in text  # not even in a tooltip
 
 

@@ -9,9 +9,10 @@ from flask_babel import lazy_gettext as _l
 from admin import bp
 from admin.auth import roles_required
 from admin.context import current_hall
-from admin.services.auditlog import audit_page
+from admin.services.auditlog import ACTION_TEXT, audit_page
 from admin.views import register_nav
 from kiosk.extensions import db
+from kiosk.services.texts import language
 
 register_nav("admin.audit_log", _l("审计日志"), ("admin",), 90)
 
@@ -27,10 +28,12 @@ def audit_log() -> ResponseReturnValue:
         page=request.args.get("page", 1, type=int) or 1,
         action=request.args.get("action") or None,
         object_type=request.args.get("object_type") or None,
+        language=language(),
     )
     return render_template(
         "admin/audit.html",
         page=page,
         action=request.args.get("action", ""),
         object_type=request.args.get("object_type", ""),
+        action_text=ACTION_TEXT,
     )

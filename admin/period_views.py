@@ -30,6 +30,7 @@ from admin.views import register_nav
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Hall, PublishedPeriod, Unit, utcnow
+from kiosk.pages import period_name
 from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.scoring import AsOfBeforePeriod
 from kiosk.services import notices, publishing
@@ -88,6 +89,7 @@ def periods() -> ResponseReturnValue:
     return render_template(
         "admin/periods.html",
         published=publishing.published_list(db.session, hall),
+        zone=hall_zone(hall.timezone),
         default_period=publishing.default_period(hall),
         default_as_of=now_local.strftime("%Y-%m-%dT%H:%M"),
         can_review=has_role(current_user, "leader"),
@@ -200,7 +202,10 @@ def publish() -> ResponseReturnValue:
             cancel_url=back,
         )
     db.session.commit()
-    flash(_("已发布 %(period)s 期第 %(rev)d 版。", period=row.period, rev=row.revision), "success")
+    flash(
+        _("已发布%(period)s第 %(rev)d 版。", period=period_name(row.period), rev=row.revision),
+        "success",
+    )
     return redirect(url_for("admin.published", period=row.period))
 
 

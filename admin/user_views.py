@@ -88,7 +88,7 @@ def users() -> ResponseReturnValue:
                     user_id = parse_id(action_form.user_id.data)
                     target = db.session.get(User, user_id) if user_id else None
                     if target is None or target.hall_id not in (hall.id, None):
-                        raise AccountError("unknown user")
+                        raise AccountError(_("没有这个用户。"))
                     check_may_manage(current_user, target)
                     action = action_form.action.data
                     if action == "unlock":
@@ -123,7 +123,7 @@ def users() -> ResponseReturnValue:
                                 cancel_url=url_for("admin.users"),
                             )
                     else:
-                        raise AccountError(f"unknown action {action!r}")
+                        raise AccountError(_("未知的操作。"))
                     message = _("已更新用户。")
             except (AccountError, ValueError) as exc:
                 db.session.rollback()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from kiosk.models import USER_ROLES, Hall, Unit, User, utcnow
 from kiosk.passwords import hash_password, needs_rehash, verify_password
 from kiosk.services import audit
+from kiosk.services.texts import _
 
 # Verified against when the username is unknown, so that a wrong name takes as long as a
 # wrong password and the response time does not tell which usernames exist.
@@ -137,7 +138,7 @@ def end_sessions(session: Session, user_id: int) -> None:
 def check_password_strength(password: str) -> None:
     """Refuse passwords too short to resist guessing."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(_("密码至少需要 %(n)d 个字符。", n=MIN_PASSWORD_LENGTH))
 
 
 def create_user(
@@ -154,21 +155,23 @@ def create_user(
     """Create a back-office user after checking every field; nothing is added on an error."""
     username = username.strip()
     if not username or len(username) > 64 or any(c.isspace() for c in username):
-        raise AccountError("the username must be 1 to 64 characters without spaces")
+        raise AccountError(_("用户名须为 1 至 64 个字符，不能含空格。"))
     if role not in USER_ROLES:
-        raise AccountError(f'unknown role "{role}" (roles: {", ".join(USER_ROLES)})')
+        raise AccountError(
+            _("没有角色“%(role)s”（可选：%(roles)s）。", role=role, roles="、".join(USER_ROLES))
+        )
     check_password_strength(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AccountError(f'the username "{username}" is taken')
+        raise AccountError(_("用户名“%(name)s”已被使用。", name=username))
     unit: Unit | None = None
     if role == "unit":
         if not unit_code:
-            raise AccountError("a unit viewer needs --unit CODE")
+            raise AccountError(_("单位查看人员须指定所属单位。"))
         if hall is None:
-            raise AccountError("a unit viewer needs a hall")
+            raise AccountError(_("单位查看人员须属于一个服务中心。"))
     if unit_code:
         if hall is None:
-            raise AccountError("--unit needs a hall")
+            raise AccountError(_("指定单位时须同时指定服务中心（--hall）。"))
         unit = session.scalar(select(Unit).where(Unit.hall_id == hall.id, Unit.code == unit_code))
         if unit is None:
             known = ", ".join(
@@ -176,11 +179,18 @@ def create_user(
                     select(Unit.code).where(Unit.hall_id == hall.id).order_by(Unit.code)
                 )
             )
-            raise AccountError(f'unknown unit "{unit_code}" in hall {hall.code} (units: {known})')
+            raise AccountError(
+                _(
+                    "服务中心 %(hall)s 没有单位“%(unit)s”（现有：%(known)s）。",
+                    hall=hall.name,
+                    unit=unit_code,
+                    known=known,
+                )
+            )
         if role != "unit":
-            raise AccountError("only a unit viewer (--role unit) belongs to a unit")
+            raise AccountError(_("只有单位查看人员才属于某个单位。"))
     if role != "admin" and hall is None:
-        raise AccountError(f"a {role} user needs a hall (--hall CODE)")
+        raise AccountError(_("该角色的用户须属于一个服务中心。"))
     user = User(
         username=username,
         display_name=display_name or username,
@@ -263,9 +273,9 @@ def set_active(
     """Deactivate or reactivate an account (audited); nobody can deactivate themselves."""
     why = (reason or "").strip()
     if not why:
-        raise AccountError("a reason is required")
+        raise AccountError(_("请填写原因。"))
     if user.id == actor_id and not active:
-        raise AccountError("you cannot deactivate your own account")
+        raise AccountError(_("不能停用自己的账号。"))
     if user.active == active:
         return
     user.active = active

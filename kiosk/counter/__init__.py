@@ -176,7 +176,8 @@ def state() -> Any:
 
 @bp.get("/counter/sessions/<public_id>/state")
 def session_state(public_id: str) -> Any:
-    """Whether a session opened here was rated meanwhile (e.g. by the citizen's phone)."""
+    """Whether a session opened here was rated meanwhile (e.g. by the citizen's phone), and
+    whom it serves (name, avatar), for a staff member who is not on this window's cards."""
     terminal = _signed_in_terminal()
     if terminal is None:
         return jsonify(error="unauthorized", message=_("终端未登录。")), 401
@@ -184,7 +185,16 @@ def session_state(public_id: str) -> Any:
         info = session_by_public_id(conn, public_id)
     if info is None or info.hall_id != terminal.hall_id:
         return jsonify(error="not_found", message=_("没有这个服务记录。")), 404
-    return jsonify(state=info.state(utcnow()))
+    staff = db.session.get(Staff, info.staff_id)
+    person = None
+    if staff is not None:
+        person = {
+            "staff_no": staff.staff_no,
+            "name": staff.name,
+            "initials": initials(staff.name),
+            "photo": staff.photo or None,
+        }
+    return jsonify(state=info.state(utcnow()), staff=person)
 
 
 # --- the phone page ------------------------------------------------------------------

@@ -46,6 +46,24 @@ class MonthlySeries:
     counts: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class MonthFigures:
+    """The hall's 好差评 figures of one month so far, over valid ratings (SPEC 4.3: not
+    misuse, not unfounded, not a default rating): how many, the mean value (满意度), the
+    share at level 4–5 (好评率) and the bad reviews (level 1–2)."""
+
+    month: dt.date
+    valid: int
+    mean: float | None
+    good: int
+    bad: int
+
+    @property
+    def good_rate(self) -> float | None:
+        """好评率 in percent, one decimal; None without valid ratings."""
+        return round(100 * self.good / self.valid, 1) if self.valid else None
+
+
 @dataclass(slots=True)
 class DisplayData:
     """Everything on the public display of one hall."""
@@ -60,6 +78,7 @@ class DisplayData:
     satisfaction: list[WindowSatisfaction] = field(default_factory=list)
     months: list[dt.date] = field(default_factory=list)
     series: list[MonthlySeries] = field(default_factory=list)
+    this_month: MonthFigures | None = None
     unit_names: dict[str, str] = field(default_factory=dict)  # unit code -> name
     window_names: dict[str, str] = field(default_factory=dict)  # window code -> name
 
@@ -170,6 +189,37 @@ def monthly_series(
     return series
 
 
+def month_figures(
+    session: Session, hall: Hall, rules: RuleSet, now: dt.datetime | None = None
+) -> MonthFigures:
+    """The hall's valid ratings of the current local month up to ``now`` (naive UTC)."""
+    now = now or utcnow()
+    zone = hall_zone(hall.timezone)
+    first = to_local(now, zone).date().replace(day=1)
+    start, _stop = local_day_bounds(first, first, zone)
+    values = rules.level_map()
+    levels = list(
+        session.scalars(
+            select(Rating.level).where(
+                Rating.hall_id == hall.id,
+                Rating.rated_at >= start,
+                Rating.rated_at <= now,
+                Rating.misuse.is_(False),
+                or_(Rating.review.is_(None), Rating.review != "unfounded"),
+                or_(Rating.channel.is_(None), Rating.channel != "default"),
+            )
+        )
+    )
+    mean = round(sum(float(values[level]) for level in levels) / len(levels), 2) if levels else None
+    return MonthFigures(
+        first,
+        len(levels),
+        mean,
+        sum(1 for level in levels if level >= 4),
+        sum(1 for level in levels if level <= 2),
+    )
+
+
 def display_data(
     session: Session, hall: Hall, rules: RuleSet, now: dt.datetime | None = None
 ) -> DisplayData:
@@ -190,6 +240,7 @@ def display_data(
         data.advanced = [p for p in result["individuals"] if p["award"] == "advanced"]
         data.satisfaction = _window_satisfaction(result)
         last_month = dt.date.fromisoformat(result["to"])
+    data.this_month = month_figures(session, hall, rules, now)
     data.months = month_starts(last_month.replace(day=1))
     data.series = monthly_series(session, hall, data.months, rules)
     return data

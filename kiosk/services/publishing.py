@@ -29,9 +29,10 @@ from kiosk.rules.calendar import Period
 from kiosk.rules.explain import explain_lines
 from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.scoring import PeriodData, ScoreResult, score_period, to_spec_json
+from kiosk.rules.wording import period_label
 from kiosk.services import audit
 from kiosk.services.scoring import load_period_data
-from kiosk.services.texts import _
+from kiosk.services.texts import _, language
 
 MAX_REASON = 1000
 
@@ -271,7 +272,12 @@ def published_list(session: Session, hall: Hall) -> list[PublishedSummary]:
         assert current is not None
         user = session.get(User, current.published_by) if current.published_by else None
         summaries.append(
-            PublishedSummary(period, current, counts[period], user.username if user else None)
+            PublishedSummary(
+                period,
+                current,
+                counts[period],
+                (user.display_name or user.username) if user else None,
+            )
         )
     return summaries
 
@@ -311,7 +317,9 @@ def publish(
     aware = as_of if as_of.tzinfo else as_of.replace(tzinfo=zone)
     now_aware = (now or utcnow()).replace(tzinfo=dt.UTC)
     if aware < period_end(hall, period):
-        raise PublishError(_("%(period)s 期尚未结束，不能发布。", period=period.code))
+        raise PublishError(
+            _("%(period)s尚未结束，不能发布。", period=period_label(period.code, language()))
+        )
     if aware > now_aware + dt.timedelta(minutes=5):
         raise PublishError(_("计算时点不能晚于当前时间。"))
     why = (reason or "").strip()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import has_request_context
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 
 
 def _(text: str, **params: Any) -> str:
@@ -18,3 +18,11 @@ def _(text: str, **params: Any) -> str:
     if has_request_context():
         return str(gettext(text, **params))
     return text % params if params else text
+
+
+def language() -> str:
+    """The visitor's language (``zh`` or ``en``) in a request; ``zh`` anywhere else."""
+    if has_request_context():
+        locale = get_locale()
+        return locale.language if locale is not None else "zh"
+    return "zh"

@@ -126,7 +126,7 @@ def test_users_add_creates_an_admin_and_checks_input(
     bad = runner.invoke(
         args=["users", "add", "viewer", "--role", "unit", "--password", "s3cret-pw"]
     )
-    assert bad.exit_code == 1 and "--unit" in bad.output
+    assert bad.exit_code == 1 and "须指定所属单位" in bad.output
     bad = runner.invoke(
         args=[
             "users",
@@ -140,11 +140,11 @@ def test_users_add_creates_an_admin_and_checks_input(
             "s3cret-pw",
         ]
     )
-    assert bad.exit_code == 1 and "unknown unit" in bad.output
+    assert bad.exit_code == 1 and "没有单位" in bad.output
     bad = runner.invoke(args=["users", "add", "boss", "--role", "duty", "--password", "s3cret-pw"])
-    assert bad.exit_code == 1 and "taken" in bad.output
+    assert bad.exit_code == 1 and "已被使用" in bad.output
     short = runner.invoke(args=["users", "add", "x", "--role", "duty", "--password", "short"])
-    assert short.exit_code == 1 and "8 characters" in short.output
+    assert short.exit_code == 1 and "至少需要 8 个字符" in short.output
     ok = runner.invoke(
         args=[
             "users",

@@ -99,7 +99,7 @@ def test_leader_publishes_a_notice(
         assert db.session.scalar(db.select(db.func.count(PublishedPeriod.id))) == 0
     page.get_by_role("button", name="发布通报").click()
     page.get_by_role("button", name="确认发布").click()
-    expect(page.get_by_role("alert").first).to_contain_text("已发布 2026-B5 期第 1 版")
+    expect(page.get_by_role("alert").first).to_contain_text("已发布2026年第5期（9—10月）第 1 版")
     expect(page.locator("#downloads")).to_contain_text("市场监督管理局")
     link = page.get_by_role("link", name="通报 PDF · 市场监督管理局")
     response = page.request.get(live_url + (link.get_attribute("href") or ""))

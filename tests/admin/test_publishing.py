@@ -298,7 +298,7 @@ def test_refusals_read_in_chinese_outside_a_request(app: Flask, example_hall: ob
     """The command line (e.g. the demo) gets the same refusals, untranslated."""
     with app.app_context():
         hall = resolve_hall(db.session, None)
-        with pytest.raises(PublishError, match="2026-B6 期尚未结束"):
+        with pytest.raises(PublishError, match=r"2026年第6期（11—12月）尚未结束"):
             publishing.publish(
                 db.session,
                 hall,

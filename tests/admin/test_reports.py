@@ -77,7 +77,7 @@ def test_audit_page_is_for_admins_only(
 
     assert sign_in(client, "boss") == 302
     page = client.get("/admin/audit")
-    assert page.status_code == 200 and "user.create" in page.get_data(as_text=True)
+    assert page.status_code == 200 and "创建用户" in page.get_data(as_text=True)
 
 
 def test_appraisal_sheet_collects_published_periods(
@@ -90,7 +90,11 @@ def test_appraisal_sheet_collects_published_periods(
     page = client.get("/admin/reports/appraisal?year=2026&scope=h2")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert 'data-sheet="S001"' in text and "2026-B5" in text and "2026-B4" in text  # B4 missing
+    assert (
+        'data-sheet="S001"' in text
+        and "2026年第5期（9—10月）" in text
+        and "2026年第4期（7—8月）" in text
+    )  # B4 missing
     with app.test_request_context():
         from kiosk.services.appraisal import appraisal
 

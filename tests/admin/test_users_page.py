@@ -42,7 +42,9 @@ def test_admin_creates_unlocks_and_deactivates_users(
             "new-password": "long-enough-1",
         },
     )
-    assert "未做更改" in refused.get_data(as_text=True)
+    refused_text = refused.get_data(as_text=True)
+    assert "未做更改" in refused_text and "单位查看人员须指定所属单位" in refused_text
+    assert "--unit" not in refused_text and "needs" not in refused_text  # no raw English
     locked_id = make_user("locked", "duty")
     with app.app_context():
         user = db.session.get(User, locked_id)

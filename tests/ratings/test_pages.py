@@ -159,14 +159,16 @@ def test_counter_session_counts_as_the_key(client: FlaskClient, key: str, app: F
     assert client.post("/api/v1/sessions", json={"staff_no": "S001"}).status_code == 401
     assert client.get(f"/api/v1/sessions/{body['session_id']}/qr.png").status_code == 200
     state_url = f"/counter/sessions/{body['session_id']}/state"
-    assert client.get(state_url).get_json() == {"state": "open"}
+    assert client.get(state_url).get_json()["state"] == "open"
+    # Whom the session serves, for a staff member who is not on this window's cards.
+    assert client.get(state_url).get_json()["staff"]["name"] == "张敏"
     rated = client.post(
         "/api/v1/ratings", json={"token": body["token"], "level": 4}, headers=headers
     )
     assert rated.status_code == 201
     (rating,) = ratings(app)
     assert rating.channel == "counter" and rating.terminal_id is not None
-    assert client.get(state_url).get_json() == {"state": "rated"}
+    assert client.get(state_url).get_json()["state"] == "rated"
     assert client.get("/counter/sessions/nope/state").status_code == 404
 
 

@@ -157,8 +157,8 @@
     try {
       var result = await call("POST", app.dataset.sessionsUrl, { staff_no: staffNo, case_no: caseNo || null }, 3);
       if (result.status === 201) {
-        var person = staffByNo[staffNo];
-        current = { session_id: result.data.session_id, token: result.data.token, staff_name: person ? person.name : staffNo };
+        var person = staffByNo[staffNo] || await servingPerson(result.data.session_id);
+        current = { session_id: result.data.session_id, token: result.data.token, staff_name: person ? person.name : staffNo, person: person };
         startRating();
       } else {
         error.textContent = (result.data && result.data.message) || T.failed;
@@ -172,6 +172,28 @@
     }
   }
 
+  // A staff member of another window is not among the cards: ask who the session is for,
+  // so the citizen reads a name, not a staff number.
+  async function servingPerson(sessionId) {
+    var url = app.dataset.sessionStateUrl.replace("__ID__", encodeURIComponent(sessionId));
+    try {
+      var result = await call("GET", url, undefined, 1);
+      return result.status === 200 && result.data.staff ? result.data.staff : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function showServing(person) {
+    var box = $("serving-avatar");
+    box.textContent = "";
+    box.hidden = !person;
+    if (person) {
+      var face = avatar(person);
+      while (face.firstChild) { box.appendChild(face.firstChild); }
+    }
+  }
+
   function loadQr() {
     if (!current) { return; }
     var img = $("qr-img");
@@ -182,6 +204,7 @@
   function startRating() {
     chosenLevel = null;
     $("serving-name").textContent = current.staff_name;
+    showServing(current.person);
     resetReasons();
     show("rate");
     loadQr();

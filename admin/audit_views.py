@@ -9,9 +9,9 @@ from flask_babel import lazy_gettext as _l
 from admin import bp
 from admin.auth import roles_required
 from admin.context import current_hall
-from admin.services.auditlog import ACTION_TEXT, audit_page
 from admin.views import register_nav
 from kiosk.extensions import db
+from kiosk.services.auditlog import ACTION_TEXT, audit_page
 from kiosk.services.texts import language
 
 register_nav("admin.audit_log", _l("审计日志"), ("admin",), 90)

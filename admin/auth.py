@@ -24,9 +24,9 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from admin import bp
-from admin.services.accounts import authenticate, end_sessions
 from kiosk.extensions import db, login_manager
 from kiosk.models import User
+from kiosk.services.accounts import authenticate, end_sessions
 
 F = TypeVar("F", bound=Callable[..., Any])
 

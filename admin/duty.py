@@ -14,14 +14,14 @@ from admin import bp
 from admin.auth import has_role, roles_required
 from admin.context import current_hall
 from admin.forms import DutyForm, first_error, parse_day, select_choices
-from admin.services.hallday import SLOTS, HallToday, hall_today
-from admin.services.roster import RosterError, eligible_officers, roster, set_duty
 from admin.views import register_nav
 from devices.held import Held, held
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import utcnow
+from kiosk.services.hallday import SLOTS, HallToday, hall_today
 from kiosk.services.reports import week_of
+from kiosk.services.roster import RosterError, eligible_officers, roster, set_duty
 
 ROSTER_DAYS = 28
 

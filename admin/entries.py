@@ -1,6 +1,6 @@
 """The duty officer's forms: attendance corrections, absences and events.
 
-Each POST goes through :mod:`admin.services.records`, which checks the input, writes the
+Each POST goes through :mod:`kiosk.services.records`, which checks the input, writes the
 change and its audit entry together, or refuses with a message and changes nothing.
 """
 
@@ -28,12 +28,12 @@ from admin.forms import (
     parse_day,
     select_choices,
 )
-from admin.services import records
-from admin.services.records import RecordError
 from admin.views import register_nav
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import utcnow
+from kiosk.services import records
+from kiosk.services.records import RecordError
 from kiosk.services.reports import attendance_records
 
 register_nav("admin.corrections", _l("考勤更正"), ("duty",), 20)

@@ -17,7 +17,11 @@ from admin.auth import roles_required
 from admin.confirm import confirm_page, confirmed
 from admin.context import current_hall
 from admin.forms import REQUIRED, parse_id, select_choices
-from admin.services.accounts import (
+from admin.views import ROLE_LABELS, register_nav
+from kiosk.extensions import db
+from kiosk.localtime import hall_zone, to_local
+from kiosk.models import USER_ROLES, Unit, User
+from kiosk.services.accounts import (
     AccountError,
     check_may_manage,
     create_user,
@@ -25,10 +29,6 @@ from admin.services.accounts import (
     unlock_user,
     users_of,
 )
-from admin.views import ROLE_LABELS, register_nav
-from kiosk.extensions import db
-from kiosk.localtime import hall_zone, to_local
-from kiosk.models import USER_ROLES, Unit, User
 
 register_nav("admin.users", _l("用户管理"), ("admin",), 95)
 

@@ -29,7 +29,7 @@ from flask_migrate import upgrade  # noqa: E402
 from itsdangerous import URLSafeTimedSerializer  # noqa: E402
 from waitress.server import create_server  # noqa: E402
 
-import admin.services.accounts as accounts  # noqa: E402
+import kiosk.services.accounts as accounts  # noqa: E402
 from kiosk import create_app  # noqa: E402
 from kiosk.extensions import db  # noqa: E402
 from kiosk.secret_key import SecretKeyError  # noqa: E402

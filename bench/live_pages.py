@@ -413,11 +413,11 @@ def prepare(app: Any) -> dict[str, Any]:
 
     from sqlalchemy import select
 
-    from admin.services.accounts import create_user
     from kiosk.extensions import db
     from kiosk.interchange import import_file
     from kiosk.models import Device, Hall, Staff, Terminal, Window, utcnow
     from kiosk.models_devices import DeviceEvent
+    from kiosk.services.accounts import create_user
     from kiosk.services.ratings import issue_key
 
     with app.app_context():

@@ -33,11 +33,11 @@ from flask_migrate import upgrade  # noqa: E402
 from devices.emulator import EmulatorProcess  # noqa: E402
 from devices.journal import Journal  # noqa: E402
 from devices.listener import CONNECTED, DeviceSpec, Listener, ListenerSettings, Match  # noqa: E402
-from devices.store import DatabaseSink, spec_of  # noqa: E402
 from devices.transport import Timeouts  # noqa: E402
 from kiosk import create_app  # noqa: E402
 from kiosk.extensions import db  # noqa: E402
 from kiosk.models import Device, DeviceTemplate, Hall, Staff  # noqa: E402
+from kiosk.services.readers import DatabaseSink, spec_of  # noqa: E402
 
 PAGES = 5
 

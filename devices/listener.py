@@ -6,7 +6,7 @@ match is handed to the sink, which must store it before the loop goes on (it is 
 until it is). The listener then waits until the module reports no finger, so one press is
 one match, also across reconnects. What the sink does with a match (punch, or "not
 recognised" for a page no staff member is mapped to) is its business; see
-``devices.store`` for the database sink.
+``kiosk.services.readers`` for the database sink.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from kiosk.cli_score import register_cli
+from kiosk.cli.score import register_cli
 
 AS_OF = "2026-11-05T12:00:00+08:00"
 HEADER = "rating_id,rated_at,staff_no,level,channel,case_no,reasons,misuse,review,rectified_at"

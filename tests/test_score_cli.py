@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from kiosk.cli_score import register_cli
+from kiosk.cli.score import register_cli
 from tests.rules.test_example_small import assert_matches_expected
 
 AS_OF = "2026-11-05T12:00:00+08:00"
@@ -22,7 +22,7 @@ AS_OF = "2026-11-05T12:00:00+08:00"
 
 @pytest.fixture
 def score_runner(app: Flask, runner: FlaskCliRunner, example_hall: Path) -> FlaskCliRunner:
-    # create_app registers `score` once kiosk.cli calls kiosk.cli_score.register_cli.
+    # create_app registers `score` once kiosk.cli calls kiosk.cli.score.register_cli.
     if "score" not in app.cli.commands:
         register_cli(app)
     return runner

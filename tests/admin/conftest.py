@@ -10,9 +10,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from admin.services.accounts import create_user
 from kiosk.extensions import db
 from kiosk.interchange import resolve_hall
+from kiosk.services.accounts import create_user
 
 PASSWORD = "correct-horse-42"
 

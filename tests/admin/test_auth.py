@@ -179,7 +179,7 @@ def test_an_admin_of_no_hall_chooses_one_and_keeps_it(
         db.session.add(Hall(code="ZZ", name="第二中心", timezone="Asia/Shanghai", settings={}))
         db.session.commit()
     with app.app_context():
-        from admin.services.accounts import create_user
+        from kiosk.services.accounts import create_user
 
         create_user(db.session, username="root", password=PASSWORD, role="admin", hall=None)
         db.session.commit()

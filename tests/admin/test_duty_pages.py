@@ -9,7 +9,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from admin.services.hallday import hall_today
 from kiosk.extensions import db
 from kiosk.interchange import resolve_hall
 from kiosk.models import (
@@ -22,6 +21,7 @@ from kiosk.models import (
     Rating,
     Staff,
 )
+from kiosk.services.hallday import hall_today
 from tests.admin.conftest import csrf_token
 
 

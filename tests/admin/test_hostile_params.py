@@ -17,8 +17,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from admin.services.accounts import create_user
 from kiosk.extensions import db
+from kiosk.services.accounts import create_user
 from tests.admin.conftest import PASSWORD, csrf_token, sign_in
 
 HOSTILE = [

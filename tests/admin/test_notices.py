@@ -26,8 +26,8 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
 from kiosk.extensions import db
-from kiosk.hallfile import HallFileError, parse_hall_file
 from kiosk.interchange import resolve_hall
+from kiosk.interchange.hallfile import HallFileError, parse_hall_file
 from kiosk.models import Hall, PublishedPeriod, Staff
 from kiosk.services import notices
 from kiosk.services.notice_docx import notice_docx

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-import admin.services.accounts as accounts
+import kiosk.services.accounts as accounts
 from admin.auth import safe_redirect_path
 from kiosk import create_app
 from kiosk.extensions import db

@@ -20,9 +20,9 @@ from werkzeug.serving import make_server
 
 from devices.emulator import EmulatorProcess
 from devices.listener import CONNECTED, Listener
-from devices.store import DatabaseSink, spec_of
 from kiosk.extensions import db
 from kiosk.models import Device, DeviceTemplate, Hall, Staff
+from kiosk.services.readers import DatabaseSink, spec_of
 from tests.devices.helpers import FAST, wait_for
 
 

@@ -23,10 +23,10 @@ from sqlalchemy.engine import make_url
 from devices.emulator import EmulatorProcess
 from devices.journal import Journal
 from devices.listener import CONNECTED, Listener
-from devices.store import DatabaseSink, spec_of
 from kiosk import create_app
 from kiosk.extensions import db
 from kiosk.models import Device, Punch
+from kiosk.services.readers import DatabaseSink, spec_of
 from tests.conftest import BACKEND
 from tests.devices.conftest import FAST_CONFIG
 from tests.devices.helpers import FAST, wait_for

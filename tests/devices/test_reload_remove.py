@@ -11,9 +11,9 @@ from sqlalchemy import func, select, update
 
 from devices.emulator import EmulatorProcess
 from devices.listener import CONNECTED, DeviceSpec, Listener
-from devices.store import DatabaseSink, spec_of
 from kiosk.extensions import db
 from kiosk.models import AuditEntry, Device, DeviceTemplate, Punch
+from kiosk.services.readers import DatabaseSink, spec_of
 from tests.devices.helpers import FAST, wait_for
 
 

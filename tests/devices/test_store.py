@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from devices.emulator import EmulatorProcess
 from devices.listener import CONNECTED, DISCONNECTED, DeviceSpec, Listener, Match
-from devices.store import DatabaseSink, punches_today, spec_of
 from kiosk.extensions import db
 from kiosk.models import Device, DeviceTemplate, Hall, Punch, Staff
 from kiosk.models_devices import DeviceEvent
+from kiosk.services.readers import DatabaseSink, punches_today, spec_of
 from tests.devices.helpers import FAST, wait_for
 
 

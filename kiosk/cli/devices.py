@@ -24,7 +24,6 @@ from devices.client import ModuleClient
 from devices.journal import Journal
 from devices.listener import DeviceSpec, Listener, ListenerSettings
 from devices.protocol import Confirmation as C
-from devices.store import DatabaseSink, punches_today, spec_of
 from devices.transport import SerialTransport, Timeouts, TransportError
 from kiosk.cli import hall_or_exit
 from kiosk.extensions import db
@@ -32,6 +31,7 @@ from kiosk.localtime import hall_zone, to_aware
 from kiosk.models import Device, DeviceTemplate, Hall, Punch, Staff, utcnow
 from kiosk.models_devices import DeviceEvent
 from kiosk.services import audit
+from kiosk.services.readers import DatabaseSink, punches_today, spec_of
 
 devices_cli = AppGroup("devices", help="Fingerprint readers: add, map, enroll, listen, status.")
 

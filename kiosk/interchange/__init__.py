@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from kiosk.hallfile import HallFileError, parse_hall_file
+from kiosk.interchange.hallfile import HallFileError, parse_hall_file
 from kiosk.localtime import hall_zone, local_day_bounds, to_local, to_storage
 from kiosk.models import (
     ABSENCE_KINDS,

@@ -147,18 +147,18 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(_db_group_that_creates_the_key())
     app.cli.add_command(import_command)
     app.cli.add_command(export_command)
-    from kiosk.cli_score import register_cli as register_score_cli
+    from kiosk.cli.score import register_cli as register_score_cli
 
     register_score_cli(app)
-    from devices.cli import devices_cli
+    from kiosk.cli.devices import devices_cli
 
     app.cli.add_command(devices_cli)
     from kiosk.demo import demo_command
 
     app.cli.add_command(demo_command)
-    from admin.cli import users_cli
+    from kiosk.cli.users import users_cli
 
     app.cli.add_command(users_cli)
-    from kiosk.cli_terminals import terminals_group
+    from kiosk.cli.terminals import terminals_group
 
     app.cli.add_command(terminals_group)

@@ -22,8 +22,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from kiosk.extensions import db
-from kiosk.hallfile import parse_hall_file
 from kiosk.interchange import import_file
+from kiosk.interchange.hallfile import parse_hall_file
 from kiosk.localtime import hall_zone
 from kiosk.models import Hall, User
 from kiosk.passwords import hash_password
@@ -569,7 +569,7 @@ def demo_serve(host: str, port: int, threads: int) -> None:
     listener = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "kiosk", "devices", "listen", "entrance"],
         env=env,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parent.parent.parent,
     )
     # waitress stops accepting at 100 open connections (its default), idle ones included:
     # a hall's pads, screens and offices come near that, so allow more (select() copes).

@@ -1,1 +1,0 @@
-"""Service modules of the back office: the views call these, templates get plain values."""

@@ -1,0 +1,255 @@
+"""The hall attendance and window evaluation service.
+
+``create_app()`` is the application factory: configuration comes from the defaults
+below, then ``instance/config.py``, then ``FLASK_<KEY>`` environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+import limits
+import limits.storage
+from flask import Flask, Request, Response, abort, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from limits.errors import ConfigurationError
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from kiosk.bodysize import init_app as init_body_limit
+from kiosk.extensions import babel, csrf, db, login_manager, migrate
+from kiosk.secret_key import FIX_HINT, SecretKeyError, check_key, key_file, read_key_file
+
+LANGUAGES = ("zh_Hans_CN", "en")
+
+
+def _select_locale() -> str:
+    """Simplified Chinese unless English is chosen explicitly (``?lang=en`` or the cookie).
+
+    The browser's Accept-Language is deliberately not followed: the hall's screens
+    (clock, counter, public display) run on PCs of any system language and must show
+    Chinese to the public; English is for the visitor who picks it.
+    """
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return "zh_Hans_CN"
+
+
+class HallSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, skipped for terminal API calls with a bearer key.
+
+    A terminal that sends ``Authorization: Bearer`` never uses the session, and the rating
+    POST is the hot path: reading and verifying the cookie there is wasted work. The
+    counter page's own calls carry no bearer key and keep their session as usual.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/api/") and request.headers.get("Authorization", "").startswith(
+            "Bearer "
+        ):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure the Flask application."""
+    # KIOSK_INSTANCE_PATH puts the instance folder (config.py, the SQLite file, demo files)
+    # outside the code, e.g. on a data partition; by default it is ./instance.
+    instance_path = os.environ.get("KIOSK_INSTANCE_PATH") or None
+    if instance_path:
+        instance_path = os.path.abspath(instance_path)
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    app.session_interface = HallSessionInterface()
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(
+        # No built-in key (SPEC 8): None reads instance/secret_key, which `db upgrade` and
+        # `demo serve` create; a known or short key stops the app.
+        SECRET_KEY=None,
+        SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(app.instance_path, "kiosk.sqlite"),
+        SQLALCHEMY_ENGINE_OPTIONS={},
+        RATING_TOKEN_TTL=259200,
+        RATING_RATE_LIMIT="120 per minute",
+        # Where rate-limit counts live (`limits` storage URI); one Redis for several processes.
+        RATELIMIT_STORAGE_URI="memory://",
+        # Largest request body in bytes, refused unread above (kiosk.bodysize.allow_body raises it).
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        PUBLIC_BASE_URL=None,
+        DEFAULT_HALL=None,
+        # Minutes of today's punches the public clock screen (and its feed) shows.
+        CLOCK_FEED_MINUTES=10,
+        # Seconds between the clock screen's polls of /clock/events.
+        CLOCK_REFRESH_SECONDS=1.5,
+        # Seconds without news from a reader before the clock screen says it is down.
+        CLOCK_READER_STALE_SECONDS=15,
+        BABEL_DEFAULT_LOCALE="zh_Hans_CN",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_TRANSLATION_DIRECTORIES="translations",
+        LOGIN_MAX_FAILURES=5,
+        LOGIN_LOCKOUT_SECONDS=900,
+        # Sign-in attempts per client address (the `limits` notation); "0" turns it off.
+        LOGIN_RATE_LIMIT="10 per minute",
+        # Session, remember and language cookies carry Secure: None follows PUBLIC_BASE_URL
+        # (https means secure).
+        SESSION_COOKIE_SECURE=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        IMPORT_LOCK_WAIT=10,  # seconds an import waits for a running one, then is refused
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    if test_config:
+        app.config.from_mapping(test_config)
+    _install_secret_key(app)
+    _secure_cookies(app)
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=os.path.join(os.path.dirname(__file__), "..", "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
+    init_body_limit(app)  # ahead of CSRF: an oversized body is refused before a form parse
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    # Rate-limit counts (the `limits` package) live in RATELIMIT_STORAGE_URI's storage, which
+    # all processes of a hall share when it is a Redis URI. Only the rating endpoints consult
+    # the rating limiter, so no other request pays for rate limiting.
+    try:
+        app.extensions["limits_storage"] = limits.storage.storage_from_string(
+            app.config["RATELIMIT_STORAGE_URI"]
+        )
+    except ConfigurationError as error:
+        raise ValueError(
+            f"RATELIMIT_STORAGE_URI = {app.config['RATELIMIT_STORAGE_URI']!r}: {error} "
+            "(use memory:// for one process, redis://HOST:6379/N for several)"
+        ) from None
+    app.extensions["rating_limiter"] = FixedWindowRateLimiter(app.extensions["limits_storage"])
+    _login_rate_limit(app)
+    app.after_request(_security_headers)
+
+    from kiosk import models  # noqa: F401  (registers the tables with the metadata)
+    from kiosk.cli import register_cli
+
+    register_cli(app)
+    _register_blueprints(app)
+    return app
+
+
+def _install_secret_key(app: Flask) -> None:
+    """Put the configured or stored signing key in place, or refuse to start (SPEC 8).
+
+    The factory never creates the key file: the commands that prepare an instance do
+    (``db upgrade``, ``demo serve``, ``demo load``). So that they can run on a fresh
+    instance, a command-line invocation other than ``flask run`` gets an app without a
+    key that refuses every request until a command installs one.
+    """
+    path = key_file(app.instance_path)
+    configured = app.config.get("SECRET_KEY")
+    if configured is not None:
+        app.config["SECRET_KEY"] = check_key(configured, "SECRET_KEY", path)
+        return
+    stored = read_key_file(path)
+    if stored is not None:
+        app.config["SECRET_KEY"] = stored
+        return
+    message = f"No SECRET_KEY is configured and {path} does not exist: " + FIX_HINT.format(
+        path=path
+    )
+    context = click.get_current_context(silent=True)
+    if context is None or context.command.name == "run":
+        raise SecretKeyError(message)
+    app.extensions["secret_key_missing"] = message
+
+    def refuse_without_key() -> None:
+        if not app.config.get("SECRET_KEY"):
+            abort(503, description=message)
+
+    app.before_request(refuse_without_key)
+
+
+def _login_rate_limit(app: Flask) -> None:
+    """Parse ``LOGIN_RATE_LIMIT`` once (a bad value stops the app) and set up its limiter."""
+    raw = str(app.config["LOGIN_RATE_LIMIT"]).strip()
+    try:
+        app.extensions["login_rate_limit"] = None if raw == "0" else limits.parse(raw)
+    except ValueError:
+        raise ValueError(
+            f'LOGIN_RATE_LIMIT "{raw}" is not a rate such as "10 per minute" ("0" turns it off)'
+        ) from None
+    app.extensions["login_limiter"] = MovingWindowRateLimiter(app.extensions["limits_storage"])
+
+
+def _secure_cookies(app: Flask) -> None:
+    """``Secure`` on the session and remember cookies when the service is reached by https."""
+    if app.config.get("SESSION_COOKIE_SECURE") is None:
+        base = str(app.config.get("PUBLIC_BASE_URL") or "")
+        app.config["SESSION_COOKIE_SECURE"] = base.lower().startswith("https://")
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
+
+
+# Sent with every response (static values: the rating POST is the hot path). Other sites
+# may not frame any page (clickjacking of the back office's buttons); the browser may not
+# guess content types; a rating link's token never travels in a Referer to other sites.
+_SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", "frame-ancestors 'none'"),
+)
+
+
+def _security_headers(response: Response) -> Response:
+    """Add the static security headers (a page that set its own keeps it)."""
+    headers = response.headers
+    for name, value in _SECURITY_HEADERS:
+        if name not in headers:
+            headers[name] = value
+    return response
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Attach the service's pages and APIs."""
+    from kiosk.webinput import refuse_control_characters
+
+    # A NUL in a query string or form would reach PostgreSQL and give a 500 (issue 9).
+    app.before_request(refuse_control_characters)
+    from kiosk.clock import bp as clock_bp
+
+    app.register_blueprint(clock_bp)
+    from kiosk.pages import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
+    from admin import bp as admin_bp
+
+    app.register_blueprint(admin_bp)
+    from kiosk.display import bp as display_bp
+
+    app.register_blueprint(display_bp)
+    from kiosk.api import bp as api_bp
+    from kiosk.counter import bp as counter_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(counter_bp)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """WAL, a busy timeout and foreign keys, so the listener and the web server write side by side."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

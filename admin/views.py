@@ -153,7 +153,7 @@ def csrf_error(error: CSRFError) -> ResponseReturnValue:
 @bp.get("/lang/<code>")
 def set_language(code: str) -> ResponseReturnValue:
     """Remember the visitor's language in the ``lang`` cookie the locale selector reads."""
-    from kiosk import LANGUAGES
+    from kiosk.app import LANGUAGES
 
     target = safe_redirect_path(request.args.get("next")) or url_for("admin.index")
     response = redirect(target)

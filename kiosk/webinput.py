@@ -14,9 +14,15 @@ from flask_babel import gettext as _
 from kiosk.textlimits import control_character
 
 
+# Endpoints that check their own input and answer in their own format: the terminal API and
+# the clock feed (JSON `invalid` naming the parameter), the phone page (its comment is
+# refused in the citizen's words and the level buttons stay usable).
+_CHECKS_ITS_OWN = ("/api/", "/clock/events", "/r/")
+
+
 def refuse_control_characters() -> None:
     """``before_request``: 400 when the path, a query parameter or a form field holds one."""
-    if request.path.startswith("/api/"):
+    if request.path.startswith(_CHECKS_ITS_OWN):
         return
     texts = [request.path]
     for values in (request.args, request.form):

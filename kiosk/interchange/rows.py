@@ -9,6 +9,7 @@ import re
 import zoneinfo
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kiosk.interchange.columns import COLUMNS, EXPORT_HEADER
 from kiosk.interchange.report import ImportFailed
@@ -94,22 +95,19 @@ def _control_characters(rows: CsvRows, header: list[str]) -> list[str]:
     return problems
 
 
-def _read_rows(data: bytes, kind: str) -> tuple[dict[str, int], CsvRows]:
-    """Decode a CSV file and check its header; rows come with their line numbers."""
+def _decode(data: bytes) -> str:
+    """The text of a UTF-8 file (a BOM is accepted), or the line of the first bad byte."""
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ImportFailed(
             [f'line {line}: the file is not UTF-8 (save it as "CSV UTF-8"; byte {exc.start})']
         ) from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise ImportFailed(["line 1: the file is empty; expected a header row"]) from None
-    except csv.Error as exc:
-        raise ImportFailed([_csv_error(exc, 1, text, [])]) from None
+
+
+def _header_problems(header: list[str], kind: str) -> list[str]:
+    """What is wrong with a header row: missing, unknown or repeated columns."""
     required, optional = COLUMNS[kind]
     problems = []
     missing = [c for c in required if c not in header]
@@ -124,42 +122,67 @@ def _read_rows(data: bytes, kind: str) -> tuple[dict[str, int], CsvRows]:
         problems.append(f"line 1: column(s) {', '.join(duplicated)} appear more than once")
     if problems and len(header) == 1 and any(sep in header[0] for sep in ";\t"):
         problems.append("line 1: the file is not comma-separated; save it as CSV with commas")
+    return problems
+
+
+def _unquoted_rows(text: str, header: list[str], problems: list[str]) -> CsvRows:
+    """The data rows of a file without quotes; a row of the wrong width is a problem."""
+    # Fast path for unquoted files (every machine export): one record per physical
+    # line, so the line number is the position; csv.reader still splits the fields.
+    width = len(header)
+    try:
+        records = list(csv.reader(text.split("\n")[1:]))
+    except csv.Error as exc:
+        raise ImportFailed([_csv_error(exc, 0, text, header)]) from None
+    while records and not any(field.strip() for field in records[-1]):
+        records.pop()  # the newline at the end of the file
+    for number, record in enumerate(records, start=2):
+        if len(record) != width:
+            problems.append(
+                f"line {number}: {len(record)} fields, but the header has {width} columns"
+            )
+    return CsvRows(records, None)
+
+
+def _quoted_rows(reader: Any, text: str, header: list[str], problems: list[str]) -> CsvRows:
+    """The data rows after the header of ``reader``, each with its first physical line."""
+    width = len(header)
+    records, lines = [], []
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # blank lines are not rows
+            if len(record) != width:
+                problems.append(
+                    f"line {line}: {len(record)} fields, but the header has {width} columns"
+                )
+                continue
+            records.append(record)
+            lines.append(line)
+    except csv.Error as exc:
+        problems.append(_csv_error(exc, reader.line_num, text, header))
+    return CsvRows(records, lines)
+
+
+def _read_rows(data: bytes, kind: str) -> tuple[dict[str, int], CsvRows]:
+    """Decode a CSV file and check its header; rows come with their line numbers."""
+    text = _decode(data)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ImportFailed(["line 1: the file is empty; expected a header row"]) from None
+    except csv.Error as exc:
+        raise ImportFailed([_csv_error(exc, 1, text, [])]) from None
+    problems = _header_problems(header, kind)
     if problems:
         raise ImportFailed(problems)
     index = {name: i for i, name in enumerate(header)}
-    width = len(header)
     if '"' not in text:
-        # Fast path for unquoted files (every machine export): one record per physical
-        # line, so the line number is the position; csv.reader still splits the fields.
-        try:
-            records = list(csv.reader(text.split("\n")[1:]))
-        except csv.Error as exc:
-            raise ImportFailed([_csv_error(exc, 0, text, header)]) from None
-        while records and not any(field.strip() for field in records[-1]):
-            records.pop()  # the newline at the end of the file
-        for number, record in enumerate(records, start=2):
-            if len(record) != width:
-                problems.append(
-                    f"line {number}: {len(record)} fields, but the header has {width} columns"
-                )
-        rows = CsvRows(records, None)
+        rows = _unquoted_rows(text, header, problems)
     else:
-        records, lines = [], []
-        try:
-            for record in reader:
-                line = reader.line_num
-                if not record or (len(record) == 1 and not record[0].strip()):
-                    continue  # blank lines are not rows
-                if len(record) != width:
-                    problems.append(
-                        f"line {line}: {len(record)} fields, but the header has {width} columns"
-                    )
-                    continue
-                records.append(record)
-                lines.append(line)
-        except csv.Error as exc:
-            problems.append(_csv_error(exc, reader.line_num, text, header))
-        rows = CsvRows(records, lines)
+        rows = _quoted_rows(reader, text, header, problems)
     if problems:
         raise ImportFailed(problems)
     if CONTROL_CHARACTERS.search(text):

@@ -6,8 +6,8 @@ from flask import render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from admin import bp
 from admin.auth import roles_required
+from admin.blueprint import bp
 from admin.context import current_hall
 from admin.views import register_nav
 from kiosk.extensions import db

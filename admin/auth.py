@@ -23,7 +23,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from admin import bp
+from admin.blueprint import bp
 from kiosk.extensions import db, login_manager
 from kiosk.models import User
 from kiosk.services.accounts import authenticate, end_sessions

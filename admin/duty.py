@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from admin import bp
 from admin.auth import has_role, roles_required
+from admin.blueprint import bp
 from admin.context import current_hall
 from admin.forms import DutyForm, first_error, parse_day, select_choices
 from admin.views import register_nav

@@ -14,8 +14,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from admin import bp
 from admin.auth import roles_required
+from admin.blueprint import bp
 from admin.confirm import confirm_page, confirmed
 from admin.context import current_hall
 from admin.forms import (

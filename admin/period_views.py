@@ -21,8 +21,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from admin import bp
 from admin.auth import has_role, roles_required
+from admin.blueprint import bp
 from admin.confirm import confirm_page, confirmed
 from admin.context import current_hall, viewer_unit_id
 from admin.forms import PublishForm, first_error

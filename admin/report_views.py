@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from admin import bp
 from admin.auth import roles_required
+from admin.blueprint import bp
 from admin.context import current_hall, viewer_unit_id
 from admin.forms import day_range_message
 from admin.views import register_nav

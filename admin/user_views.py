@@ -12,8 +12,8 @@ from sqlalchemy import select
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from admin import bp
 from admin.auth import roles_required
+from admin.blueprint import bp
 from admin.confirm import confirm_page, confirmed
 from admin.context import current_hall
 from admin.forms import REQUIRED, parse_id, select_choices

@@ -12,8 +12,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from admin import bp
 from admin.auth import has_role, roles_required, safe_redirect_path
+from admin.blueprint import bp
 from admin.context import all_halls
 
 ROLE_LABELS: dict[str, Any] = {

@@ -17,15 +17,14 @@ from kiosk.extensions import db
 from kiosk.interchange import (
     EXPORT_HEADER,
     KINDS,
-    HallNotFound,
     ImportFailed,
     export_rows,
     import_file,
-    resolve_hall,
     write_csv,
 )
 from kiosk.models import Hall
 from kiosk.secret_key import install_key_file
+from kiosk.services.halls import HallNotFound, resolve_hall
 from kiosk.textlimits import DAY_RANGE, day_in_range
 
 

@@ -13,10 +13,10 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from kiosk.extensions import db
-from kiosk.interchange import HallNotFound
 from kiosk.rules.calendar import Period
 from kiosk.rules.explain import explain
 from kiosk.rules.scoring import AsOfBeforePeriod, ScoreResult, round_half_up, to_spec_json
+from kiosk.services.halls import HallNotFound
 from kiosk.services.scoring import rules_for, score_hall_period
 
 __all__ = ["format_table", "register_cli", "score_command"]

@@ -9,9 +9,9 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from kiosk.extensions import db
-from kiosk.interchange import HallNotFound, resolve_hall
 from kiosk.models import USER_ROLES, Hall, User
 from kiosk.services.accounts import AccountError, create_user, set_password, unlock_user
+from kiosk.services.halls import HallNotFound, resolve_hall
 
 users_cli = AppGroup("users", help="Back-office accounts (admin, leader, duty, unit).")
 

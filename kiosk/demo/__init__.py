@@ -22,7 +22,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from kiosk.extensions import db
-from kiosk.interchange import import_file
+from kiosk.interchange import EXPORT_HEADER, import_file
 from kiosk.interchange.hallfile import parse_hall_file
 from kiosk.localtime import hall_zone
 from kiosk.models import Hall, User
@@ -156,7 +156,7 @@ def make_staff(rng: random.Random) -> list[DemoStaff]:
     return staff
 
 
-def _csv(header: list[str], rows: list[list[str]]) -> str:
+def _csv(header: tuple[str, ...], rows: list[list[str]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -331,31 +331,12 @@ def generate(now: dt.datetime, seed: int = 2026) -> dict[str, str]:
     roster = [[p.staff_no, p.name, p.window, "2024-01-02", ""] for p in staff]
     return {
         "hall": hall_toml(),
-        "roster": _csv(["staff_no", "name", "window_code", "start_date", "end_date"], roster),
-        "punches": _csv(["staff_no", "punched_at", "source"], punches),
-        "ratings": _csv(
-            [
-                "rating_id",
-                "rated_at",
-                "staff_no",
-                "level",
-                "channel",
-                "case_no",
-                "reasons",
-                "misuse",
-                "review",
-                "rectified_at",
-            ],
-            ratings,
-        ),
-        "cases": _csv(
-            ["case_no", "staff_no", "matter", "accepted_at", "due_at", "completed_at", "weight"],
-            cases,
-        ),
-        "absences": _csv(["staff_no", "kind", "start", "end", "note"], absences),
-        "events": _csv(
-            ["event_id", "staff_no", "at", "kind", "category", "points", "veto", "note"], events
-        ),
+        "roster": _csv(EXPORT_HEADER["roster"], roster),
+        "punches": _csv(EXPORT_HEADER["punches"], punches),
+        "ratings": _csv(EXPORT_HEADER["ratings"], ratings),
+        "cases": _csv(EXPORT_HEADER["cases"], cases),
+        "absences": _csv(EXPORT_HEADER["absences"], absences),
+        "events": _csv(EXPORT_HEADER["events"], events),
     }
 
 

@@ -147,26 +147,22 @@ def _tables(doc: dict[str, Any], key: str, problems: list[str]) -> list[Any]:
     return value
 
 
-def parse_hall_file(data: bytes) -> HallFile:
-    """Parse and check a hall file; raise :class:`HallFileError` listing every problem."""
+def _load(data: bytes) -> dict[str, Any]:
+    """The TOML document of the file, or :class:`HallFileError` saying why it cannot be read."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise HallFileError([f"the file is not UTF-8 (byte {exc.start})"]) from exc
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise HallFileError([f"not valid TOML: {exc}"]) from exc
     except RecursionError:
         raise HallFileError(["not valid TOML: arrays or tables nested too deeply"]) from None
 
-    problems: list[str] = []
-    _check_controls(doc, "", problems)
-    if problems:
-        raise HallFileError(problems)
-    hall = doc.get("hall")
-    if not isinstance(hall, dict):
-        raise HallFileError(["[hall] table is missing"])
+
+def _check_hall(hall: dict[str, Any], problems: list[str]) -> tuple[Any, Any, Any]:
+    """The ``[hall]`` table: its code, name and time zone (as found; checked into problems)."""
     code = hall.get("code")
     name = hall.get("name")
     timezone = hall.get("timezone", "Asia/Shanghai")
@@ -184,9 +180,12 @@ def parse_hall_file(data: bytes) -> HallFile:
             zoneinfo.ZoneInfo(timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             problems.append(f'[hall] timezone: "{shown(timezone)}" is not a known time zone')
+    return code, name, timezone
 
+
+def _check_schedules(raw_schedules: Any, problems: list[str]) -> list[dict[str, Any]]:
+    """The ``[[schedule]]`` tables: at least one, each with a season and two half-days."""
     schedules: list[dict[str, Any]] = []
-    raw_schedules = doc.get("schedule", [])
     if not isinstance(raw_schedules, list) or not raw_schedules:
         problems.append("[[schedule]]: at least one schedule is needed")
         raw_schedules = []
@@ -210,13 +209,21 @@ def parse_hall_file(data: bytes) -> HallFile:
                 "pm": pm,
             }
         )
+    return schedules
 
-    attendance = _table(doc, "attendance", problems)
+
+def _whole_number(value: Any, highest: int) -> bool:
+    """A whole number 0..``highest`` (TOML's true and false are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= highest
+
+
+def _check_attendance(attendance: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """The ``[attendance]`` table: grace, debounce, closed days and extra workdays."""
     grace = attendance.get("grace_minutes", DEFAULT_GRACE_MINUTES)
     debounce = attendance.get("debounce_seconds", DEFAULT_DEBOUNCE_SECONDS)
-    if not isinstance(grace, int) or isinstance(grace, bool) or not 0 <= grace <= 120:
+    if not _whole_number(grace, 120):
         problems.append("[attendance] grace_minutes: expected a whole number 0–120")
-    if not isinstance(debounce, int) or isinstance(debounce, bool) or not 0 <= debounce <= 3600:
+    if not _whole_number(debounce, 3600):
         problems.append("[attendance] debounce_seconds: expected a whole number 0–3600")
     closed = _check_dates(attendance.get("closed_days", []), "[attendance] closed_days", problems)
     extra = _check_dates(
@@ -224,8 +231,17 @@ def parse_hall_file(data: bytes) -> HallFile:
     )
     for day in sorted(set(closed) & set(extra)):
         problems.append(f"[attendance]: {day} is both a closed day and an extra workday")
+    return {
+        "grace_minutes": grace,
+        "debounce_seconds": debounce,
+        "closed_days": closed,
+        "extra_workdays": extra,
+    }
 
-    reasons = _table(doc, "ratings", problems).get("reasons", DEFAULT_REASONS)
+
+def _check_reasons(ratings: dict[str, Any], problems: list[str]) -> list[str]:
+    """The ``[ratings] reasons``: short labels without '|' (the defaults when absent)."""
+    reasons = ratings.get("reasons", DEFAULT_REASONS)
     if (
         not isinstance(reasons, list)
         or not reasons
@@ -239,8 +255,11 @@ def parse_hall_file(data: bytes) -> HallFile:
             f"each at most {REASON_MAX_CHARS} characters"
         )
         reasons = DEFAULT_REASONS
+    return list(reasons)
 
-    notice = doc.get("notice", {})
+
+def _check_notice(notice: Any, problems: list[str]) -> str:
+    """The ``[notice] number_prefix`` of the 通报's 发文字号, stripped ("" when absent)."""
     prefix = notice.get("number_prefix", "") if isinstance(notice, dict) else None
     if (
         not isinstance(prefix, str)
@@ -252,10 +271,14 @@ def parse_hall_file(data: bytes) -> HallFile:
             ' such as "潜政服通", without brackets (the year and serial are added)'
         )
         prefix = ""
+    return prefix.strip()
 
+
+def _check_units(raw_units: list[Any], problems: list[str]) -> list[tuple[str, str]]:
+    """The ``[[unit]]`` tables as (code, name); a code given twice is a problem."""
     units: list[tuple[str, str]] = []
     seen_units: set[str] = set()
-    for index, unit in enumerate(_tables(doc, "unit", problems), start=1):
+    for index, unit in enumerate(raw_units, start=1):
         if not isinstance(unit, dict):
             problems.append(f"[[unit]] #{index}: expected a table")
             continue
@@ -271,10 +294,16 @@ def parse_hall_file(data: bytes) -> HallFile:
             problems.append(f'[[unit]] #{index}: code "{ucode}" appears twice')
         seen_units.add(ucode)
         units.append((ucode, uname))
+    return units
 
+
+def _check_windows(
+    raw_windows: list[Any], unit_codes: set[str], problems: list[str]
+) -> list[tuple[str, str, str, bool]]:
+    """The ``[[window]]`` tables as (code, name, unit code, handles_cases)."""
     windows: list[tuple[str, str, str, bool]] = []
     seen_windows: set[str] = set()
-    for index, window in enumerate(_tables(doc, "window", problems), start=1):
+    for index, window in enumerate(raw_windows, start=1):
         where = f"[[window]] #{index}"
         if not isinstance(window, dict):
             problems.append(f"{where}: expected a table")
@@ -291,7 +320,7 @@ def parse_hall_file(data: bytes) -> HallFile:
         if wcode in seen_windows:
             problems.append(f'{where}: code "{wcode}" appears twice')
         seen_windows.add(wcode)
-        if wunit not in seen_units:
+        if wunit not in unit_codes:
             problems.append(
                 f'{where} ({wcode}): unit "{shown(str(wunit))}" is not a [[unit]] of this file'
             )
@@ -299,18 +328,33 @@ def parse_hall_file(data: bytes) -> HallFile:
             problems.append(f"{where} ({wcode}): handles_cases must be true or false")
             handles = True
         windows.append((wcode, wname, str(wunit), handles))
+    return windows
 
+
+def parse_hall_file(data: bytes) -> HallFile:
+    """Parse and check a hall file; raise :class:`HallFileError` listing every problem."""
+    doc = _load(data)
+    problems: list[str] = []
+    _check_controls(doc, "", problems)
     if problems:
         raise HallFileError(problems)
-    settings = {
-        "schedules": schedules,
-        "grace_minutes": grace,
-        "debounce_seconds": debounce,
-        "closed_days": closed,
-        "extra_workdays": extra,
-        "rating_reasons": list(reasons),
-    }
-    if prefix.strip():
+    hall = doc.get("hall")
+    if not isinstance(hall, dict):
+        raise HallFileError(["[hall] table is missing"])
+    # The sections are checked in the file's reading order, so the messages come in it too.
+    code, name, timezone = _check_hall(hall, problems)
+    schedules = _check_schedules(doc.get("schedule", []), problems)
+    attendance = _check_attendance(_table(doc, "attendance", problems), problems)
+    reasons = _check_reasons(_table(doc, "ratings", problems), problems)
+    prefix = _check_notice(doc.get("notice", {}), problems)
+    units = _check_units(_tables(doc, "unit", problems), problems)
+    windows = _check_windows(
+        _tables(doc, "window", problems), {ucode for ucode, _ in units}, problems
+    )
+    if problems:
+        raise HallFileError(problems)
+    settings = {"schedules": schedules, **attendance, "rating_reasons": reasons}
+    if prefix:
         # 发文字号 prefix of the 通报: X政服通 gives X政服通〔2026〕5号.
-        settings["notice"] = {"number_prefix": prefix.strip()}
+        settings["notice"] = {"number_prefix": prefix}
     return HallFile(str(code), str(name), str(timezone), settings, units, windows)

@@ -19,7 +19,6 @@ from sqlalchemy import Connection, Select, String, and_, or_, select, type_coerc
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from kiosk.interchange import resolve_hall
 from kiosk.localtime import hall_zone, local_day_bounds
 from kiosk.models import Absence as AbsenceRow
 from kiosk.models import Assignment as AssignmentRow
@@ -47,6 +46,7 @@ from kiosk.rules.scoring import (
     Window,
     score_period,
 )
+from kiosk.services.halls import resolve_hall
 
 __all__ = ["load_period_data", "rules_for", "score_hall_period"]
 
@@ -336,7 +336,7 @@ def score_hall_period(
 
     ``as_of`` defaults to now; a naive ``as_of`` is read as hall-local time. ``hall_code``
     may be omitted when the database holds one hall. Raises
-    :class:`kiosk.interchange.HallNotFound` for an unknown hall and ``ValueError`` for a
+    :class:`kiosk.services.halls.HallNotFound` for an unknown hall and ``ValueError`` for a
     malformed period.
     """
     if isinstance(period, str):

@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.extensions import db
-from kiosk.interchange import resolve_hall
 from kiosk.services.accounts import create_user
+from kiosk.services.halls import resolve_hall
 
 PASSWORD = "correct-horse-42"
 

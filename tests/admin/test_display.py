@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 from kiosk.display.data import display_data, month_starts
 from kiosk.display.svg import monthly_bars
 from kiosk.extensions import db
-from kiosk.interchange import resolve_hall
 from kiosk.rules.ruleset import default_rules
+from kiosk.services.halls import resolve_hall
 from tests.admin.test_publishing import _publish
 
 

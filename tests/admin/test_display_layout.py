@@ -13,9 +13,9 @@ from playwright.sync_api import Browser, Page
 
 from kiosk.display.data import month_figures
 from kiosk.extensions import db
-from kiosk.interchange import resolve_hall
 from kiosk.models import Rating, Staff, utcnow
 from kiosk.rules.ruleset import default_rules
+from kiosk.services.halls import resolve_hall
 from tests.admin.test_publishing import _publish
 
 SHOTS = Path("/tmp/shots/screens")

@@ -10,7 +10,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.extensions import db
-from kiosk.interchange import resolve_hall
 from kiosk.models import (
     Absence,
     AuditEntry,
@@ -22,6 +21,7 @@ from kiosk.models import (
     Staff,
 )
 from kiosk.services.hallday import hall_today
+from kiosk.services.halls import resolve_hall
 from tests.admin.conftest import csrf_token
 
 

@@ -13,10 +13,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.extensions import db
-from kiosk.interchange import resolve_hall
 from kiosk.models import Rating
 from kiosk.rules.ruleset import default_rules
 from kiosk.services import publishing
+from kiosk.services.halls import resolve_hall
 from kiosk.services.reports import weekly_report
 from tests.admin.test_publishing import AS_OF, _publish
 

@@ -26,10 +26,10 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
 from kiosk.extensions import db
-from kiosk.interchange import resolve_hall
 from kiosk.interchange.hallfile import HallFileError, parse_hall_file
 from kiosk.models import Hall, PublishedPeriod, Staff
 from kiosk.services import notices
+from kiosk.services.halls import resolve_hall
 from kiosk.services.notice_docx import notice_docx
 from kiosk.services.notice_pdf import markup, notice_pdf
 from tests.admin.test_publishing import _publish

@@ -13,8 +13,8 @@ from flask import Flask
 from playwright.sync_api import Browser
 
 from kiosk.extensions import db
-from kiosk.interchange import resolve_hall
 from kiosk.models import Rating, Staff, utcnow
+from kiosk.services.halls import resolve_hall
 from tests.admin.test_browser import sign_in
 
 SHOTS = Path("/tmp/shots/screens")

@@ -14,11 +14,11 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
 from kiosk.extensions import db
-from kiosk.interchange import resolve_hall
 from kiosk.models import AuditEntry, PublishedPeriod, User
 from kiosk.rules.ruleset import default_rules
 from kiosk.services import publishing
 from kiosk.services.accounts import create_user
+from kiosk.services.halls import resolve_hall
 from kiosk.services.publishing import PublishError
 from kiosk.services.records import add_correction_punch
 from tests.admin.conftest import csrf_token

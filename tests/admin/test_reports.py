@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.extensions import db
-from kiosk.interchange import resolve_hall
+from kiosk.services.halls import resolve_hall
 from kiosk.services.reports import parse_week, weekly_report
 
 

@@ -9,8 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.extensions import db
-from kiosk.interchange import resolve_hall
 from kiosk.models import Device, User
+from kiosk.services.halls import resolve_hall
 from tests.admin.conftest import csrf_token
 
 

@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from kiosk.extensions import db
-from kiosk.interchange import resolve_hall
 from kiosk.models import AuditEntry, Hall, Rating, Staff
 from kiosk.services.accounts import create_user
+from kiosk.services.halls import resolve_hall
 from kiosk.services.workorders import (
     WorkOrderError,
     get_work_order,

@@ -1,0 +1,199 @@
+"""Export of the interchange files in the SPEC's column order."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import zoneinfo
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kiosk.interchange.columns import EXPORT_HEADER
+from kiosk.localtime import hall_zone, local_day_bounds, to_local
+from kiosk.models import (
+    Absence,
+    Assignment,
+    Case,
+    Event,
+    Hall,
+    Punch,
+    PunchVoid,
+    Rating,
+    Staff,
+    Window,
+)
+
+# ------------------------------------------------------------------- exporting
+
+
+def _fmt_instant(value: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> str:
+    return to_local(value, zone).isoformat() if value is not None else ""
+
+
+def _fmt_number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _fmt_flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def export_rows(
+    session: Session, kind: str, hall: Hall, first: dt.date | None, last: dt.date | None
+) -> Iterator[list[str]]:
+    """Rows of an export, header first, for local dates ``first``..``last`` inclusive."""
+    zone = hall_zone(hall.timezone)
+    lo, hi = local_day_bounds(first or dt.date(1900, 1, 1), last or dt.date(9998, 12, 30), zone)
+    s = Staff.__table__
+    yield list(EXPORT_HEADER[kind])
+    if kind == "roster":
+        a, w = Assignment.__table__, Window.__table__
+        stmt = (
+            select(s.c.staff_no, s.c.name, w.c.code, a.c.start_date, a.c.end_date)
+            .join(a, a.c.staff_id == s.c.id)
+            .join(w, w.c.id == a.c.window_id)
+            .where(s.c.hall_id == hall.id)
+            .order_by(s.c.staff_no, a.c.start_date)
+        )
+        if last:
+            stmt = stmt.where(a.c.start_date <= last)
+        if first:
+            stmt = stmt.where((a.c.end_date.is_(None)) | (a.c.end_date >= first))
+        for staff_no, name, code, start, end in session.execute(stmt):
+            yield [staff_no, name, code, start.isoformat(), end.isoformat() if end else ""]
+    elif kind == "punches":
+        p, v = Punch.__table__, PunchVoid.__table__
+        stmt = (
+            select(s.c.staff_no, p.c.punched_at, p.c.source)
+            .join(p, p.c.staff_id == s.c.id)
+            .outerjoin(v, v.c.punch_id == p.c.id)
+            .where(
+                s.c.hall_id == hall.id, v.c.id.is_(None), p.c.punched_at >= lo, p.c.punched_at < hi
+            )
+            .order_by(s.c.staff_no, p.c.punched_at)
+        )
+        for staff_no, at, source in session.execute(stmt):
+            yield [staff_no, _fmt_instant(at, zone), source]
+    elif kind == "ratings":
+        r = Rating.__table__
+        stmt = (
+            select(
+                r.c.rating_id,
+                r.c.rated_at,
+                s.c.staff_no,
+                r.c.level,
+                r.c.channel,
+                r.c.case_no,
+                r.c.reasons,
+                r.c.misuse,
+                r.c.review,
+                r.c.rectified_at,
+            )
+            .join(s, s.c.id == r.c.staff_id)
+            .where(r.c.hall_id == hall.id, r.c.rated_at >= lo, r.c.rated_at < hi)
+            .order_by(r.c.rated_at, r.c.rating_id)
+        )
+        for (
+            rid,
+            at,
+            staff_no,
+            level,
+            channel,
+            case_no,
+            reasons,
+            misuse,
+            review,
+            rect,
+        ) in session.execute(stmt):
+            yield [
+                rid,
+                _fmt_instant(at, zone),
+                staff_no,
+                str(level),
+                channel,
+                case_no or "",
+                reasons or "",
+                _fmt_flag(misuse),
+                review or "",
+                _fmt_instant(rect, zone),
+            ]
+    elif kind == "cases":
+        c = Case.__table__
+        stmt = (
+            select(
+                c.c.case_no,
+                s.c.staff_no,
+                c.c.matter,
+                c.c.accepted_at,
+                c.c.due_at,
+                c.c.completed_at,
+                c.c.weight,
+            )
+            .join(s, s.c.id == c.c.staff_id)
+            .where(c.c.hall_id == hall.id, c.c.accepted_at >= lo, c.c.accepted_at < hi)
+            .order_by(c.c.case_no)
+        )
+        for case_no, staff_no, matter, accepted, due, completed, weight in session.execute(stmt):
+            yield [
+                case_no,
+                staff_no,
+                matter or "",
+                _fmt_instant(accepted, zone),
+                _fmt_instant(due, zone),
+                _fmt_instant(completed, zone),
+                _fmt_number(weight),
+            ]
+    elif kind == "absences":
+        ab = Absence.__table__
+        stmt = (
+            select(s.c.staff_no, ab.c.kind, ab.c.start, ab.c.end, ab.c.note)
+            .join(s, s.c.id == ab.c.staff_id)
+            .where(s.c.hall_id == hall.id, ab.c.start >= lo, ab.c.start < hi)
+            .order_by(s.c.staff_no, ab.c.start, ab.c.kind)
+        )
+        for staff_no, kind_, start, end, note in session.execute(stmt):
+            yield [staff_no, kind_, _fmt_instant(start, zone), _fmt_instant(end, zone), note or ""]
+    elif kind == "events":
+        e = Event.__table__
+        stmt = (
+            select(
+                e.c.event_id,
+                s.c.staff_no,
+                e.c.at,
+                e.c.kind,
+                e.c.category,
+                e.c.points,
+                e.c.veto,
+                e.c.note,
+            )
+            .join(s, s.c.id == e.c.staff_id)
+            .where(e.c.hall_id == hall.id, e.c.at >= lo, e.c.at < hi)
+            .order_by(e.c.at, e.c.event_id)
+        )
+        for event_id, staff_no, at, kind_, category, points, veto, note in session.execute(stmt):
+            yield [
+                event_id,
+                staff_no,
+                _fmt_instant(at, zone),
+                kind_,
+                category or "",
+                _fmt_number(points),
+                _fmt_flag(veto),
+                note or "",
+            ]
+    else:
+        raise ValueError(f'unknown export kind "{kind}"')
+
+
+def write_csv(rows: Iterable[list[str]], out: io.TextIOBase | Any) -> int:
+    """Write rows as CSV; return the number of data rows."""
+    writer = csv.writer(out, lineterminator="\n")
+    count = -1
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return max(count, 0)

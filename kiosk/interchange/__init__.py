@@ -44,6 +44,8 @@ from kiosk.models import (
     Unit,
     Window,
 )
+from kiosk.rules.codes import ImportKind
+from kiosk.rules.codes import values as code_values
 from kiosk.textlimits import (
     CONTROL_CHARACTERS,
     DAY_RANGE,
@@ -56,7 +58,7 @@ from kiosk.textlimits import (
     shown,
 )
 
-KINDS = ("hall", "roster", "punches", "ratings", "cases", "absences", "events")
+KINDS = code_values(ImportKind)
 
 # (required columns, optional columns), in the order export writes them.
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

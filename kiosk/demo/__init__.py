@@ -27,7 +27,8 @@ from kiosk.interchange.hallfile import parse_hall_file
 from kiosk.localtime import hall_zone
 from kiosk.models import Hall, User
 from kiosk.passwords import hash_password
-from kiosk.rules.calendar import calendar_from_settings, schedule_for, workdays
+from kiosk.rules.calendar import schedule_for, workdays
+from kiosk.rules.settings import calendar_from_settings
 
 DEMO_HALL = "QJ"
 DEMO_PASSWORD = "demo12345"

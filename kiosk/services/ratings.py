@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from kiosk.localtime import hall_zone, to_aware, to_local
 from kiosk.models import Hall, Rating, ServiceSession, Staff, Terminal, Window, utcnow
 from kiosk.rules.ruleset import default_rules
+from kiosk.rules.settings import rating_reasons
 
 # The national 好差评 levels, best first (SPEC 4.1); labels are translated at render time.
 LEVEL_LABELS: dict[int, Any] = {
@@ -38,14 +39,6 @@ LEVEL_LABELS: dict[int, Any] = {
     1: lazy_gettext("非常不满意"),
 }
 LEVELS: tuple[int, ...] = (5, 4, 3, 2, 1)
-DEFAULT_REASONS: tuple[str, ...] = (
-    "态度不好",
-    "效率低",
-    "业务不熟",
-    "推诿扯皮",
-    "解释不清",
-    "其他",
-)
 COMMENT_MAX = 500
 CASE_NO_MAX = 64
 STAFF_NO_MAX = 32
@@ -110,8 +103,7 @@ def too_many_requests() -> RatingRefused:
 
 def hall_reasons(settings: dict[str, Any] | None) -> list[str]:
     """The hall's list of bad-review reasons, or the default list of SPEC 2."""
-    reasons = (settings or {}).get("rating_reasons")
-    return list(reasons) if reasons else list(DEFAULT_REASONS)
+    return list(rating_reasons(settings))
 
 
 class RatingRefused(Exception):

@@ -12,7 +12,6 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -30,34 +29,17 @@ from kiosk.rules.attendance import (
     evaluate_day,
 )
 from kiosk.rules.calendar import (
-    HallCalendar,
-    calendar_from_settings,
     schedule_for,
     uncovered_years,
     workdays,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class HallSettings:
-    """The attendance settings of a hall, read once from ``Hall.settings``."""
-
-    calendar: HallCalendar
-    grace_minutes: float
-    debounce_seconds: float
+from kiosk.rules.settings import HallSettings
+from kiosk.rules.settings import hall_settings as read_hall_settings
 
 
 def hall_settings(hall: Hall) -> HallSettings:
-    """Calendar, grace and debounce of ``hall`` (the hall file's values, SPEC 2)."""
-    settings: dict[str, Any] = hall.settings or {}
-    attendance = settings.get("attendance", {})
-    return HallSettings(
-        calendar=calendar_from_settings(settings),
-        grace_minutes=float(settings.get("grace_minutes", attendance.get("grace_minutes", 5))),
-        debounce_seconds=float(
-            settings.get("debounce_seconds", attendance.get("debounce_seconds", 60))
-        ),
-    )
+    """Calendar, grace, debounce and the other settings of ``hall`` (SPEC 2)."""
+    return read_hall_settings(hall.settings)
 
 
 def calendar_warnings(first: dt.date, last: dt.date) -> list[str]:

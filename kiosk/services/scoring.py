@@ -31,7 +31,7 @@ from kiosk.models import PunchVoid, Unit
 from kiosk.models import Rating as RatingRow
 from kiosk.models import Staff as StaffRow
 from kiosk.models import Window as WindowRow
-from kiosk.rules.calendar import Period, calendar_from_settings
+from kiosk.rules.calendar import Period
 from kiosk.rules.ruleset import RuleSet, default_rules, load_rules
 from kiosk.rules.scoring import (
     Absence,
@@ -47,6 +47,7 @@ from kiosk.rules.scoring import (
     Window,
     score_period,
 )
+from kiosk.rules.settings import hall_settings
 
 __all__ = ["load_period_data", "rules_for", "score_hall_period"]
 
@@ -149,14 +150,14 @@ def load_period_data(
         )
     ).one()
     zone = hall_zone(hall_row.timezone)
-    settings: dict[str, Any] = hall_row.settings or {}
+    settings = hall_settings(hall_row.settings)
     hall = Hall(
         code=hall_row.code,
         name=hall_row.name,
         timezone=hall_row.timezone,
-        calendar=calendar_from_settings(settings),
-        grace_minutes=settings.get("grace_minutes", 5),
-        debounce_seconds=settings.get("debounce_seconds", 60),
+        calendar=settings.calendar,
+        grace_minutes=settings.grace_minutes,
+        debounce_seconds=settings.debounce_seconds,
     )
     start_utc, stop_utc = local_day_bounds(period.first_day, period.last_day, zone)
     wide_start, wide_stop = start_utc - _MARGIN, stop_utc + _MARGIN

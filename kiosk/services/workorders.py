@@ -26,8 +26,9 @@ from kiosk.models import (
     User,
     Window,
 )
-from kiosk.rules.calendar import calendar_from_settings, rectification_deadline
+from kiosk.rules.calendar import rectification_deadline
 from kiosk.rules.ruleset import default_rules
+from kiosk.rules.settings import calendar_from_settings
 from kiosk.services import audit
 
 NOTE_MAX = 1000

@@ -27,8 +27,8 @@ from sqlalchemy.exc import IntegrityError
 
 from kiosk.localtime import hall_zone, to_aware, to_local
 from kiosk.models import Hall, Rating, ServiceSession, Staff, Terminal, Window, utcnow
-from kiosk.rules.ruleset import default_rules
 from kiosk.rules.settings import rating_reasons
+from kiosk.services.rulefile import rules_in_force
 
 # The national 好差评 levels, best first (SPEC 4.1); labels are translated at render time.
 LEVEL_LABELS: dict[int, Any] = {
@@ -51,13 +51,13 @@ _INSERT_ATTEMPTS = 5
 
 
 def bad_levels() -> frozenset[int]:
-    """Levels that are bad reviews (差评), from the rule file."""
-    return default_rules().bad_levels
+    """Levels that are bad reviews (差评), from the rule file in force."""
+    return rules_in_force(current_app.config).bad_levels
 
 
 def misuse_window() -> dt.timedelta:
     """How soon after the previous rating of the same terminal's sessions a new one is misuse."""
-    return dt.timedelta(seconds=float(default_rules().misuse_seconds))
+    return dt.timedelta(seconds=float(rules_in_force(current_app.config).misuse_seconds))
 
 
 def rating_limit_off() -> bool:

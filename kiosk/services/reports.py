@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -33,6 +32,7 @@ from kiosk.rules.calendar import (
     uncovered_years,
     workdays,
 )
+from kiosk.rules.seating import holding_on
 from kiosk.rules.settings import HallSettings
 from kiosk.rules.settings import hall_settings as read_hall_settings
 
@@ -78,18 +78,6 @@ class AttendanceRange:
     """The instant the records are judged at (hall-local); later-closing days are open."""
     open_days: tuple[dt.date, ...] = ()
     """Workdays of the range not closed at ``as_of_local`` (SPEC 5.1): 待打卡, no defect."""
-
-
-def _assignment_on(assignments: Sequence[Assignment], day: dt.date) -> Assignment | None:
-    """The assignment holding on ``day``; of two, the later ``start_date`` wins (SPEC 5.2)."""
-    best: Assignment | None = None
-    for assignment in assignments:
-        covers = assignment.start_date <= day and (
-            assignment.end_date is None or day <= assignment.end_date
-        )
-        if covers and (best is None or assignment.start_date > best.start_date):
-            best = assignment
-    return best
 
 
 def attendance_records(
@@ -171,7 +159,7 @@ def attendance_records(
     for person in people:
         kept, duplicates = debounce(punches.get(person.id, []), settings.debounce_seconds)
         for day in days:
-            assignment = _assignment_on(person.assignments, day)
+            assignment = holding_on(person.assignments, day)
             if assignment is None:
                 continue
             window = assignment.window

@@ -7,26 +7,32 @@ seconds, the work-order list and the rectification deadlines all take their
 disagree.
 
 The rating POST is a hot path: a rule file is parsed once and kept, keyed by its path,
-and re-read only when the file's modification time or size changes (one ``stat`` per
-call, no read), so an adopted rule file takes effect without a restart.
+and re-read only when the file's modification time or size changes. The ``stat`` that
+tells is made at most once per :data:`RECHECK_SECONDS`, so a call costs a dictionary
+look-up, and an adopted rule file takes effect within a second, without a restart.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from kiosk.rules.ruleset import RuleSet, default_rules, load_rules
 
-__all__ = ["RULES_KEY", "rules_for", "rules_in_force"]
+__all__ = ["RECHECK_SECONDS", "RULES_KEY", "rules_for", "rules_in_force"]
 
 RULES_KEY = "SCORING_RULES"
 """The config key naming the rule file in force."""
 
-_cache: dict[str, tuple[tuple[int, int], RuleSet]] = {}
+RECHECK_SECONDS = 1.0
+"""How long a parsed rule file is used before its modification time is looked at again."""
+
+# path -> (file version (mtime_ns, size), its rules, monotonic time of the last stat)
+_cache: dict[str, tuple[tuple[int, int], RuleSet, float]] = {}
 _lock = threading.Lock()
 
 
@@ -38,14 +44,18 @@ def rules_for(path: str | Path | None) -> RuleSet:
     if not path:
         return default_rules()
     key = os.fspath(path)
+    now = time.monotonic()
+    cached = _cache.get(key)
+    if cached is not None and now - cached[2] < RECHECK_SECONDS:
+        return cached[1]
     status = os.stat(key)
     stamp = (status.st_mtime_ns, status.st_size)
-    cached = _cache.get(key)
     if cached is not None and cached[0] == stamp:
+        _cache[key] = (stamp, cached[1], now)
         return cached[1]
     with _lock:
         rules = load_rules(key)
-        _cache[key] = (stamp, rules)
+        _cache[key] = (stamp, rules, now)
     return rules
 
 

@@ -21,6 +21,7 @@ from kiosk.extensions import db
 from kiosk.interchange import resolve_hall
 from kiosk.models import Rating
 from kiosk.rules.ruleset import DEFAULT_RULES_PATH, default_rules
+from kiosk.services import rulefile
 from kiosk.services.rulefile import rules_for, rules_in_force
 from kiosk.services.scoring import score_hall_period
 from kiosk.services.workorders import list_work_orders
@@ -117,12 +118,16 @@ def test_display_counts_and_values(
     assert bad == ("1" if in_force else "0")
 
 
-def test_rules_in_force_is_parsed_once_per_file_version(tmp_path: Path) -> None:
+def test_rules_in_force_is_parsed_once_per_file_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = custom_rules(tmp_path)
     first = rules_in_force({"SCORING_RULES": str(path)})
     assert first.bad_levels == {1, 2, 3} and first.misuse_seconds == 60
     assert rules_for(path) is first  # cached: no file read on the rating hot path
+    real = rulefile.time.monotonic
     assert rules_in_force({}) is default_rules()
     text = path.read_text(encoding="utf-8").replace("bad_levels = [1, 2, 3]", "bad_levels = [1]")
     path.write_text(text + "\n", encoding="utf-8")  # another size: a new version
+    monkeypatch.setattr(rulefile.time, "monotonic", lambda: real() + rulefile.RECHECK_SECONDS)
     assert rules_for(path).bad_levels == {1}

@@ -37,7 +37,7 @@ from kiosk.services import notices, publishing
 from kiosk.services.notice_docx import notice_docx as notice_docx_bytes
 from kiosk.services.notice_pdf import notice_pdf as notice_pdf_bytes
 from kiosk.services.publishing import IntegrityFailure, PublishError
-from kiosk.services.scoring import rules_for
+from kiosk.services.rulefile import rules_in_force
 
 register_nav("admin.periods", _l("双月考评"), ("leader", "duty", "unit"), 60)
 
@@ -60,7 +60,7 @@ def input_labels(kinds: tuple[str, ...]) -> str:
 
 
 def _rules() -> RuleSet:
-    return rules_for(current_app.config.get("SCORING_RULES"))
+    return rules_in_force(current_app.config)
 
 
 def _viewer_unit_code(hall: Hall) -> str | None:

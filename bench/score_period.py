@@ -66,7 +66,8 @@ def _utc(local: dt.datetime) -> dt.datetime:
 
 def generate(staff_count: int, seed: int = 20261115) -> dict[str, list[dict[str, Any]]]:
     """Rows for every table, as Core insert parameters (ids assigned here)."""
-    from kiosk.rules.calendar import Period, calendar_from_settings, schedule_for, workdays
+    from kiosk.rules.calendar import Period, schedule_for, workdays
+    from kiosk.rules.settings import calendar_from_settings
 
     rng = random.Random(seed)
     calendar = calendar_from_settings(SETTINGS)

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kiosk.extensions import db
+from kiosk.rules.codes import AbsenceKind, Channel, EventKind, PunchSource, Role, Verdict, values
 
 
 def utcnow() -> dt.datetime:
@@ -37,12 +38,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-PUNCH_SOURCES = ("device", "import", "correction")
-RATING_CHANNELS = ("counter", "qr", "other", "default")
-REVIEW_VERDICTS = ("upheld", "unfounded")
-ABSENCE_KINDS = ("leave", "out")
-EVENT_KINDS = ("spot_check", "complaint", "commendation")
-USER_ROLES = ("admin", "leader", "duty", "unit")
+# The value sets live in kiosk.rules.codes; these tuples feed the CHECK constraints.
+PUNCH_SOURCES = values(PunchSource)
+RATING_CHANNELS = values(Channel)
+REVIEW_VERDICTS = values(Verdict)
+ABSENCE_KINDS = values(AbsenceKind)
+EVENT_KINDS = values(EventKind)
+USER_ROLES = values(Role)
 
 
 def one_of(column: str, values: tuple[str, ...]) -> str:

@@ -13,7 +13,6 @@ from flask_babel import gettext as _
 
 from kiosk.textlimits import control_character
 
-
 # Endpoints that check their own input and answer in their own format: the terminal API and
 # the clock feed (JSON `invalid` naming the parameter), the phone page (its comment is
 # refused in the citizen's words and the level buttons stay usable).

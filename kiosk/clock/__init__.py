@@ -31,13 +31,13 @@ from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Device, Hall, Staff
 from kiosk.models_devices import DeviceEvent
 from kiosk.rules.attendance import SlotStatus, classify_punch
-from kiosk.rules.calendar import calendar_from_settings, is_workday, schedule_for
+from kiosk.rules.calendar import is_workday, schedule_for
 from kiosk.rules.clockfeed import feed_window, reader_health
+from kiosk.rules.settings import hall_settings
 
 bp = Blueprint("clock", __name__, url_prefix="/clock", template_folder="templates")
 
 NOT_RECOGNISED = "未能识别，请重按手指"
-DEFAULT_GRACE_MINUTES = 5.0
 CURSOR_SETTLE_SECONDS = 5.0  # see _feed: how long the cursor waits behind a new event
 FEED_LIMIT = 50  # events per answer; a screen that fell behind gets the rest next time
 # A cursor is an event id: digits only (no sign, no Unicode digits), and small enough
@@ -56,18 +56,14 @@ class BadParameter(Exception):
         self.code = code
 
 
-def _grace(settings: dict[str, Any]) -> float:
-    value = settings.get("grace_minutes", settings.get("attendance", {}).get("grace_minutes"))
-    return DEFAULT_GRACE_MINUTES if value is None else float(value)
-
-
 def verdict(hall: Hall, local: dt.datetime) -> tuple[str | None, str, str]:
     """Slot label, verdict text and a CSS class for a punch at naive hall-local ``local``."""
-    settings = hall.settings or {}
-    calendar = calendar_from_settings(settings)
+    settings = hall_settings(hall.settings)
+    calendar = settings.calendar
     if not is_workday(local.date(), calendar):
         return None, "非工作日", "neutral"
-    result = classify_punch(schedule_for(local.date(), calendar.schedules), _grace(settings), local)
+    schedule = schedule_for(local.date(), calendar.schedules)
+    result = classify_punch(schedule, settings.grace_minutes, local)
     if result.slot is None:
         return None, "不在打卡时段", "neutral"
     # Whole minutes, as a clock shows them; the exact fraction is in the records.

@@ -28,6 +28,7 @@ from kiosk.api.views import COUNTER_SESSION_KEY
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Assignment, Hall, Staff, Window, utcnow
+from kiosk.rules.seating import holding_on
 from kiosk.services.ratings import (
     LEVEL_LABELS,
     LEVELS,
@@ -80,19 +81,24 @@ def initials(name: str) -> str:
 def _staff_on_duty(window_id: int, hall: Hall, today: dt.date) -> list[dict[str, Any]]:
     """Staff whose effective assignment today is this window (the later start wins, SPEC 5.2)."""
     rows = db.session.execute(
-        select(Assignment.staff_id, Assignment.window_id, Assignment.start_date)
+        select(
+            Assignment.staff_id, Assignment.window_id, Assignment.start_date, Assignment.end_date
+        )
         .join(Staff, Staff.id == Assignment.staff_id)
         .where(
             Staff.hall_id == hall.id,
             Assignment.start_date <= today,
             or_(Assignment.end_date.is_(None), Assignment.end_date >= today),
         )
-        .order_by(Assignment.staff_id, Assignment.start_date)
     ).all()
-    effective: dict[int, int] = {}
+    spans: dict[int, list[Any]] = {}
     for row in rows:
-        effective[row.staff_id] = row.window_id  # ordered by start_date: the later one wins
-    ids = [staff_id for staff_id, wid in effective.items() if wid == window_id]
+        spans.setdefault(row.staff_id, []).append(row)
+    ids = [
+        staff_id
+        for staff_id, held in ((sid, holding_on(rows, today)) for sid, rows in spans.items())
+        if held is not None and held.window_id == window_id
+    ]
     if not ids:
         return []
     staff = db.session.scalars(select(Staff).where(Staff.id.in_(ids)).order_by(Staff.staff_no))

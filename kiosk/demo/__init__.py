@@ -27,7 +27,8 @@ from kiosk.interchange.hallfile import parse_hall_file
 from kiosk.localtime import hall_zone
 from kiosk.models import Hall, User
 from kiosk.passwords import hash_password
-from kiosk.rules.calendar import calendar_from_settings, schedule_for, workdays
+from kiosk.rules.calendar import schedule_for, workdays
+from kiosk.rules.settings import calendar_from_settings
 
 DEMO_HALL = "QJ"
 DEMO_PASSWORD = "demo12345"
@@ -402,11 +403,11 @@ def _fill_duty_roster(hall: Hall, today: dt.date) -> None:
 def _publish_previous_period(hall: Hall) -> str:
     """Publish the last complete period as the demo leader, so the public display has results."""
     from kiosk.services import publishing
-    from kiosk.services.scoring import rules_for
+    from kiosk.services.rulefile import rules_in_force
 
     leader = db.session.scalar(select(User).where(User.username == "leader"))
     assert leader is not None
-    rules = rules_for(current_app.config.get("SCORING_RULES"))
+    rules = rules_in_force(current_app.config)
     code = publishing.default_period(hall)
     as_of = dt.datetime.now(dt.UTC).replace(microsecond=0)
     computation = publishing.compute(db.session, hall, publishing.parse_period(code), as_of, rules)

@@ -15,7 +15,7 @@ from kiosk.display.data import display_data
 from kiosk.display.svg import horizontal_bars, monthly_bars
 from kiosk.extensions import db
 from kiosk.models import Hall
-from kiosk.services.scoring import rules_for
+from kiosk.services.rulefile import rules_in_force
 
 bp = Blueprint(
     "display",
@@ -57,7 +57,7 @@ def display() -> ResponseReturnValue:
     hall = _hall()
     if isinstance(hall, list):
         return render_template("display/choose.html", halls=hall)
-    data = display_data(db.session, hall, rules_for(current_app.config.get("SCORING_RULES")))
+    data = display_data(db.session, hall, rules_in_force(current_app.config))
     slides: list[tuple[str, object]] = []
     if data.period is None:
         slides.append(("empty", None))

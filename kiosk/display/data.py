@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from kiosk.localtime import hall_zone, local_day_bounds, to_local
 from kiosk.models import Assignment, Hall, Rating, Staff, Window, utcnow
 from kiosk.rules.ruleset import RuleSet
+from kiosk.rules.seating import holding_on
 from kiosk.services import publishing
 
 MONTHS = 6
@@ -159,14 +160,10 @@ def monthly_series(
         if person is None:
             continue
         day = to_local(rated_at, zone).date()
-        holding = [
-            a
-            for a in person.assignments
-            if a.start_date <= day and (a.end_date is None or day <= a.end_date)
-        ]
-        if not holding:
+        held = holding_on(person.assignments, day)
+        if held is None:
             continue
-        window = max(holding, key=lambda a: a.start_date).window.code
+        window = held.window.code
         key = (window, index[(day.year, day.month)])
         sums[key] += float(values[level])
         counts[key] += 1
@@ -216,7 +213,7 @@ def month_figures(
         len(levels),
         mean,
         sum(1 for level in levels if level >= 4),
-        sum(1 for level in levels if level <= 2),
+        sum(1 for level in levels if level in rules.bad_levels),
     )
 
 

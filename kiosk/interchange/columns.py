@@ -6,7 +6,10 @@ are all read from :data:`SPEC_COLUMNS`.
 
 from __future__ import annotations
 
-KINDS = ("hall", "roster", "punches", "ratings", "cases", "absences", "events")
+from kiosk.rules.codes import ImportKind
+from kiosk.rules.codes import values as code_values
+
+KINDS = code_values(ImportKind)
 
 # Each kind's columns as SPEC 6's table writes them: in the SPEC's order (export writes
 # exactly this header), an optional column in [brackets].

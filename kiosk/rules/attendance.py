@@ -277,7 +277,7 @@ def evaluate_day(
     day_excuses = (
         [e for e in excuses if e.start <= plan.closes and e.end >= plan.opens] if excuses else []
     )
-    slots = (
+    slots: tuple[SlotResult, ...] = (
         _slot(
             Slot.AM_IN, plan.a0, kept[i_open] if i_open < i_am else None, day_excuses, grace, True
         ),

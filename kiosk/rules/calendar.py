@@ -19,7 +19,9 @@ __all__ = [
     "HallCalendar",
     "Period",
     "Schedule",
-    "calendar_from_settings",
+    "parse_clock",
+    "parse_month_day",
+    "schedule_from_mapping",
     "is_covered_year",
     "is_national_workday",
     "is_workday",
@@ -173,7 +175,7 @@ def rectification_deadline(
     return datetime.combine(last + timedelta(days=1), time())
 
 
-# --- reading hall settings (TOML ``[[schedule]]``/``[attendance]`` or the Hall.settings JSON) ---
+# --- reading schedule tables (the hall settings as a whole: kiosk.rules.settings) ---
 
 
 def parse_month_day(text: str) -> tuple[int, int]:
@@ -203,26 +205,4 @@ def schedule_from_mapping(item: Mapping[str, Any]) -> Schedule:
         end=parse_month_day(item["to"]),
         am=am,
         pm=pm,
-    )
-
-
-def _days(values: Iterable[str | date]) -> frozenset[date]:
-    return frozenset(v if isinstance(v, date) else date.fromisoformat(v) for v in values)
-
-
-def calendar_from_settings(settings: Mapping[str, Any]) -> HallCalendar:
-    """Build a :class:`HallCalendar` from the hall settings mapping.
-
-    Accepts ``schedules`` (or the TOML spelling ``schedule``) as a list of schedule tables,
-    and ``closed_days``/``extra_workdays`` as ISO date strings, at the top level or under
-    ``attendance`` as in ``hall.toml``.
-    """
-    attendance = settings.get("attendance", {})
-    raw_schedules = settings.get("schedules", settings.get("schedule", []))
-    closed = settings.get("closed_days", attendance.get("closed_days", []))
-    extra = settings.get("extra_workdays", attendance.get("extra_workdays", []))
-    return HallCalendar(
-        schedules=tuple(schedule_from_mapping(s) for s in raw_schedules),
-        closed_days=_days(closed),
-        extra_workdays=_days(extra),
     )

@@ -75,7 +75,7 @@ def _num(value: Any, where: str) -> Fraction:
 def _int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"rule {where} must be a positive integer, not {value!r}")
-    return value
+    return int(value)
 
 
 def parse_rules(content: bytes, name: str | None = None) -> RuleSet:

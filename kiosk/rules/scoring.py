@@ -13,8 +13,8 @@ only the reported figures are rounded, half up, to 2 decimals.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -41,6 +41,7 @@ from kiosk.rules.calendar import (
     workdays,
 )
 from kiosk.rules.ruleset import RuleSet
+from kiosk.rules.seating import Assignment, roster_and_home
 
 __all__ = [
     "INELIGIBLE_REASONS",
@@ -135,19 +136,6 @@ class Event(NamedTuple):
     veto: bool = False
     category: str | None = None
     note: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Assignment:
-    """A staff member's assignment to a window; ``end_date`` None means open."""
-
-    window: str
-    start_date: date
-    end_date: date | None = None
-
-    def covers(self, day: date) -> bool:
-        """Whether the assignment holds on ``day`` (both ends inclusive)."""
-        return self.start_date <= day and (self.end_date is None or day <= self.end_date)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,14 +278,9 @@ class IndividualScore:
     award: str | None
 
     @property
-    def key(self) -> tuple[Decimal, Decimal, Fraction, Fraction]:
+    def key(self) -> RankingKey:
         """Ranking key: rounded total, rounded S*, w, attendance points (all descending)."""
-        return (
-            round_half_up(self.total),
-            round_half_up(self.ratings.adjusted),
-            self.cases.weighted,
-            self.attendance,
-        )
+        return ranking_key(self.total, self.ratings.adjusted, self.cases.weighted, self.attendance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,14 +306,9 @@ class WindowScore:
     award: str | None
 
     @property
-    def key(self) -> tuple[Decimal, Decimal, Fraction, Fraction]:
+    def key(self) -> RankingKey:
         """Ranking key: rounded total, rounded mean S*, sum of w, mean attendance points."""
-        return (
-            round_half_up(self.total),
-            round_half_up(self.adjusted),
-            self.weighted,
-            self.attendance,
-        )
+        return ranking_key(self.total, self.adjusted, self.weighted, self.attendance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +351,21 @@ def round_half_up(value: Fraction | Decimal | int, places: int = 2) -> Decimal:
     return Decimal(sign * whole).scaleb(-places).quantize(Decimal(1).scaleb(-places))
 
 
+RankingKey = tuple[Decimal, Decimal, Fraction, Fraction]
+"""Compared descending: rounded total, rounded S*, w, attendance points (SPEC 5.6)."""
+
+
+def ranking_key(
+    total: Fraction, adjusted: Fraction, weighted: Fraction, attendance: Fraction
+) -> RankingKey:
+    """The one ranking key of people and windows (SPEC 5.6): higher ranks first.
+
+    The total and S* compare as reported (rounded half up to 2 decimals); ties go to the
+    larger weighted case count w, then to the attendance points.
+    """
+    return (round_half_up(total), round_half_up(adjusted), weighted, attendance)
+
+
 def _fraction(value: Decimal | Fraction | int | float) -> Fraction:
     if isinstance(value, float):
         # A float weight of 0.1 means one tenth, not its binary expansion.
@@ -413,34 +406,98 @@ def _rank(
     return order, ranks, awarded, quota
 
 
-def _roster(staff: Staff, days: Sequence[date]) -> tuple[list[date], str | None]:
-    """A person's roster workdays of the period and their home window.
+# --------------------------------------------------------------------------- phase 1: inputs
 
-    Where two assignments cover a day the later ``start_date`` holds; the home window is
-    the one held on most workdays, a tie going to the later assignment.
+
+@dataclass(frozen=True, slots=True)
+class PeriodFrame:
+    """The period as the scorer sees it at ``as_of``: bounds, closed workdays, day plans."""
+
+    as_of: datetime
+    """Aware, in the hall's zone."""
+    as_of_local: datetime
+    start: datetime
+    stop: datetime
+    """Local midnight after the period's last day."""
+    plans: Mapping[date, DayPlan | None]
+    days: tuple[date, ...]
+    """The period's workdays closed at ``as_of`` (SPEC 5.1): the only ones that count."""
+    unscheduled: int
+    """Workdays no schedule applies to."""
+    uncovered_years: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonInputs:
+    """One scored person's rows of the period, grouped and tallied (the scorer's input)."""
+
+    staff: Staff
+    window: str
+    handles_cases: bool
+    roster_days: tuple[date, ...]
+    punches: tuple[datetime, ...]
+    """Kept punches, sorted."""
+    excuses: tuple[Excuse, ...]
+    valid: int
+    bad: int
+    value_sum: Fraction
+    excluded: tuple[tuple[str, str], ...]
+    bad_reviews: tuple[BadReviewCheck, ...]
+    cases: CaseSummary
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodInputs:
+    """Everyone's inputs, plus the hall-wide figures the parts need (C and W)."""
+
+    frame: PeriodFrame
+    people: tuple[PersonInputs, ...]
+    hall_mean: Fraction | None
+    max_weighted: Fraction
+    warnings: tuple[str, ...]
+
+
+def period_frame(data: PeriodData) -> PeriodFrame:
+    """Calendar work done once per period, shared by everyone (SPEC 5.1).
+
+    Only closed workdays count: today until its PM_OUT range ends, and every later day,
+    are left out. Raises :class:`AsOfBeforePeriod` when ``as_of`` precedes the period.
     """
-    latest_first = sorted(staff.assignments, key=lambda a: a.start_date, reverse=True)
-    roster_days: list[date] = []
-    per_window: dict[str, list[Any]] = {}
-    for day in days:
-        for assignment in latest_first:
-            if assignment.covers(day):
-                roster_days.append(day)
-                tally = per_window.setdefault(assignment.window, [0, assignment.start_date])
-                tally[0] += 1
-                tally[1] = max(tally[1], assignment.start_date)
-                break
-    if not per_window:
-        return roster_days, None
-    home = max(per_window.items(), key=lambda item: (item[1][0], item[1][1]))[0]
-    return roster_days, home
-
-
-# --------------------------------------------------------------------------- scoring
+    hall, period = data.hall, data.period
+    zone = ZoneInfo(hall.timezone)
+    as_of_local = _local_naive(data.as_of, zone)
+    as_of = (data.as_of if data.as_of.tzinfo else data.as_of.replace(tzinfo=zone)).astimezone(zone)
+    start = datetime.combine(period.first_day, time())
+    stop = datetime.combine(period.last_day + timedelta(days=1), time())
+    if as_of_local < start:
+        raise AsOfBeforePeriod(
+            f"as_of {as_of.isoformat(timespec='seconds')} 早于考评期 {period.code} 的第一天"
+            f" {period.first_day.isoformat()}，无法计分"
+        )
+    plans: dict[date, DayPlan | None] = {}
+    unscheduled = 0
+    days: list[date] = []
+    for day in workdays(period.first_day, period.last_day, hall.calendar):
+        schedule = schedule_for(day, hall.calendar.schedules)
+        plans[day] = plan = day_plan(day, schedule) if schedule is not None else None
+        unscheduled += schedule is None
+        if day_closes(day, plan) <= as_of_local:
+            days.append(day)
+    return PeriodFrame(
+        as_of=as_of,
+        as_of_local=as_of_local,
+        start=start,
+        stop=stop,
+        plans=plans,
+        days=tuple(days),
+        unscheduled=unscheduled,
+        uncovered_years=frozenset(uncovered_years(period.first_day, period.last_day)),
+    )
 
 
 class _Draft:
-    """Mutable per-person accumulator, frozen into :class:`IndividualScore` at the end."""
+    """Mutable per-person accumulator of :func:`gather_inputs`, frozen into :class:`PersonInputs`."""
 
     __slots__ = (
         "staff",
@@ -485,44 +542,38 @@ class _Draft:
         self.overdue: list[str] = []
         self.events: list[Event] = []
 
-
-def score_period(data: PeriodData, rules: RuleSet) -> ScoreResult:
-    """Score one hall's period: every individual and every window with members (SPEC 5)."""
-    hall, period = data.hall, data.period
-    zone = ZoneInfo(hall.timezone)
-    as_of_local = _local_naive(data.as_of, zone)
-    as_of = (data.as_of if data.as_of.tzinfo else data.as_of.replace(tzinfo=zone)).astimezone(zone)
-    warnings: list[str] = []
-    start = datetime.combine(period.first_day, time())
-    stop = datetime.combine(period.last_day + timedelta(days=1), time())
-    if as_of_local < start:
-        raise AsOfBeforePeriod(
-            f"as_of {as_of.isoformat(timespec='seconds')} 早于考评期 {period.code} 的第一天"
-            f" {period.first_day.isoformat()}，无法计分"
+    def frozen(self, default_weight: Fraction) -> PersonInputs:
+        """The tallies as a :class:`PersonInputs`, weights summed exactly."""
+        weighted = (
+            self.weighted
+            + self.default_weighted * default_weight
+            + self.int_weight
+            + Fraction(self.decimal_weight)
+        )
+        self.punches.sort()
+        return PersonInputs(
+            staff=self.staff,
+            window=self.window,
+            handles_cases=self.handles_cases,
+            roster_days=tuple(self.roster_days),
+            punches=tuple(self.punches),
+            excuses=tuple(self.excuses),
+            valid=self.valid,
+            bad=self.bad,
+            value_sum=Fraction(self.value_sum),
+            excluded=tuple(self.excluded),
+            bad_reviews=tuple(self.bad_reviews),
+            cases=CaseSummary(self.completed, weighted, self.on_time, tuple(self.overdue)),
+            events=tuple(self.events),
         )
 
-    # Calendar work done once per period, shared by everyone. Only closed workdays count
-    # (SPEC 5.1): today until its PM_OUT range ends, and every later day, are left out.
-    all_days = workdays(period.first_day, period.last_day, hall.calendar)
-    plans: dict[date, DayPlan | None] = {}
-    unscheduled = 0
-    period_days: list[date] = []
-    for day in all_days:
-        schedule = schedule_for(day, hall.calendar.schedules)
-        plans[day] = plan = day_plan(day, schedule) if schedule is not None else None
-        unscheduled += schedule is None
-        if day_closes(day, plan) <= as_of_local:
-            period_days.append(day)
-    uncovered = set(uncovered_years(period.first_day, period.last_day))
-    if unscheduled:
-        warnings.append(
-            f"本期有 {unscheduled} 个工作日没有适用的作息时间，这些天不计考勤（无打卡时段）"
-        )
 
+def _seat_staff(data: PeriodData, frame: PeriodFrame, warnings: list[str]) -> dict[str, _Draft]:
+    """A draft per person with a home window over the period's closed workdays."""
     windows = {w.code: w for w in data.windows}
     drafts: dict[str, _Draft] = {}
     for person in data.staff:
-        roster_days, home = _roster(person, period_days)
+        roster_days, home = roster_and_home(person.assignments, frame.days)
         if home is None:
             continue
         window = windows.get(home)
@@ -531,24 +582,22 @@ def score_period(data: PeriodData, rules: RuleSet) -> ScoreResult:
         drafts[person.staff_no] = _Draft(
             person, home, window.handles_cases if window else True, roster_days
         )
+    return drafts
 
-    # Punches and absences: grouped by person once.
-    for punch in data.punches:
-        draft = drafts.get(punch.staff_no)
-        if draft is not None:
-            draft.punches.append(punch.at)
-    for absence in data.absences:
-        draft = drafts.get(absence.staff_no)
-        if draft is not None and absence.start < stop and absence.end >= start:
-            draft.excuses.append(Excuse(absence.kind, absence.start, absence.end))
 
-    # Ratings: hall mean C over every valid rating of the hall's staff in the period.
+def _tally_ratings(
+    data: PeriodData, frame: PeriodFrame, rules: RuleSet, drafts: Mapping[str, _Draft]
+) -> tuple[Fraction | None, set[int]]:
+    """Valid ratings per person and the hall mean C; returns C and uncovered deadline years."""
+    start, stop, as_of_local = frame.start, frame.stop, frame.as_of_local
+    calendar = data.hall.calendar
     # Integral level values as ints: summing 200,000 ints is far cheaper than fractions.
     levels = {k: v.numerator if v.denominator == 1 else v for k, v in rules.level_map().items()}
     bad_levels = rules.bad_levels
     hall_count = 0
     hall_sum: int | Fraction = 0
     deadlines: dict[date, datetime] = {}
+    uncovered: set[int] = set()
     for rating in data.ratings:
         if not start <= rating.rated_at < stop or rating.rated_at > as_of_local:
             continue
@@ -580,7 +629,7 @@ def score_period(data: PeriodData, rules: RuleSet) -> ScoreResult:
                 deadline = deadlines.get(rated_day)
                 if deadline is None:
                     deadline = rectification_deadline(
-                        rated_day, hall.calendar, rules.rectification_workdays
+                        rated_day, calendar, rules.rectification_workdays
                     )
                     deadlines[rated_day] = deadline
                     uncovered.update(
@@ -588,20 +637,26 @@ def score_period(data: PeriodData, rules: RuleSet) -> ScoreResult:
                         for y in range(rated_day.year, deadline.year + 1)
                         if not is_covered_year(y)
                     )
-                rectified = rating.rectified_at
-                if rectified is not None:
-                    status = "on_time" if rectified <= deadline else "late"
-                else:
-                    status = "overdue" if deadline < as_of_local else "pending"
-                draft.bad_reviews.append(
-                    BadReviewCheck(
-                        rating.rating_id, rating.rated_at, rating.level, deadline, rectified, status
-                    )
-                )
+                draft.bad_reviews.append(bad_review_check(rating, deadline, as_of_local))
     hall_mean = Fraction(hall_sum, hall_count) if hall_count else None
+    return hall_mean, uncovered
 
-    # Cases by completion date; weights summed exactly.
-    default_weight = rules.default_case_weight
+
+def bad_review_check(rating: Rating, deadline: datetime, as_of_local: datetime) -> BadReviewCheck:
+    """How an upheld bad review's rectification went against its deadline (SPEC 5.4)."""
+    rectified = rating.rectified_at
+    if rectified is not None:
+        status = "on_time" if rectified <= deadline else "late"
+    else:
+        status = "overdue" if deadline < as_of_local else "pending"
+    return BadReviewCheck(
+        rating.rating_id, rating.rated_at, rating.level, deadline, rectified, status
+    )
+
+
+def _tally_cases(data: PeriodData, frame: PeriodFrame, drafts: Mapping[str, _Draft]) -> None:
+    """Cases by completion date in the period, up to ``as_of``."""
+    start, stop, as_of_local = frame.start, frame.stop, frame.as_of_local
     for case in data.cases:
         completed_at = case.completed_at
         if completed_at is None or not start <= completed_at < stop or completed_at > as_of_local:
@@ -628,243 +683,334 @@ def score_period(data: PeriodData, rules: RuleSet) -> ScoreResult:
         else:
             draft.overdue.append(case.case_no)
 
+
+def gather_inputs(data: PeriodData, rules: RuleSet) -> PeriodInputs:
+    """Phase 1: the period's frame and every scored person's rows, grouped once."""
+    frame = period_frame(data)
+    warnings: list[str] = []
+    if frame.unscheduled:
+        warnings.append(
+            f"本期有 {frame.unscheduled} 个工作日没有适用的作息时间，这些天不计考勤（无打卡时段）"
+        )
+    drafts = _seat_staff(data, frame, warnings)
+    start, stop, as_of_local = frame.start, frame.stop, frame.as_of_local
+    for punch in data.punches:
+        draft = drafts.get(punch.staff_no)
+        if draft is not None:
+            draft.punches.append(punch.at)
+    for absence in data.absences:
+        draft = drafts.get(absence.staff_no)
+        if draft is not None and absence.start < stop and absence.end >= start:
+            draft.excuses.append(Excuse(absence.kind, absence.start, absence.end))
+    hall_mean, deadline_years = _tally_ratings(data, frame, rules, drafts)
+    _tally_cases(data, frame, drafts)
     for event in data.events:
         draft = drafts.get(event.staff_no)
         if draft is not None and start <= event.at < stop and event.at <= as_of_local:
             draft.events.append(event)
 
-    for draft in drafts.values():
-        draft.weighted += (
-            draft.default_weighted * default_weight
-            + draft.int_weight
-            + Fraction(draft.decimal_weight)
-        )
-    max_weighted = max((d.weighted for d in drafts.values()), default=_ZERO)
+    people = tuple(d.frozen(rules.default_case_weight) for d in drafts.values())
+    max_weighted = max((p.cases.weighted for p in people), default=_ZERO)
     if max_weighted == 0:
         warnings.append("本期没有找到办件数据：办件量得分按满分计")
-    for year in sorted(uncovered):
+    for year in sorted(frame.uncovered_years | deadline_years):
         warnings.append(
             f"{year} 年不在国务院节假日数据范围内，按周一至周五计算工作日；"
             "如有调休请在中心设置的 extra_workdays / closed_days 中修正"
         )
+    return PeriodInputs(frame, people, hall_mean, max_weighted, tuple(warnings))
 
-    # Per person: attendance, parts, vetoes.
+
+# --------------------------------------------------------------------------- phase 2: parts
+
+
+def attendance_part(
+    person: PersonInputs, frame: PeriodFrame, hall: Hall, rules: RuleSet
+) -> AttendanceSummary:
+    """Attendance over the person's roster workdays and its points (SPEC 5.3)."""
+    kept, duplicates = debounce(person.punches, hall.debounce_seconds)
     grace = hall.grace_minutes
     long_limit = float(rules.long_defect_minutes)
-    scored: list[dict[str, Any]] = []
-    for staff_no, draft in drafts.items():
-        draft.punches.sort()
-        kept, duplicates = debounce(draft.punches, hall.debounce_seconds)
-        records: list[DayRecord] = []
-        late = early = missing = absent = on_duty = long_defects = 0
-        excuses = draft.excuses
-        for day in draft.roster_days:
-            record = evaluate_day(plans[day], day, kept, excuses, grace, duplicates)
-            records.append(record)
-            if record.on_duty:
-                on_duty += 1
-            if record.late or record.early or record.missing or record.absent_half_days:
-                late += record.late
-                early += record.early
-                missing += record.missing
-                absent += record.absent_half_days
-                for slot in record.slots:
-                    if (
-                        slot.status is SlotStatus.LATE or slot.status is SlotStatus.EARLY
-                    ) and slot.minutes > long_limit:
-                        long_defects += 1
-        short_defects = late + early - long_defects
-        attendance = rules.attendance_max - (
-            short_defects * rules.short_defect_points
-            + long_defects * rules.long_defect_points
-            + missing * rules.missing_punch_points
-            + absent * rules.absent_half_day_points
-        )
-        attendance = max(attendance, _ZERO)
+    plans = frame.plans
+    excuses = person.excuses
+    records: list[DayRecord] = []
+    late = early = missing = absent = on_duty = long_defects = 0
+    for day in person.roster_days:
+        record = evaluate_day(plans[day], day, kept, excuses, grace, duplicates)
+        records.append(record)
+        if record.on_duty:
+            on_duty += 1
+        if record.late or record.early or record.missing or record.absent_half_days:
+            late += record.late
+            early += record.early
+            missing += record.missing
+            absent += record.absent_half_days
+            for slot in record.slots:
+                if (
+                    slot.status is SlotStatus.LATE or slot.status is SlotStatus.EARLY
+                ) and slot.minutes > long_limit:
+                    long_defects += 1
+    short_defects = late + early - long_defects
+    points = rules.attendance_max - (
+        short_defects * rules.short_defect_points
+        + long_defects * rules.long_defect_points
+        + missing * rules.missing_punch_points
+        + absent * rules.absent_half_day_points
+    )
+    return AttendanceSummary(
+        workdays=len(person.roster_days),
+        on_duty_days=on_duty,
+        late=late,
+        early=early,
+        missing=missing,
+        absent_half_days=absent,
+        long_defects=long_defects,
+        points=max(points, _ZERO),
+        days=tuple(records),
+    )
 
-        n = draft.valid
-        mean = Fraction(draft.value_sum) / n if n else None
-        if hall_mean is None:
-            adjusted = rules.no_ratings_score
-        else:
-            m = rules.prior_weight
-            adjusted = (draft.value_sum + m * hall_mean) / (n + m)
-        satisfaction = rules.satisfaction_max * adjusted / 100
 
-        workload: Fraction | None
-        if not draft.handles_cases:
-            workload = None
-        elif max_weighted == 0:
-            workload = rules.workload_max
-        else:
-            workload = rules.weighted_points * draft.weighted / max_weighted
-            if draft.completed:
-                workload += rules.on_time_points * Fraction(draft.on_time, draft.completed)
+def rating_summary(
+    person: PersonInputs, hall_mean: Fraction | None, rules: RuleSet
+) -> RatingSummary:
+    """The person's ratings and the adjusted satisfaction S* (SPEC 5.3)."""
+    n = person.valid
+    if hall_mean is None:
+        adjusted = rules.no_ratings_score
+    else:
+        m = rules.prior_weight
+        adjusted = (person.value_sum + m * hall_mean) / (n + m)
+    return RatingSummary(
+        valid=n,
+        bad=person.bad,
+        value_sum=person.value_sum,
+        mean=person.value_sum / n if n else None,
+        adjusted=adjusted,
+        excluded=person.excluded,
+        bad_reviews=person.bad_reviews,
+    )
 
-        negative = sum((_fraction(e.points) for e in draft.events if e.points < 0), _ZERO)
-        positive = sum((_fraction(e.points) for e in draft.events if e.points > 0), _ZERO)
-        discipline = max(rules.discipline_max + negative, _ZERO)
-        bonus = min(positive, rules.bonus_max)
 
-        if workload is None:
-            total = (satisfaction + attendance + discipline) * rules.no_workload_scale + bonus
-        else:
-            total = satisfaction + attendance + workload + discipline + bonus
+def satisfaction_part(ratings: RatingSummary, rules: RuleSet) -> Fraction:
+    """Satisfaction points: the maximum times S*/100."""
+    return rules.satisfaction_max * ratings.adjusted / 100
 
-        vetoes = []
-        if absent:
-            vetoes.append("absence")
-        if any(e.veto for e in draft.events):
-            vetoes.append("discipline")
-        if any(check.vetoes for check in draft.bad_reviews):
-            vetoes.append("unrectified_bad_review")
-        workday_count = len(draft.roster_days)
-        reasons = []
-        if vetoes:
-            reasons.append("veto")
-        if n < rules.individual_min_ratings:
-            reasons.append("too_few_ratings")
-        if on_duty < rules.individual_min_duty_ratio * workday_count:
-            reasons.append("too_few_duty_days")
-        if round_half_up(total) < rules.individual_threshold:
-            reasons.append("below_threshold")
 
-        scored.append(
-            {
-                "staff_no": staff_no,
-                "name": draft.staff.name,
-                "window": draft.window,
-                "handles_cases": draft.handles_cases,
-                "satisfaction": satisfaction,
-                "attendance": attendance,
-                "workload": workload,
-                "discipline": discipline,
-                "bonus": bonus,
-                "total": total,
-                "ratings": RatingSummary(
-                    valid=n,
-                    bad=draft.bad,
-                    value_sum=Fraction(draft.value_sum),
-                    mean=mean,
-                    adjusted=adjusted,
-                    excluded=tuple(draft.excluded),
-                    bad_reviews=tuple(draft.bad_reviews),
-                ),
-                "attendance_detail": AttendanceSummary(
-                    workdays=workday_count,
-                    on_duty_days=on_duty,
-                    late=late,
-                    early=early,
-                    missing=missing,
-                    absent_half_days=absent,
-                    long_defects=long_defects,
-                    points=attendance,
-                    days=tuple(records),
-                ),
-                "cases": CaseSummary(
-                    completed=draft.completed,
-                    weighted=draft.weighted,
-                    on_time=draft.on_time,
-                    overdue=tuple(draft.overdue),
-                ),
-                "events": tuple(draft.events),
-                "vetoes": tuple(vetoes),
-                "eligible": not reasons,
-                "ineligible_reasons": tuple(reasons),
-            }
-        )
+def workload_part(
+    cases: CaseSummary, handles_cases: bool, max_weighted: Fraction, rules: RuleSet
+) -> Fraction | None:
+    """Workload points, or None for a window without cases (SPEC 5.3)."""
+    if not handles_cases:
+        return None
+    if max_weighted == 0:
+        return rules.workload_max
+    workload = rules.weighted_points * cases.weighted / max_weighted
+    if cases.completed:
+        workload += rules.on_time_points * Fraction(cases.on_time, cases.completed)
+    return workload
 
-    keys = [
-        (
-            round_half_up(s["total"]),
-            round_half_up(s["ratings"].adjusted),
-            s["cases"].weighted,
-            s["attendance"],
-        )
-        for s in scored
-    ]
-    order, ranks, awarded, individual_quota = _rank(
-        keys,
-        [s["staff_no"] for s in scored],
-        [s["eligible"] for s in scored],
+
+def discipline_part(events: Iterable[Event], rules: RuleSet) -> Fraction:
+    """The discipline maximum plus the negative event points, not below 0."""
+    negative = sum((_fraction(e.points) for e in events if e.points < 0), _ZERO)
+    return max(rules.discipline_max + negative, _ZERO)
+
+
+def bonus_part(events: Iterable[Event], rules: RuleSet) -> Fraction:
+    """The positive event points, at most the bonus maximum."""
+    positive = sum((_fraction(e.points) for e in events if e.points > 0), _ZERO)
+    return min(positive, rules.bonus_max)
+
+
+def total_score(
+    satisfaction: Fraction,
+    attendance: Fraction,
+    workload: Fraction | None,
+    discipline: Fraction,
+    bonus: Fraction,
+    rules: RuleSet,
+) -> Fraction:
+    """The sum of the parts; without workload the others are rescaled (SPEC 5.3)."""
+    if workload is None:
+        return (satisfaction + attendance + discipline) * rules.no_workload_scale + bonus
+    return satisfaction + attendance + workload + discipline + bonus
+
+
+def individual_vetoes(
+    attendance: AttendanceSummary, events: Iterable[Event], ratings: RatingSummary
+) -> tuple[str, ...]:
+    """The person's vetoes in SPEC 5.7 order."""
+    vetoes = []
+    if attendance.absent_half_days:
+        vetoes.append("absence")
+    if any(e.veto for e in events):
+        vetoes.append("discipline")
+    if any(check.vetoes for check in ratings.bad_reviews):
+        vetoes.append("unrectified_bad_review")
+    return tuple(vetoes)
+
+
+def individual_reasons(
+    vetoes: Sequence[str],
+    ratings: RatingSummary,
+    attendance: AttendanceSummary,
+    total: Fraction,
+    rules: RuleSet,
+) -> tuple[str, ...]:
+    """Why the person cannot be awarded (empty: eligible), in SPEC 5.7 order."""
+    reasons = []
+    if vetoes:
+        reasons.append("veto")
+    if ratings.valid < rules.individual_min_ratings:
+        reasons.append("too_few_ratings")
+    if attendance.on_duty_days < rules.individual_min_duty_ratio * attendance.workdays:
+        reasons.append("too_few_duty_days")
+    if round_half_up(total) < rules.individual_threshold:
+        reasons.append("below_threshold")
+    return tuple(reasons)
+
+
+def score_person(
+    person: PersonInputs, inputs: PeriodInputs, hall: Hall, rules: RuleSet
+) -> IndividualScore:
+    """Phase 2 for one person: every part, the vetoes and eligibility (unranked)."""
+    attendance = attendance_part(person, inputs.frame, hall, rules)
+    ratings = rating_summary(person, inputs.hall_mean, rules)
+    satisfaction = satisfaction_part(ratings, rules)
+    workload = workload_part(person.cases, person.handles_cases, inputs.max_weighted, rules)
+    discipline = discipline_part(person.events, rules)
+    bonus = bonus_part(person.events, rules)
+    total = total_score(satisfaction, attendance.points, workload, discipline, bonus, rules)
+    vetoes = individual_vetoes(attendance, person.events, ratings)
+    reasons = individual_reasons(vetoes, ratings, attendance, total, rules)
+    return IndividualScore(
+        staff_no=person.staff.staff_no,
+        name=person.staff.name,
+        window=person.window,
+        handles_cases=person.handles_cases,
+        satisfaction=satisfaction,
+        attendance=attendance.points,
+        workload=workload,
+        discipline=discipline,
+        bonus=bonus,
+        total=total,
+        ratings=ratings,
+        attendance_detail=attendance,
+        cases=person.cases,
+        events=person.events,
+        vetoes=vetoes,
+        eligible=not reasons,
+        ineligible_reasons=reasons,
+        rank=0,
+        award=None,
+    )
+
+
+def score_window(window: Window, people: Sequence[IndividualScore], rules: RuleSet) -> WindowScore:
+    """Phase 2 for a window with members: means over them, carried vetoes (unranked)."""
+    count = len(people)
+    total = sum((p.total for p in people), _ZERO) / count
+    valid = sum(p.ratings.valid for p in people)
+    vetoes = tuple(v for v in VETOES if any(v in p.vetoes for p in people))
+    reasons = []
+    if vetoes:
+        reasons.append("veto")
+    if valid < rules.window_min_ratings:
+        reasons.append("too_few_ratings")
+    if round_half_up(total) < rules.window_threshold:
+        reasons.append("below_threshold")
+    return WindowScore(
+        window=window.code,
+        name=window.name,
+        unit=window.unit,
+        members=tuple(p.staff_no for p in people),
+        total=total,
+        adjusted=sum((p.ratings.adjusted for p in people), _ZERO) / count,
+        weighted=sum((p.cases.weighted for p in people), _ZERO),
+        attendance=sum((p.attendance for p in people), _ZERO) / count,
+        valid_ratings=valid,
+        vetoes=vetoes,
+        eligible=not reasons,
+        ineligible_reasons=tuple(reasons),
+        rank=0,
+        award=None,
+    )
+
+
+# --------------------------------------------------------------------------- phase 3: ranking
+
+
+def rank_individuals(
+    scored: Sequence[IndividualScore], rules: RuleSet
+) -> tuple[tuple[IndividualScore, ...], int]:
+    """Phase 3: individuals in rank order with rank and 先进个人 award; and the quota."""
+    order, ranks, awarded, quota = _rank(
+        [p.key for p in scored],
+        [p.staff_no for p in scored],
+        [p.eligible for p in scored],
         rules.individual_quota_divisor,
     )
-    individuals = tuple(
-        IndividualScore(**scored[i], rank=ranks[i], award="advanced" if i in awarded else None)
-        for i in order
-    )
-
-    window_scores, window_quota = _score_windows(individuals, data.windows, rules)
-
-    return ScoreResult(
-        period=period,
-        hall=hall.code,
-        as_of=as_of,
-        rules=rules,
-        warnings=tuple(warnings),
-        individuals=individuals,
-        windows=window_scores,
-        hall_mean=hall_mean,
-        max_weighted=max_weighted,
-        individual_quota=individual_quota,
-        window_quota=window_quota,
+    return (
+        tuple(
+            replace(scored[i], rank=ranks[i], award="advanced" if i in awarded else None)
+            for i in order
+        ),
+        quota,
     )
 
 
 def _score_windows(
     individuals: Iterable[IndividualScore], windows: Iterable[Window], rules: RuleSet
 ) -> tuple[tuple[WindowScore, ...], int]:
+    """Phases 2 and 3 for windows: every window with members, ranked, 红旗窗口 awarded."""
     members: dict[str, list[IndividualScore]] = defaultdict(list)
     for person in individuals:
         members[person.window].append(person)
-    drafts: list[dict[str, Any]] = []
-    for window in windows:
-        people = sorted(members.get(window.code, ()), key=lambda p: p.staff_no)
-        if not people:
-            continue  # a window with no members is not scored
-        count = len(people)
-        total = sum((p.total for p in people), _ZERO) / count
-        valid = sum(p.ratings.valid for p in people)
-        vetoes = tuple(v for v in VETOES if any(v in p.vetoes for p in people))
-        reasons = []
-        if vetoes:
-            reasons.append("veto")
-        if valid < rules.window_min_ratings:
-            reasons.append("too_few_ratings")
-        if round_half_up(total) < rules.window_threshold:
-            reasons.append("below_threshold")
-        drafts.append(
-            {
-                "window": window.code,
-                "name": window.name,
-                "unit": window.unit,
-                "members": tuple(p.staff_no for p in people),
-                "total": total,
-                "adjusted": sum((p.ratings.adjusted for p in people), _ZERO) / count,
-                "weighted": sum((p.cases.weighted for p in people), _ZERO),
-                "attendance": sum((p.attendance for p in people), _ZERO) / count,
-                "valid_ratings": valid,
-                "vetoes": vetoes,
-                "eligible": not reasons,
-                "ineligible_reasons": tuple(reasons),
-            }
-        )
-    keys = [
-        (round_half_up(d["total"]), round_half_up(d["adjusted"]), d["weighted"], d["attendance"])
-        for d in drafts
+    scored = [
+        score_window(window, sorted(members[window.code], key=lambda p: p.staff_no), rules)
+        for window in windows
+        if members.get(window.code)  # a window with no members is not scored
     ]
     order, ranks, awarded, quota = _rank(
-        keys,
-        [d["window"] for d in drafts],
-        [d["eligible"] for d in drafts],
+        [w.key for w in scored],
+        [w.window for w in scored],
+        [w.eligible for w in scored],
         rules.window_quota_divisor,
     )
     return (
         tuple(
-            WindowScore(**drafts[i], rank=ranks[i], award="red_flag" if i in awarded else None)
+            replace(scored[i], rank=ranks[i], award="red_flag" if i in awarded else None)
             for i in order
         ),
         quota,
+    )
+
+
+# --------------------------------------------------------------------------- phase 4: result
+
+
+def score_period(data: PeriodData, rules: RuleSet) -> ScoreResult:
+    """Score one hall's period: every individual and every window with members (SPEC 5).
+
+    The phases: :func:`gather_inputs`, the parts per person (:func:`score_person`), the
+    ranking (:func:`rank_individuals`, windows after), and the result.
+    """
+    inputs = gather_inputs(data, rules)
+    scored = [score_person(person, inputs, data.hall, rules) for person in inputs.people]
+    individuals, individual_quota = rank_individuals(scored, rules)
+    window_scores, window_quota = _score_windows(individuals, data.windows, rules)
+    return ScoreResult(
+        period=data.period,
+        hall=data.hall.code,
+        as_of=inputs.frame.as_of,
+        rules=rules,
+        warnings=inputs.warnings,
+        individuals=individuals,
+        windows=window_scores,
+        hall_mean=inputs.hall_mean,
+        max_weighted=inputs.max_weighted,
+        individual_quota=individual_quota,
+        window_quota=window_quota,
     )
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Hall, PublishedPeriod
+from kiosk.rules.settings import hall_settings
 
 VETO_TEXT = {"absence": "旷工", "discipline": "违纪", "unrectified_bad_review": "差评未按期整改"}
 REASON_TEXT = {
@@ -114,8 +115,7 @@ def reasons_text(codes: Sequence[str]) -> str:
 
 def number_prefix(hall: Hall) -> str:
     """The hall's 发文字号 prefix (``[notice] number_prefix`` of the hall file), or ``""``."""
-    notice = (hall.settings or {}).get("notice") or {}
-    return clean(notice.get("number_prefix", "")).strip()
+    return clean(hall_settings(hall.settings).notice_number_prefix).strip()
 
 
 def document_number(prefix: str, year: int, serial: int) -> str:

@@ -27,7 +27,8 @@ from sqlalchemy.exc import IntegrityError
 
 from kiosk.localtime import hall_zone, to_aware, to_local
 from kiosk.models import Hall, Rating, ServiceSession, Staff, Terminal, Window, utcnow
-from kiosk.rules.ruleset import default_rules
+from kiosk.rules.settings import rating_reasons
+from kiosk.services.rulefile import rules_in_force
 
 # The national 好差评 levels, best first (SPEC 4.1); labels are translated at render time.
 LEVEL_LABELS: dict[int, Any] = {
@@ -38,14 +39,6 @@ LEVEL_LABELS: dict[int, Any] = {
     1: lazy_gettext("非常不满意"),
 }
 LEVELS: tuple[int, ...] = (5, 4, 3, 2, 1)
-DEFAULT_REASONS: tuple[str, ...] = (
-    "态度不好",
-    "效率低",
-    "业务不熟",
-    "推诿扯皮",
-    "解释不清",
-    "其他",
-)
 COMMENT_MAX = 500
 CASE_NO_MAX = 64
 STAFF_NO_MAX = 32
@@ -58,13 +51,13 @@ _INSERT_ATTEMPTS = 5
 
 
 def bad_levels() -> frozenset[int]:
-    """Levels that are bad reviews (差评), from the rule file."""
-    return default_rules().bad_levels
+    """Levels that are bad reviews (差评), from the rule file in force."""
+    return rules_in_force(current_app.config).bad_levels
 
 
 def misuse_window() -> dt.timedelta:
     """How soon after the previous rating of the same terminal's sessions a new one is misuse."""
-    return dt.timedelta(seconds=float(default_rules().misuse_seconds))
+    return dt.timedelta(seconds=float(rules_in_force(current_app.config).misuse_seconds))
 
 
 def rating_limit_off() -> bool:
@@ -110,8 +103,7 @@ def too_many_requests() -> RatingRefused:
 
 def hall_reasons(settings: dict[str, Any] | None) -> list[str]:
     """The hall's list of bad-review reasons, or the default list of SPEC 2."""
-    reasons = (settings or {}).get("rating_reasons")
-    return list(reasons) if reasons else list(DEFAULT_REASONS)
+    return list(rating_reasons(settings))
 
 
 class RatingRefused(Exception):

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -30,34 +28,18 @@ from kiosk.rules.attendance import (
     evaluate_day,
 )
 from kiosk.rules.calendar import (
-    HallCalendar,
-    calendar_from_settings,
     schedule_for,
     uncovered_years,
     workdays,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class HallSettings:
-    """The attendance settings of a hall, read once from ``Hall.settings``."""
-
-    calendar: HallCalendar
-    grace_minutes: float
-    debounce_seconds: float
+from kiosk.rules.seating import holding_on
+from kiosk.rules.settings import HallSettings
+from kiosk.rules.settings import hall_settings as read_hall_settings
 
 
 def hall_settings(hall: Hall) -> HallSettings:
-    """Calendar, grace and debounce of ``hall`` (the hall file's values, SPEC 2)."""
-    settings: dict[str, Any] = hall.settings or {}
-    attendance = settings.get("attendance", {})
-    return HallSettings(
-        calendar=calendar_from_settings(settings),
-        grace_minutes=float(settings.get("grace_minutes", attendance.get("grace_minutes", 5))),
-        debounce_seconds=float(
-            settings.get("debounce_seconds", attendance.get("debounce_seconds", 60))
-        ),
-    )
+    """Calendar, grace, debounce and the other settings of ``hall`` (SPEC 2)."""
+    return read_hall_settings(hall.settings)
 
 
 def calendar_warnings(first: dt.date, last: dt.date) -> list[str]:
@@ -96,18 +78,6 @@ class AttendanceRange:
     """The instant the records are judged at (hall-local); later-closing days are open."""
     open_days: tuple[dt.date, ...] = ()
     """Workdays of the range not closed at ``as_of_local`` (SPEC 5.1): 待打卡, no defect."""
-
-
-def _assignment_on(assignments: Sequence[Assignment], day: dt.date) -> Assignment | None:
-    """The assignment holding on ``day``; of two, the later ``start_date`` wins (SPEC 5.2)."""
-    best: Assignment | None = None
-    for assignment in assignments:
-        covers = assignment.start_date <= day and (
-            assignment.end_date is None or day <= assignment.end_date
-        )
-        if covers and (best is None or assignment.start_date > best.start_date):
-            best = assignment
-    return best
 
 
 def attendance_records(
@@ -189,7 +159,7 @@ def attendance_records(
     for person in people:
         kept, duplicates = debounce(punches.get(person.id, []), settings.debounce_seconds)
         for day in days:
-            assignment = _assignment_on(person.assignments, day)
+            assignment = holding_on(person.assignments, day)
             if assignment is None:
                 continue
             window = assignment.window

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import Connection, Select, String, and_, or_, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -30,8 +30,8 @@ from kiosk.models import PunchVoid, Unit
 from kiosk.models import Rating as RatingRow
 from kiosk.models import Staff as StaffRow
 from kiosk.models import Window as WindowRow
-from kiosk.rules.calendar import Period, calendar_from_settings
-from kiosk.rules.ruleset import RuleSet, default_rules, load_rules
+from kiosk.rules.calendar import Period
+from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.scoring import (
     Absence,
     Assignment,
@@ -46,7 +46,9 @@ from kiosk.rules.scoring import (
     Window,
     score_period,
 )
+from kiosk.rules.settings import hall_settings
 from kiosk.services.halls import resolve_hall
+from kiosk.services.rulefile import rules_for, rules_in_force
 
 __all__ = ["load_period_data", "rules_for", "score_hall_period"]
 
@@ -66,11 +68,6 @@ _absences = AbsenceRow.__table__
 _ratings = RatingRow.__table__
 _cases = CaseRow.__table__
 _events = EventRow.__table__
-
-
-def rules_for(path: str | Path | None) -> RuleSet:
-    """The rule set of ``path`` (a hall's own rule file), or the shipped default."""
-    return load_rules(path) if path else default_rules()
 
 
 def _fixed_offset(zone: ZoneInfo, start: dt.datetime, end: dt.datetime) -> dt.timedelta | None:
@@ -149,14 +146,14 @@ def load_period_data(
         )
     ).one()
     zone = hall_zone(hall_row.timezone)
-    settings: dict[str, Any] = hall_row.settings or {}
+    settings = hall_settings(hall_row.settings)
     hall = Hall(
         code=hall_row.code,
         name=hall_row.name,
         timezone=hall_row.timezone,
-        calendar=calendar_from_settings(settings),
-        grace_minutes=settings.get("grace_minutes", 5),
-        debounce_seconds=settings.get("debounce_seconds", 60),
+        calendar=settings.calendar,
+        grace_minutes=settings.grace_minutes,
+        debounce_seconds=settings.debounce_seconds,
     )
     start_utc, stop_utc = local_day_bounds(period.first_day, period.last_day, zone)
     wide_start, wide_stop = start_utc - _MARGIN, stop_utc + _MARGIN
@@ -334,7 +331,7 @@ def score_hall_period(
 ) -> ScoreResult:
     """Score a hall's period: the service entry point for the CLI, admin pages and notices.
 
-    ``as_of`` defaults to now; a naive ``as_of`` is read as hall-local time. ``hall_code``
+    ``rules`` defaults to the rule file in force; ``as_of`` defaults to now; a naive ``as_of`` is read as hall-local time. ``hall_code``
     may be omitted when the database holds one hall. Raises
     :class:`kiosk.services.halls.HallNotFound` for an unknown hall and ``ValueError`` for a
     malformed period.
@@ -348,4 +345,4 @@ def score_hall_period(
     elif as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=zone)
     data = load_period_data(session.connection(), hall.id, period, as_of)
-    return score_period(data, rules or default_rules())
+    return score_period(data, rules or rules_in_force(current_app.config))

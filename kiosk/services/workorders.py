@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
@@ -26,9 +27,12 @@ from kiosk.models import (
     User,
     Window,
 )
-from kiosk.rules.calendar import calendar_from_settings, rectification_deadline
-from kiosk.rules.ruleset import default_rules
+from kiosk.rules.calendar import rectification_deadline
+from kiosk.rules.seating import Assignment as Seat
+from kiosk.rules.seating import holding_on
+from kiosk.rules.settings import calendar_from_settings
 from kiosk.services import audit
+from kiosk.services.rulefile import rules_in_force
 
 NOTE_MAX = 1000
 STATUSES = ("pending", "upheld", "rectified", "unfounded")
@@ -116,7 +120,10 @@ def _query(hall: Hall):  # type: ignore[no-untyped-def]
         .outerjoin(ServiceSession, ServiceSession.id == Rating.session_id)
         .outerjoin(Window, Window.id == ServiceSession.window_id)
         .outerjoin(reviewer, reviewer.id == Rating.reviewed_by)
-        .where(Rating.hall_id == hall.id, Rating.level.in_(sorted(default_rules().bad_levels)))
+        .where(
+            Rating.hall_id == hall.id,
+            Rating.level.in_(sorted(rules_in_force(current_app.config).bad_levels)),
+        )
     )
 
 
@@ -127,7 +134,7 @@ def _order(row: tuple, hall: Hall, now_local: dt.datetime) -> WorkOrder:  # type
     deadline = rectification_deadline(
         rated_local.date(),
         calendar_from_settings(hall.settings or {}),
-        default_rules().rectification_workdays,
+        rules_in_force(current_app.config).rectification_workdays,
     )
     return WorkOrder(
         rating_pk=rating.id,
@@ -194,23 +201,22 @@ def _fill_windows(session: Session, hall: Hall, orders: list[WorkOrder]) -> list
     missing = {o.staff_no for o in orders if o.window_code is None}
     if not missing:
         return orders
-    spans: dict[str, list[tuple[dt.date, dt.date | None, str, str]]] = {}
+    spans: dict[str, list[Seat]] = {}
+    names: dict[str, str] = {}
     for staff_no, start, end, code, name in session.execute(
         select(Staff.staff_no, Assignment.start_date, Assignment.end_date, Window.code, Window.name)
         .join(Assignment, Assignment.staff_id == Staff.id)
         .join(Window, Window.id == Assignment.window_id)
         .where(Staff.hall_id == hall.id, Staff.staff_no.in_(sorted(missing)))
-        .order_by(Assignment.start_date.desc())
     ):
-        spans.setdefault(staff_no, []).append((start, end, code, name))
+        spans.setdefault(staff_no, []).append(Seat(code, start, end))
+        names[code] = name
     filled = []
     for order in orders:
         if order.window_code is None:
-            day = order.rated_at.date()
-            for start, end, code, name in spans.get(order.staff_no, []):
-                if start <= day and (end is None or day <= end):
-                    order = replace(order, window_code=code, window_name=name)
-                    break
+            held = holding_on(spans.get(order.staff_no, ()), order.rated_at.date())
+            if held is not None:
+                order = replace(order, window_code=held.window, window_name=names[held.window])
         filled.append(order)
     return filled
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from kiosk.rules.calendar import Period, calendar_from_settings
+from kiosk.rules.calendar import Period
 from kiosk.rules.scoring import (
     Absence,
     Assignment,
@@ -26,6 +26,7 @@ from kiosk.rules.scoring import (
     Staff,
     Window,
 )
+from kiosk.rules.settings import hall_settings
 
 
 def _rows(folder: Path, name: str) -> list[dict[str, str]]:
@@ -52,14 +53,14 @@ def _flag(text: str) -> bool:
 def load_hall(folder: Path) -> tuple[Hall, tuple[Window, ...]]:
     """The hall and its windows from ``hall.toml``."""
     data = tomllib.loads((folder / "hall.toml").read_text(encoding="utf-8"))
-    attendance = data.get("attendance", {})
+    settings = hall_settings(data)
     hall = Hall(
         code=data["hall"]["code"],
         name=data["hall"]["name"],
         timezone=data["hall"].get("timezone", "Asia/Shanghai"),
-        calendar=calendar_from_settings(data),
-        grace_minutes=attendance.get("grace_minutes", 5),
-        debounce_seconds=attendance.get("debounce_seconds", 60),
+        calendar=settings.calendar,
+        grace_minutes=settings.grace_minutes,
+        debounce_seconds=settings.debounce_seconds,
     )
     windows = tuple(
         Window(w["code"], w["name"], w["unit"], bool(w.get("handles_cases", True)))

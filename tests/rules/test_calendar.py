@@ -10,7 +10,6 @@ from kiosk.rules.calendar import (
     HallCalendar,
     Period,
     Schedule,
-    calendar_from_settings,
     is_covered_year,
     is_national_workday,
     is_workday,
@@ -20,6 +19,7 @@ from kiosk.rules.calendar import (
     uncovered_years,
     workdays,
 )
+from kiosk.rules.settings import calendar_from_settings
 
 WINTER = Schedule("winter", (10, 1), (4, 30), (time(8, 30), time(12)), (time(14), time(17, 30)))
 SUMMER = Schedule("summer", (5, 1), (9, 30), (time(8), time(12)), (time(14, 30), time(17, 30)))

@@ -60,7 +60,7 @@ def input_labels(kinds: tuple[str, ...]) -> str:
 
 
 def _rules() -> RuleSet:
-    return rules_for(current_app.config.get("SCORING_RULES"))
+    return rules_for(current_app.config["SCORING_RULES"])
 
 
 def _viewer_unit_code(hall: Hall) -> str | None:

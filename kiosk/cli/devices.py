@@ -82,15 +82,15 @@ def listener_settings(app: Flask) -> ListenerSettings:
     """Listener timing from the configuration (``DEVICE_*`` keys; tests shorten them)."""
     cfg = app.config
     return ListenerSettings(
-        poll_interval=float(cfg.get("DEVICE_POLL_INTERVAL", 0.1)),
+        poll_interval=float(cfg["DEVICE_POLL_INTERVAL"]),
         timeouts=Timeouts(
-            reply=float(cfg.get("DEVICE_REPLY_TIMEOUT", 1.0)),
-            corrupt_grace=float(cfg.get("DEVICE_CORRUPT_GRACE", 0.05)),
+            reply=float(cfg["DEVICE_REPLY_TIMEOUT"]),
+            corrupt_grace=float(cfg["DEVICE_CORRUPT_GRACE"]),
         ),
-        backoff_min=float(cfg.get("DEVICE_BACKOFF_MIN", 0.2)),
-        backoff_max=float(cfg.get("DEVICE_BACKOFF_MAX", 2.0)),
-        failures_before_reconnect=int(cfg.get("DEVICE_FAILURES_BEFORE_RECONNECT", 3)),
-        status_interval=float(cfg.get("DEVICE_STATUS_INTERVAL", 5.0)),
+        backoff_min=float(cfg["DEVICE_BACKOFF_MIN"]),
+        backoff_max=float(cfg["DEVICE_BACKOFF_MAX"]),
+        failures_before_reconnect=int(cfg["DEVICE_FAILURES_BEFORE_RECONNECT"]),
+        status_interval=float(cfg["DEVICE_STATUS_INTERVAL"]),
     )
 
 
@@ -274,12 +274,12 @@ def enroll_command(name: str, staff_no: str, timeout: float) -> None:
     """Enrol a finger of a staff member on reader NAME: two presses, stored on a free page."""
     device = _get_device(name)
     staff = _get_staff(device, staff_no)
-    poll = float(current_app.config.get("DEVICE_POLL_INTERVAL", 0.1))
+    poll = float(current_app.config["DEVICE_POLL_INTERVAL"])
     transport = SerialTransport(
         device.port,
         device.baud,
         device.address,
-        Timeouts(reply=float(current_app.config.get("DEVICE_REPLY_TIMEOUT", 1.0))),
+        Timeouts(reply=float(current_app.config["DEVICE_REPLY_TIMEOUT"])),
     )
     client = ModuleClient(transport, device.password)
     try:
@@ -374,7 +374,7 @@ def listen_command(names: tuple[str, ...]) -> None:
         journal,
         status_path(app),
         reload=reload,
-        reload_interval=float(app.config.get("DEVICE_RELOAD_SECONDS", 5.0)),
+        reload_interval=float(app.config["DEVICE_RELOAD_SECONDS"]),
     )
     click.echo(f"listening on {', '.join(s.name for s in specs)}; stop with Ctrl-C", err=True)
     listener.run_until_signal()

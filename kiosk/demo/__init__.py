@@ -425,7 +425,7 @@ def _publish_previous_period(hall: Hall) -> str:
 
     leader = db.session.scalar(select(User).where(User.username == "leader"))
     assert leader is not None
-    rules = rules_for(current_app.config.get("SCORING_RULES"))
+    rules = rules_for(current_app.config["SCORING_RULES"])
     code = publishing.default_period(hall)
     as_of = dt.datetime.now(dt.UTC).replace(microsecond=0)
     computation = publishing.compute(db.session, hall, publishing.parse_period(code), as_of, rules)

@@ -35,7 +35,7 @@ CHARTS_PER_SLIDE = 8
 def _hall() -> Hall | list[Hall]:
     """``?hall=CODE``, else the configured ``DEFAULT_HALL``, else the only hall; with
     several halls and no choice, the list of halls (the screen's set-up picks one)."""
-    code = request.args.get("hall") or current_app.config.get("DEFAULT_HALL")
+    code = request.args.get("hall") or current_app.config["DEFAULT_HALL"]
     if code:
         hall = db.session.scalar(select(Hall).where(Hall.code == code))
         if hall is None:
@@ -57,7 +57,7 @@ def display() -> ResponseReturnValue:
     hall = _hall()
     if isinstance(hall, list):
         return render_template("display/choose.html", halls=hall)
-    data = display_data(db.session, hall, rules_for(current_app.config.get("SCORING_RULES")))
+    data = display_data(db.session, hall, rules_for(current_app.config["SCORING_RULES"]))
     slides: list[tuple[str, object]] = []
     if data.period is None:
         slides.append(("empty", None))

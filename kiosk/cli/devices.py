@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import string
-import sys
 import time
 from pathlib import Path
-from typing import NoReturn
 
 import click
 from flask import Flask, current_app
@@ -25,7 +23,7 @@ from devices.journal import Journal
 from devices.listener import DeviceSpec, Listener, ListenerSettings
 from devices.protocol import Confirmation as C
 from devices.transport import SerialTransport, Timeouts, TransportError
-from kiosk.cli import hall_or_exit
+from kiosk.cli.common import fail, hall_or_exit
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_aware
 from kiosk.models import Device, DeviceTemplate, Hall, Punch, Staff, utcnow
@@ -36,12 +34,6 @@ from kiosk.services.readers import DatabaseSink, punches_today, spec_of
 devices_cli = AppGroup("devices", help="Fingerprint readers: add, map, enroll, listen, status.")
 
 MAX_PAGE = 0xFFFF - 1
-
-
-def fail(message: str) -> NoReturn:
-    """Refuse: message on stderr, exit 1."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
 
 
 def active_devices() -> Select[tuple[Device]]:

@@ -12,7 +12,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from kiosk.cli import hall_or_exit
+from kiosk.cli.common import hall_or_exit
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_aware
 from kiosk.models import Terminal, Window

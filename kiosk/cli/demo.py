@@ -1,4 +1,9 @@
-"""``flask --app kiosk demo load|serve``: the demo hall, and the whole service running with it."""
+"""``flask --app kiosk demo load|serve``: the demo hall, and the whole service running with it.
+
+The data come from :mod:`kiosk.demo` (generated, then loaded through the ordinary import);
+the rows ``serve`` adds (the emulated reader, the counter pad's key) are audited like
+``devices add`` and ``terminals add``; the processes run in :mod:`kiosk.demo.serve`.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,19 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_migrate import upgrade
 from sqlalchemy import select
 
+from kiosk.cli.common import add_audited, audited_commit
+from kiosk.cli.db import announce_key_file
 from kiosk.demo.hall import DEMO_HALL, DEMO_PASSWORD, DEMO_USERS
 from kiosk.demo.load import load_demo
 from kiosk.extensions import db
-from kiosk.models import Hall
+from kiosk.models import Device, DeviceTemplate, Hall, Staff, Terminal, Window
+from kiosk.services.ratings import issue_key
+
+# Template pages of the emulated reader, mapped to the first staff by number.
+DEMO_READER_PAGES = 70
 
 
 @click.group("demo")
@@ -25,25 +37,31 @@ def demo_command() -> None:
 @with_appcontext
 def demo_load(seed: int) -> None:
     """Load (or top up) the demo hall into the database."""
-    from kiosk.cli.db import announce_key_file
-
     announce_key_file(current_app._get_current_object())  # type: ignore[attr-defined]
     for summary in load_demo(seed=seed):
         click.echo(summary)
     click.echo(f"users: {', '.join(u[0] for u in DEMO_USERS)} (password {DEMO_PASSWORD})")
 
 
-def _ensure_demo_reader(link: Path, pages: int) -> str:
-    """A device row for the emulated entrance reader, its pages mapped to the first staff."""
-    from kiosk.models import Device, DeviceTemplate, Staff
-
+def _demo_hall() -> Hall:
+    """The demo hall (``load_demo`` has just loaded it)."""
     hall = db.session.scalar(select(Hall).where(Hall.code == DEMO_HALL))
     assert hall is not None
+    return hall
+
+
+def _ensure_demo_reader(link: Path, pages: int) -> str:
+    """A device row for the emulated entrance reader, its pages mapped to the first staff."""
+    hall = _demo_hall()
     device = db.session.scalar(select(Device).where(Device.name == "entrance"))
     if device is None:
-        device = Device(hall_id=hall.id, name="entrance", port=str(link))
-        db.session.add(device)
-        db.session.flush()
+        device = add_audited(
+            Device(hall_id=hall.id, name="entrance", port=str(link)),
+            action="device.add",
+            hall_id=hall.id,
+            after={"name": "entrance", "port": str(link)},
+            reason="demo serve start",
+        )
     staff = db.session.scalars(
         select(Staff).where(Staff.hall_id == hall.id).order_by(Staff.staff_no).limit(pages)
     ).all()
@@ -62,44 +80,40 @@ def _ensure_demo_reader(link: Path, pages: int) -> str:
 
 def _demo_counter_key() -> str:
     """A fresh key for the demo's counter pad at W01 (rotated at every start, audited)."""
-    from kiosk.models import Terminal, Window
-    from kiosk.services import audit
-    from kiosk.services.ratings import issue_key
-
-    hall = db.session.scalar(select(Hall).where(Hall.code == DEMO_HALL))
-    assert hall is not None
+    hall = _demo_hall()
     window = db.session.scalar(
         select(Window).where(Window.hall_id == hall.id, Window.code == "W01")
     )
     assert window is not None
     issued = issue_key()
+    after = {"name": "demo-counter", "window": "W01", "key_id": issued.key_id}
     terminal = db.session.scalar(
         select(Terminal).where(Terminal.hall_id == hall.id, Terminal.name == "demo-counter")
     )
     if terminal is None:
-        terminal = Terminal(
+        add_audited(
+            Terminal(
+                hall_id=hall.id,
+                window_id=window.id,
+                name="demo-counter",
+                key_id=issued.key_id,
+                key_hash=issued.key_hash,
+                active=True,
+            ),
+            action="terminal.rekey",
             hall_id=hall.id,
-            window_id=window.id,
-            name="demo-counter",
-            key_id=issued.key_id,
-            key_hash=issued.key_hash,
-            active=True,
+            after=after,
+            reason="demo serve start",
         )
-        db.session.add(terminal)
     else:
         terminal.key_id, terminal.key_hash, terminal.active = issued.key_id, issued.key_hash, True
-    db.session.flush()
-    audit.record(
-        db.session,
-        action="terminal.rekey",
-        object_type="terminal",
-        object_id=terminal.id,
-        user_id=None,
-        hall_id=hall.id,
-        after={"name": "demo-counter", "window": "W01", "key_id": issued.key_id},
-        reason="demo serve start",
-    )
-    db.session.commit()
+        audited_commit(
+            action="terminal.rekey",
+            object_id=terminal.id,
+            hall_id=hall.id,
+            after=after,
+            reason="demo serve start",
+        )
     return issued.key
 
 
@@ -115,82 +129,23 @@ def demo_serve(host: str, port: int, threads: int) -> None:
     process, and the web service on waitress. Type emulator commands (``press 3``,
     ``release``, ``unplug``, ``plug``, ``help``) on standard input; Ctrl-C stops all.
     """
-    import os
-    import signal
-    import subprocess
-    import sys
-    import threading
-
-    from flask_migrate import upgrade
-    from waitress import create_server
-
-    from devices.emulator import EmulatorProcess
-    from kiosk.cli.db import announce_key_file
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     announce_key_file(app)
     upgrade()
     for summary in load_demo():
         click.echo(summary)
+    # Only this command loads waitress and the emulator, not every start of the app.
+    from kiosk.demo.serve import serve
+
     link = Path(app.instance_path) / "demo-reader"
-    staff_count = 70
-    emulator = EmulatorProcess(link, templates=staff_count)
-    examples = _ensure_demo_reader(link, staff_count)
-    counter_key = _demo_counter_key()
-    env = dict(os.environ, FLASK_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
-    listener = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "kiosk", "devices", "listen", "entrance"],
-        env=env,
-        cwd=Path(__file__).resolve().parent.parent.parent,
+    examples = _ensure_demo_reader(link, DEMO_READER_PAGES)
+    serve(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        link=link,
+        pages=DEMO_READER_PAGES,
+        counter_key=_demo_counter_key(),
+        examples=examples,
     )
-    # waitress stops accepting at 100 open connections (its default), idle ones included:
-    # a hall's pads, screens and offices come near that, so allow more (select() copes).
-    server = create_server(app, host=host, port=port, threads=threads, connection_limit=500)
-    base = f"http://{host}:{port}"
-    click.echo(
-        f"\n政务服务中心考评系统 running at {base}/\n"
-        f"  clock-in screen  {base}/clock\n"
-        f"  counter          {base}/counter  (terminal key of window W01: {counter_key})\n"
-        f"  public display   {base}/display\n  back office      {base}/admin/ "
-        f"(users {', '.join(u[0] for u in DEMO_USERS)}; password {DEMO_PASSWORD})\n"
-        f"Emulated reader on {link}. Type a command and Enter, e.g.:\n{examples}\n"
-        "  release          (lift the finger)\n  help             (all commands)\n"
-    )
-
-    def console() -> None:
-        command = ""
-        for line in sys.stdin:
-            command = line.strip()
-            if not command:
-                continue
-            try:
-                click.echo(emulator.send(command))
-            except (RuntimeError, BrokenPipeError, OSError) as exc:
-                click.echo(f"emulator: {exc}")
-                break
-            if command == "quit":
-                break
-        # quit, or Ctrl-D at a terminal, stops the service as Ctrl-C would; a closed
-        # non-interactive stdin (run in the background) just leaves the reader idle.
-        if command == "quit" or sys.stdin.isatty():
-            os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=console, daemon=True).start()
-
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-        listener.terminate()
-        try:
-            listener.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            listener.kill()
-        emulator.close()
-        click.echo("stopped.")

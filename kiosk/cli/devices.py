@@ -23,12 +23,11 @@ from devices.journal import Journal
 from devices.listener import DeviceSpec, Listener, ListenerSettings
 from devices.protocol import Confirmation as C
 from devices.transport import SerialTransport, Timeouts, TransportError
-from kiosk.cli.common import fail, hall_or_exit
+from kiosk.cli.common import add_audited, audited_commit, fail, hall_or_exit
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_aware
 from kiosk.models import Device, DeviceTemplate, Hall, Punch, Staff, utcnow
 from kiosk.models_devices import DeviceEvent
-from kiosk.services import audit
 from kiosk.services.readers import DatabaseSink, punches_today, spec_of
 
 devices_cli = AppGroup("devices", help="Fingerprint readers: add, map, enroll, listen, status.")
@@ -132,21 +131,14 @@ def add_command(
     if db.session.scalar(select(Device).where(Device.name == name)) is not None:
         fail(f'a device named "{name}" exists already')
     hall = hall_or_exit(hall_code)
-    device = Device(
-        hall_id=hall.id, name=name, port=port, baud=baud, address=address, password=password
-    )
-    db.session.add(device)
-    db.session.flush()
-    audit.record(
-        db.session,
+    add_audited(
+        Device(
+            hall_id=hall.id, name=name, port=port, baud=baud, address=address, password=password
+        ),
         action="device.add",
-        object_type="device",
-        object_id=device.id,
-        user_id=None,
         hall_id=hall.id,
         after={"name": name, "port": port, "baud": baud, "address": f"{address:08X}"},
     )
-    db.session.commit()
     click.echo(f'added device "{name}" on {port} ({baud} baud, address {address:08X})')
 
 
@@ -186,17 +178,13 @@ def remove_command(name: str, keep_punches: bool) -> None:
     else:
         db.session.execute(delete(DeviceEvent).where(DeviceEvent.device_id == device_id))
         db.session.delete(device)
-    audit.record(
-        db.session,
+    audited_commit(
         action="device.remove",
-        object_type="device",
         object_id=device_id,
-        user_id=None,
         hall_id=hall_id,
         before=before,
         after={"retired": bool(punches)},
     )
-    db.session.commit()
     if punches:
         click.echo(f'retired device "{name}"; its {punches} punches stay')
     else:
@@ -232,16 +220,12 @@ def _map(device: Device, page: int, staff: Staff) -> None:
             f"{other.staff_no if other else existing.staff_id}; nothing changed"
         )
     db.session.add(DeviceTemplate(device_id=device.id, page=page, staff_id=staff.id))
-    audit.record(
-        db.session,
+    audited_commit(
         action="device.map",
-        object_type="device",
         object_id=device.id,
-        user_id=None,
         hall_id=device.hall_id,
         after={"page": page, "staff_no": staff.staff_no},
     )
-    db.session.commit()
     click.echo(f"mapped page {page} of {device.name} to {staff.staff_no} {staff.name}")
 
 

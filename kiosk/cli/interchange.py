@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from kiosk.cli.common import hall_or_exit
+from kiosk.cli.common import fail, hall_or_exit
 from kiosk.extensions import db
 from kiosk.interchange import (
     EXPORT_HEADER,
@@ -34,8 +34,7 @@ def import_command(kind: str, file: Path, hall_code: str | None) -> None:
     try:
         data = file.read_bytes()
     except OSError as exc:
-        click.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
-        sys.exit(1)
+        fail(f"cannot read {file}: {exc.strerror}")
     try:
         report = import_file(
             db.session,
@@ -51,8 +50,7 @@ def import_command(kind: str, file: Path, hall_code: str | None) -> None:
             click.echo(f"  {problem}", err=True)
         sys.exit(1)
     except HallNotFound as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        fail(str(exc))
     click.echo(report.summary())
     for note in report.notes:
         click.echo(f"  {note}")

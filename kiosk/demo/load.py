@@ -18,7 +18,7 @@ from kiosk.extensions import db
 from kiosk.interchange import import_file
 from kiosk.localtime import hall_zone
 from kiosk.models import Hall, User
-from kiosk.passwords import hash_password
+from kiosk.services.accounts import create_user
 
 
 def load_demo(now: dt.datetime | None = None, seed: int = 2026) -> list[str]:
@@ -46,18 +46,14 @@ def load_demo(now: dt.datetime | None = None, seed: int = 2026) -> list[str]:
     assert hall is not None
     for username, display, role, unit_code in DEMO_USERS:
         if db.session.scalar(select(User).where(User.username == username)) is None:
-            unit_id = None
-            if unit_code:
-                unit_id = next(u.id for u in hall.units if u.code == unit_code)
-            db.session.add(
-                User(
-                    username=username,
-                    display_name=display,
-                    role=role,
-                    hall_id=hall.id,
-                    unit_id=unit_id,
-                    password_hash=hash_password(DEMO_PASSWORD),
-                )
+            create_user(
+                db.session,
+                username=username,
+                password=DEMO_PASSWORD,
+                role=role,
+                hall=hall,
+                unit_code=unit_code,
+                display_name=display,
             )
     db.session.commit()
     _fill_duty_roster(hall, local_now.date())

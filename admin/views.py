@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError
 from admin.auth import has_role, roles_required, safe_redirect_path
 from admin.blueprint import bp
 from admin.context import all_halls
+from kiosk.config import LANGUAGES
 
 ROLE_LABELS: dict[str, Any] = {
     "admin": _l("管理员"),
@@ -153,8 +154,6 @@ def csrf_error(error: CSRFError) -> ResponseReturnValue:
 @bp.get("/lang/<code>")
 def set_language(code: str) -> ResponseReturnValue:
     """Remember the visitor's language in the ``lang`` cookie the locale selector reads."""
-    from kiosk.app import LANGUAGES
-
     target = safe_redirect_path(request.args.get("next")) or url_for("admin.index")
     response = redirect(target)
     if code in LANGUAGES:
@@ -164,6 +163,6 @@ def set_language(code: str) -> ResponseReturnValue:
             max_age=365 * 24 * 3600,
             httponly=True,
             samesite="Lax",
-            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
         )
     return response

@@ -1,7 +1,7 @@
 """The hall attendance and window evaluation service.
 
 ``create_app()`` is the application factory: configuration comes from the defaults
-below, then ``instance/config.py``, then ``FLASK_<KEY>`` environment variables.
+in :mod:`kiosk.config`, then ``instance/config.py``, then ``FLASK_<KEY>`` environment variables.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from kiosk.bodysize import init_app as init_body_limit
+from kiosk.config import LANGUAGES, defaults
 from kiosk.extensions import babel, csrf, db, login_manager, migrate
 from kiosk.secret_key import FIX_HINT, SecretKeyError, check_key, key_file, read_key_file
-
-LANGUAGES = ("zh_Hans_CN", "en")
 
 
 def _select_locale() -> str:
@@ -62,45 +61,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance_path = os.environ.get("KIOSK_INSTANCE_PATH") or None
     if instance_path:
         instance_path = os.path.abspath(instance_path)
-    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    app = Flask("kiosk", instance_relative_config=True, instance_path=instance_path)
     app.session_interface = HallSessionInterface()
     os.makedirs(app.instance_path, exist_ok=True)
-    app.config.from_mapping(
-        # No built-in key (SPEC 8): None reads instance/secret_key, which `db upgrade` and
-        # `demo serve` create; a known or short key stops the app.
-        SECRET_KEY=None,
-        SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(app.instance_path, "kiosk.sqlite"),
-        SQLALCHEMY_ENGINE_OPTIONS={},
-        RATING_TOKEN_TTL=259200,
-        RATING_RATE_LIMIT="120 per minute",
-        # Where rate-limit counts live (`limits` storage URI); one Redis for several processes.
-        RATELIMIT_STORAGE_URI="memory://",
-        # Largest request body in bytes, refused unread above (kiosk.bodysize.allow_body raises it).
-        MAX_CONTENT_LENGTH=1024 * 1024,
-        PUBLIC_BASE_URL=None,
-        DEFAULT_HALL=None,
-        # Minutes of today's punches the public clock screen (and its feed) shows.
-        CLOCK_FEED_MINUTES=10,
-        # Seconds between the clock screen's polls of /clock/events.
-        CLOCK_REFRESH_SECONDS=1.5,
-        # Seconds without news from a reader before the clock screen says it is down.
-        CLOCK_READER_STALE_SECONDS=15,
-        BABEL_DEFAULT_LOCALE="zh_Hans_CN",
-        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
-        BABEL_TRANSLATION_DIRECTORIES="translations",
-        LOGIN_MAX_FAILURES=5,
-        LOGIN_LOCKOUT_SECONDS=900,
-        # Sign-in attempts per client address (the `limits` notation); "0" turns it off.
-        LOGIN_RATE_LIMIT="10 per minute",
-        # Session, remember and language cookies carry Secure: None follows PUBLIC_BASE_URL
-        # (https means secure).
-        SESSION_COOKIE_SECURE=None,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        REMEMBER_COOKIE_HTTPONLY=True,
-        REMEMBER_COOKIE_SAMESITE="Lax",
-        IMPORT_LOCK_WAIT=10,  # seconds an import waits for a running one, then is refused
-    )
+    # Every key and its meaning: kiosk/config.py.
+    app.config.from_mapping(defaults(app.instance_path))
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env()
     if test_config:
@@ -153,7 +118,7 @@ def _install_secret_key(app: Flask) -> None:
     key that refuses every request until a command installs one.
     """
     path = key_file(app.instance_path)
-    configured = app.config.get("SECRET_KEY")
+    configured = app.config["SECRET_KEY"]
     if configured is not None:
         app.config["SECRET_KEY"] = check_key(configured, "SECRET_KEY", path)
         return
@@ -170,7 +135,7 @@ def _install_secret_key(app: Flask) -> None:
     app.extensions["secret_key_missing"] = message
 
     def refuse_without_key() -> None:
-        if not app.config.get("SECRET_KEY"):
+        if not app.config["SECRET_KEY"]:
             abort(503, description=message)
 
     app.before_request(refuse_without_key)
@@ -190,10 +155,11 @@ def _login_rate_limit(app: Flask) -> None:
 
 def _secure_cookies(app: Flask) -> None:
     """``Secure`` on the session and remember cookies when the service is reached by https."""
-    if app.config.get("SESSION_COOKIE_SECURE") is None:
-        base = str(app.config.get("PUBLIC_BASE_URL") or "")
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        base = str(app.config["PUBLIC_BASE_URL"] or "")
         app.config["SESSION_COOKIE_SECURE"] = base.lower().startswith("https://")
-    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
+    if app.config["REMEMBER_COOKIE_SECURE"] is None:
+        app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
 
 
 # Sent with every response (static values: the rating POST is the hot path). Other sites

@@ -143,7 +143,7 @@ def install_key_file(app: Flask) -> Path | None:
 
     Returns the path of a newly created file (for the command to mention), else None.
     """
-    if app.config.get("SECRET_KEY") and "secret_key_missing" not in app.extensions:
+    if app.config["SECRET_KEY"] and "secret_key_missing" not in app.extensions:
         return None
     path, created = ensure_key_file(app.instance_path)
     app.config["SECRET_KEY"] = read_key_file(path)

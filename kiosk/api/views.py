@@ -54,7 +54,7 @@ csrf.exempt(bp)
 def _check_config(state: BlueprintSetupState) -> None:
     """Refuse to start with a rating configuration that would fail on every request."""
     config = state.app.config
-    limit = str(config.get("RATING_RATE_LIMIT") or "0").strip()
+    limit = str(config["RATING_RATE_LIMIT"] or "0").strip()
     if limit != "0":
         try:
             parse_many(limit)
@@ -63,7 +63,7 @@ def _check_config(state: BlueprintSetupState) -> None:
                 f"RATING_RATE_LIMIT = {limit!r} is not a rate limit such as '120 per minute' "
                 "(or 0 to turn the limit off)"
             ) from None
-    ttl = config.get("RATING_TOKEN_TTL")
+    ttl = config["RATING_TOKEN_TTL"]
     if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
         raise ValueError(f"RATING_TOKEN_TTL = {ttl!r} must be a positive number of seconds")
 
@@ -120,7 +120,7 @@ def request_credentials() -> Credentials | None:
         return None
     # A state-changing call on the cookie needs the page's CSRF token; a GET (the QR image
     # in an <img>) cannot send one and changes nothing.
-    if request.method != "GET" and current_app.config.get("WTF_CSRF_ENABLED", True):
+    if request.method != "GET" and current_app.config["WTF_CSRF_ENABLED"]:
         try:
             validate_csrf(request.headers.get("X-CSRFToken"))
         except (ValidationError, CSRFError):
@@ -179,7 +179,7 @@ def _optional_text(body: dict[str, Any], name: str) -> str | None:
 
 def rate_url(token: str) -> str:
     """The absolute phone-page URL of a token, on ``PUBLIC_BASE_URL`` or the request's host."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
+    base = current_app.config["PUBLIC_BASE_URL"]
     if base:
         return str(base).rstrip("/") + url_for("counter.rate", token=token)
     return url_for("counter.rate", token=token, _external=True)

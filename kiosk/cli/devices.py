@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import string
-import sys
 import time
 from pathlib import Path
-from typing import NoReturn
 
 import click
 from flask import Flask, current_app
@@ -25,23 +23,16 @@ from devices.journal import Journal
 from devices.listener import DeviceSpec, Listener, ListenerSettings
 from devices.protocol import Confirmation as C
 from devices.transport import SerialTransport, Timeouts, TransportError
-from kiosk.cli import hall_or_exit
+from kiosk.cli.common import add_audited, audited_commit, fail, hall_or_exit
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_aware
 from kiosk.models import Device, DeviceTemplate, Hall, Punch, Staff, utcnow
 from kiosk.models_devices import DeviceEvent
-from kiosk.services import audit
 from kiosk.services.readers import DatabaseSink, punches_today, spec_of
 
 devices_cli = AppGroup("devices", help="Fingerprint readers: add, map, enroll, listen, status.")
 
 MAX_PAGE = 0xFFFF - 1
-
-
-def fail(message: str) -> NoReturn:
-    """Refuse: message on stderr, exit 1."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
 
 
 def active_devices() -> Select[tuple[Device]]:
@@ -82,15 +73,15 @@ def listener_settings(app: Flask) -> ListenerSettings:
     """Listener timing from the configuration (``DEVICE_*`` keys; tests shorten them)."""
     cfg = app.config
     return ListenerSettings(
-        poll_interval=float(cfg.get("DEVICE_POLL_INTERVAL", 0.1)),
+        poll_interval=float(cfg["DEVICE_POLL_INTERVAL"]),
         timeouts=Timeouts(
-            reply=float(cfg.get("DEVICE_REPLY_TIMEOUT", 1.0)),
-            corrupt_grace=float(cfg.get("DEVICE_CORRUPT_GRACE", 0.05)),
+            reply=float(cfg["DEVICE_REPLY_TIMEOUT"]),
+            corrupt_grace=float(cfg["DEVICE_CORRUPT_GRACE"]),
         ),
-        backoff_min=float(cfg.get("DEVICE_BACKOFF_MIN", 0.2)),
-        backoff_max=float(cfg.get("DEVICE_BACKOFF_MAX", 2.0)),
-        failures_before_reconnect=int(cfg.get("DEVICE_FAILURES_BEFORE_RECONNECT", 3)),
-        status_interval=float(cfg.get("DEVICE_STATUS_INTERVAL", 5.0)),
+        backoff_min=float(cfg["DEVICE_BACKOFF_MIN"]),
+        backoff_max=float(cfg["DEVICE_BACKOFF_MAX"]),
+        failures_before_reconnect=int(cfg["DEVICE_FAILURES_BEFORE_RECONNECT"]),
+        status_interval=float(cfg["DEVICE_STATUS_INTERVAL"]),
     )
 
 
@@ -140,21 +131,14 @@ def add_command(
     if db.session.scalar(select(Device).where(Device.name == name)) is not None:
         fail(f'a device named "{name}" exists already')
     hall = hall_or_exit(hall_code)
-    device = Device(
-        hall_id=hall.id, name=name, port=port, baud=baud, address=address, password=password
-    )
-    db.session.add(device)
-    db.session.flush()
-    audit.record(
-        db.session,
+    add_audited(
+        Device(
+            hall_id=hall.id, name=name, port=port, baud=baud, address=address, password=password
+        ),
         action="device.add",
-        object_type="device",
-        object_id=device.id,
-        user_id=None,
         hall_id=hall.id,
         after={"name": name, "port": port, "baud": baud, "address": f"{address:08X}"},
     )
-    db.session.commit()
     click.echo(f'added device "{name}" on {port} ({baud} baud, address {address:08X})')
 
 
@@ -194,17 +178,13 @@ def remove_command(name: str, keep_punches: bool) -> None:
     else:
         db.session.execute(delete(DeviceEvent).where(DeviceEvent.device_id == device_id))
         db.session.delete(device)
-    audit.record(
-        db.session,
+    audited_commit(
         action="device.remove",
-        object_type="device",
         object_id=device_id,
-        user_id=None,
         hall_id=hall_id,
         before=before,
         after={"retired": bool(punches)},
     )
-    db.session.commit()
     if punches:
         click.echo(f'retired device "{name}"; its {punches} punches stay')
     else:
@@ -240,16 +220,12 @@ def _map(device: Device, page: int, staff: Staff) -> None:
             f"{other.staff_no if other else existing.staff_id}; nothing changed"
         )
     db.session.add(DeviceTemplate(device_id=device.id, page=page, staff_id=staff.id))
-    audit.record(
-        db.session,
+    audited_commit(
         action="device.map",
-        object_type="device",
         object_id=device.id,
-        user_id=None,
         hall_id=device.hall_id,
         after={"page": page, "staff_no": staff.staff_no},
     )
-    db.session.commit()
     click.echo(f"mapped page {page} of {device.name} to {staff.staff_no} {staff.name}")
 
 
@@ -274,12 +250,12 @@ def enroll_command(name: str, staff_no: str, timeout: float) -> None:
     """Enrol a finger of a staff member on reader NAME: two presses, stored on a free page."""
     device = _get_device(name)
     staff = _get_staff(device, staff_no)
-    poll = float(current_app.config.get("DEVICE_POLL_INTERVAL", 0.1))
+    poll = float(current_app.config["DEVICE_POLL_INTERVAL"])
     transport = SerialTransport(
         device.port,
         device.baud,
         device.address,
-        Timeouts(reply=float(current_app.config.get("DEVICE_REPLY_TIMEOUT", 1.0))),
+        Timeouts(reply=float(current_app.config["DEVICE_REPLY_TIMEOUT"])),
     )
     client = ModuleClient(transport, device.password)
     try:
@@ -374,7 +350,7 @@ def listen_command(names: tuple[str, ...]) -> None:
         journal,
         status_path(app),
         reload=reload,
-        reload_interval=float(app.config.get("DEVICE_RELOAD_SECONDS", 5.0)),
+        reload_interval=float(app.config["DEVICE_RELOAD_SECONDS"]),
     )
     click.echo(f"listening on {', '.join(s.name for s in specs)}; stop with Ctrl-C", err=True)
     listener.run_until_signal()

@@ -166,7 +166,7 @@ def score_command(
 ) -> None:
     """Score PERIOD (YYYY-Bn, e.g. 2026-B5): 先进个人 and 红旗窗口."""
     try:
-        rules = rules_for(rules_path or current_app.config.get("SCORING_RULES"))
+        rules = rules_for(rules_path or current_app.config["SCORING_RULES"])
     except (OSError, ValueError) as exc:
         click.echo(f"error: rule file: {exc}", err=True)
         sys.exit(1)

@@ -6,17 +6,14 @@ revoking the terminal and adding a new one.
 
 from __future__ import annotations
 
-import sys
-
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from kiosk.cli import hall_or_exit
+from kiosk.cli.common import add_audited, audited_commit, fail, hall_or_exit
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_aware
 from kiosk.models import Terminal, Window
-from kiosk.services import audit
 from kiosk.services.ratings import issue_key
 
 NAME_MAX = 64
@@ -36,48 +33,35 @@ def add_command(name: str, window_code: str, hall_code: str | None) -> None:
     """Add terminal NAME at a window and print its key (shown this once only)."""
     name = name.strip()
     if not name or len(name) > NAME_MAX:
-        click.echo(f"error: a terminal name needs 1 to {NAME_MAX} characters", err=True)
-        sys.exit(1)
+        fail(f"a terminal name needs 1 to {NAME_MAX} characters")
     hall = hall_or_exit(hall_code)
     window = db.session.scalar(
         select(Window).where(Window.hall_id == hall.id, Window.code == window_code)
     )
     if window is None:
         known = ", ".join(w.code for w in hall.windows) or "none"
-        click.echo(
-            f'error: unknown window "{window_code}" in hall {hall.code} (known: {known})', err=True
-        )
-        sys.exit(1)
+        fail(f'unknown window "{window_code}" in hall {hall.code} (known: {known})')
     if db.session.scalar(
         select(Terminal.id).where(Terminal.hall_id == hall.id, Terminal.name == name)
     ):
-        click.echo(
-            f'error: hall {hall.code} already has a terminal named "{name}" '
-            "(names stay taken after a revoke: choose another name)",
-            err=True,
+        fail(
+            f'hall {hall.code} already has a terminal named "{name}" '
+            "(names stay taken after a revoke: choose another name)"
         )
-        sys.exit(1)
     issued = issue_key()
-    terminal = Terminal(
-        hall_id=hall.id,
-        window_id=window.id,
-        name=name,
-        key_id=issued.key_id,
-        key_hash=issued.key_hash,
-        active=True,
-    )
-    db.session.add(terminal)
-    db.session.flush()
-    audit.record(
-        db.session,
+    add_audited(
+        Terminal(
+            hall_id=hall.id,
+            window_id=window.id,
+            name=name,
+            key_id=issued.key_id,
+            key_hash=issued.key_hash,
+            active=True,
+        ),
         action="terminal.add",
-        object_type="terminal",
-        object_id=terminal.id,
-        user_id=None,
         hall_id=hall.id,
         after={"name": name, "window": window.code, "key_id": issued.key_id},
     )
-    db.session.commit()
     click.echo(f'Terminal "{name}" added at window {window.code} ({window.name}).')
     click.echo("Its key, shown only this once (store it in the terminal now):")
     click.echo(issued.key)
@@ -126,23 +110,16 @@ def revoke_command(name: str, hall_code: str | None) -> None:
                 select(Terminal.name).where(Terminal.hall_id == hall.id).order_by(Terminal.name)
             )
         )
-        click.echo(
-            f'error: no terminal "{name}" in hall {hall.code} (known: {known or "none"})', err=True
-        )
-        sys.exit(1)
+        fail(f'no terminal "{name}" in hall {hall.code} (known: {known or "none"})')
     if not terminal.active:
         click.echo(f'Terminal "{name}" was already revoked; nothing changed.')
         return
     terminal.active = False
-    audit.record(
-        db.session,
+    audited_commit(
         action="terminal.revoke",
-        object_type="terminal",
         object_id=terminal.id,
-        user_id=None,
         hall_id=hall.id,
         before={"active": True},
         after={"active": False},
     )
-    db.session.commit()
     click.echo(f'Terminal "{name}" revoked.')

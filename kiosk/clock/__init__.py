@@ -103,7 +103,7 @@ def screen_halls(code: str | None) -> list[Hall]:
 
     Raises :class:`BadParameter` for a malformed (400) or unknown (404) code.
     """
-    code = code if code is not None else current_app.config.get("DEFAULT_HALL")
+    code = code if code is not None else current_app.config["DEFAULT_HALL"]
     if code is None:
         return list(db.session.scalars(select(Hall).order_by(Hall.id)))
     if not _HALL_CODE.fullmatch(code):

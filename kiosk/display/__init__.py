@@ -35,7 +35,7 @@ CHARTS_PER_SLIDE = 8
 def _hall() -> Hall | list[Hall]:
     """``?hall=CODE``, else the configured ``DEFAULT_HALL``, else the only hall; with
     several halls and no choice, the list of halls (the screen's set-up picks one)."""
-    code = request.args.get("hall") or current_app.config.get("DEFAULT_HALL")
+    code = request.args.get("hall") or current_app.config["DEFAULT_HALL"]
     if code:
         hall = db.session.scalar(select(Hall).where(Hall.code == code))
         if hall is None:

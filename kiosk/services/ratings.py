@@ -62,7 +62,7 @@ def misuse_window() -> dt.timedelta:
 
 def rating_limit_off() -> bool:
     """Whether ``RATING_RATE_LIMIT`` is ``0`` (or empty): no limit."""
-    return str(current_app.config.get("RATING_RATE_LIMIT") or "0").strip() == "0"
+    return str(current_app.config["RATING_RATE_LIMIT"] or "0").strip() == "0"
 
 
 @functools.lru_cache(maxsize=8)

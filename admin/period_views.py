@@ -30,9 +30,9 @@ from admin.views import register_nav
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Hall, PublishedPeriod, Unit, utcnow
-from kiosk.pages import period_name
 from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.scoring import AsOfBeforePeriod
+from kiosk.rules.wording import period_label
 from kiosk.services import notices, publishing
 from kiosk.services.notice_docx import notice_docx as notice_docx_bytes
 from kiosk.services.notice_pdf import notice_pdf as notice_pdf_bytes
@@ -203,7 +203,7 @@ def publish() -> ResponseReturnValue:
         )
     db.session.commit()
     flash(
-        _("已发布%(period)s第 %(rev)d 版。", period=period_name(row.period), rev=row.revision),
+        _("已发布%(period)s第 %(rev)d 版。", period=period_label(row.period, language()), rev=row.revision),
         "success",
     )
     return redirect(url_for("admin.published", period=row.period))

@@ -34,9 +34,10 @@ from kiosk.pages import period_name
 from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.scoring import AsOfBeforePeriod
 from kiosk.services import notices, publishing
+from kiosk.services.errors import PublishError
 from kiosk.services.notice_docx import notice_docx as notice_docx_bytes
 from kiosk.services.notice_pdf import notice_pdf as notice_pdf_bytes
-from kiosk.services.publishing import IntegrityFailure, PublishError
+from kiosk.services.publishing import IntegrityFailure
 from kiosk.services.scoring import rules_for
 
 register_nav("admin.periods", _l("双月考评"), ("leader", "duty", "unit"), 60)
@@ -105,7 +106,7 @@ def review() -> ResponseReturnValue:
         period = publishing.parse_period(request.args.get("period"))
         as_of = _parse_as_of(request.args.get("as_of"), hall)
     except PublishError as exc:
-        flash(str(exc), "error")
+        flash(exc.message, "error")
         return redirect(url_for("admin.periods"))
     except ValueError:
         flash(_("计算时点格式应为 2026-11-05T12:00。"), "error")
@@ -179,7 +180,7 @@ def publish() -> ResponseReturnValue:
         )
     except PublishError as exc:
         db.session.rollback()
-        flash(str(exc), "error")
+        flash(exc.message, "error")
         return redirect(back)
     if not confirmed():
         # Every check passed; the leader confirms what is about to be frozen.

@@ -44,6 +44,7 @@ from kiosk.models import (
     Unit,
     Window,
 )
+from kiosk.services.errors import Invalid, Refused
 from kiosk.textlimits import (
     CONTROL_CHARACTERS,
     DAY_RANGE,
@@ -103,11 +104,11 @@ DEFAULT_LOCK_WAIT = 10.0
 IMPORT_LOCK_KEY = int.from_bytes(b"kiosk-im", "big") >> 1
 
 
-class ImportFailed(Exception):
+class ImportFailed(Refused):
     """The file was refused; ``problems`` names every bad row by line and column."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
+        super().__init__("import_failed", "\n".join(problems))
         self.problems = problems
 
 
@@ -129,8 +130,11 @@ class ImportReport:
         )
 
 
-class HallNotFound(LookupError):
-    """No hall, or an ambiguous choice of hall."""
+class HallNotFound(Invalid):
+    """No hall, or an ambiguous choice of hall (code ``not_found``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "not_found")
 
 
 def resolve_hall(session: Session, code: str | None) -> Hall:

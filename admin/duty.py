@@ -19,9 +19,10 @@ from devices.held import Held, held
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import utcnow
+from kiosk.services.errors import RosterError
 from kiosk.services.hallday import SLOTS, HallToday, hall_today
 from kiosk.services.reports import week_of
-from kiosk.services.roster import RosterError, eligible_officers, roster, set_duty
+from kiosk.services.roster import eligible_officers, roster, set_duty
 
 ROSTER_DAYS = 28
 
@@ -70,7 +71,7 @@ def roster_page() -> ResponseReturnValue:
                 )
             except RosterError as exc:
                 db.session.rollback()
-                flash(str(exc), "error")
+                flash(exc.message, "error")
             else:
                 db.session.commit()
                 flash(_("带班表已更新。"), "success")

@@ -33,7 +33,7 @@ from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import utcnow
 from kiosk.services import records
-from kiosk.services.records import RecordError
+from kiosk.services.errors import RecordError
 from kiosk.services.reports import attendance_records
 
 register_nav("admin.corrections", _l("考勤更正"), ("duty",), 20)
@@ -104,7 +104,7 @@ def corrections() -> ResponseReturnValue:
                     message = _("已作废该打卡记录。")
             except RecordError as exc:
                 db.session.rollback()
-                flash(str(exc), "error")
+                flash(exc.message, "error")
             else:
                 if action != "add" and not confirmed():
                     # The checks passed; nothing is kept until the officer confirms.
@@ -145,7 +145,7 @@ def corrections() -> ResponseReturnValue:
         try:
             person = records.staff_by_no(db.session, hall, staff_no)
         except RecordError as exc:
-            flash(str(exc), "error")
+            flash(exc.message, "error")
         else:
             lines = records.punches_on(db.session, hall, person, day)
             found = attendance_records(db.session, hall, day, day, staff_id=person.id).records
@@ -205,7 +205,7 @@ def absences() -> ResponseReturnValue:
                     touched = None
             except RecordError as exc:
                 db.session.rollback()
-                flash(str(exc), "error")
+                flash(exc.message, "error")
             else:
                 db.session.commit()
                 flash(message, "success")
@@ -246,7 +246,7 @@ def events() -> ResponseReturnValue:
                 )
             except RecordError as exc:
                 db.session.rollback()
-                flash(str(exc), "error")
+                flash(exc.message, "error")
             else:
                 if recorded.veto and not confirmed():
                     details = [

@@ -34,10 +34,12 @@ from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.scoring import AsOfBeforePeriod
 from kiosk.rules.wording import period_label
 from kiosk.services import notices, publishing
+from kiosk.services.errors import PublishError
 from kiosk.services.notice_docx import notice_docx as notice_docx_bytes
 from kiosk.services.notice_pdf import notice_pdf as notice_pdf_bytes
-from kiosk.services.publishing import IntegrityFailure, PublishError
+from kiosk.services.publishing import IntegrityFailure
 from kiosk.services.rulefile import rules_in_force
+from kiosk.services.texts import language
 
 register_nav("admin.periods", _l("双月考评"), ("leader", "duty", "unit"), 60)
 
@@ -105,7 +107,7 @@ def review() -> ResponseReturnValue:
         period = publishing.parse_period(request.args.get("period"))
         as_of = _parse_as_of(request.args.get("as_of"), hall)
     except PublishError as exc:
-        flash(str(exc), "error")
+        flash(exc.message, "error")
         return redirect(url_for("admin.periods"))
     except ValueError:
         flash(_("计算时点格式应为 2026-11-05T12:00。"), "error")
@@ -179,7 +181,7 @@ def publish() -> ResponseReturnValue:
         )
     except PublishError as exc:
         db.session.rollback()
-        flash(str(exc), "error")
+        flash(exc.message, "error")
         return redirect(back)
     if not confirmed():
         # Every check passed; the leader confirms what is about to be frozen.
@@ -203,7 +205,11 @@ def publish() -> ResponseReturnValue:
         )
     db.session.commit()
     flash(
-        _("已发布%(period)s第 %(rev)d 版。", period=period_label(row.period, language()), rev=row.revision),
+        _(
+            "已发布%(period)s第 %(rev)d 版。",
+            period=period_label(row.period, language()),
+            rev=row.revision,
+        ),
         "success",
     )
     return redirect(url_for("admin.published", period=row.period))

@@ -22,13 +22,13 @@ from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import USER_ROLES, Unit, User
 from kiosk.services.accounts import (
-    AccountError,
     check_may_manage,
     create_user,
     set_active,
     unlock_user,
     users_of,
 )
+from kiosk.services.errors import AccountError
 
 register_nav("admin.users", _l("用户管理"), ("admin",), 95)
 

@@ -18,10 +18,10 @@ from admin.context import current_hall
 from admin.views import register_nav
 from kiosk.extensions import db
 from kiosk.models import utcnow
+from kiosk.services.errors import WorkOrderError
 from kiosk.services.ratings import LEVEL_LABELS
 from kiosk.services.workorders import (
     STATUSES,
-    WorkOrderError,
     get_work_order,
     list_work_orders,
     rectify,
@@ -99,8 +99,10 @@ def workorder_verify(rating_id: str) -> ResponseReturnValue:
             utcnow(),
         )
     except WorkOrderError as exc:
-        flash(str(exc), "error")
+        db.session.rollback()
+        flash(exc.message, "error")
         return _back(rating_id, 400)
+    db.session.commit()
     flash(_("已记录核实结果。"), "success")
     return redirect(url_for("admin.workorder", rating_id=rating_id))
 
@@ -113,8 +115,10 @@ def workorder_rectify(rating_id: str) -> ResponseReturnValue:
     try:
         rectify(db.session, hall, rating_id, request.form.get("note"), current_user.id, utcnow())
     except WorkOrderError as exc:
-        flash(str(exc), "error")
+        db.session.rollback()
+        flash(exc.message, "error")
         return _back(rating_id, 400)
+    db.session.commit()
     flash(_("已记录整改情况，工单关闭。"), "success")
     return redirect(url_for("admin.workorder", rating_id=rating_id))
 

@@ -4,6 +4,11 @@ Terminals authenticate with ``Authorization: Bearer KEY``; the counter page's si
 session counts as the key (on a POST with its CSRF token in ``X-CSRFToken``, because a
 cookie, unlike a bearer key, is sent by the browser on its own). The API itself is exempt
 from form CSRF checks.
+
+The views read the transport (headers, JSON bodies) and translate: the ratings service
+decides what is refused and in which order, and a :class:`~kiosk.services.errors.Refused`
+becomes SPEC 9's JSON error with the HTTP status of its code (:data:`HTTP_STATUS`, the
+one table of them). The views commit what the service wrote.
 """
 
 from __future__ import annotations
@@ -26,22 +31,20 @@ from kiosk.api.openapi import openapi_document
 from kiosk.bodysize import read_body
 from kiosk.extensions import csrf, db
 from kiosk.models import utcnow
+from kiosk.services.errors import Refused
 from kiosk.services.ratings import (
     Credentials,
-    RatingRefused,
+    RatingContent,
+    RatingLimit,
+    RatingPost,
     TerminalIdentity,
-    address_bucket,
     authenticate,
     credentials_from_key,
     invalid,
     open_session,
-    over_rating_limit,
-    session_by_public_id,
+    qr_token,
+    rating_limit,
     submit_rating,
-    terminal_bucket,
-    token_for,
-    token_hash,
-    too_many_requests,
     unauthorized,
     unstorable,
 )
@@ -72,13 +75,31 @@ def _check_config(state: BlueprintSetupState) -> None:
 COUNTER_SESSION_KEY = "counter_key_id"
 
 
-def _error(refusal: RatingRefused) -> tuple[Response, int]:
-    return jsonify(refusal.as_json()), refusal.status
+# The HTTP status of each refusal code (SPEC 9): the one place that knows them. A code
+# missing here is a 400, as a refused request is; tests check that every code the
+# ratings service and these views raise is listed.
+HTTP_STATUS: dict[str, int] = {
+    "invalid": 400,
+    "unauthorized": 401,
+    "wrong_terminal": 403,
+    "not_found": 404,
+    "unknown_token": 404,
+    "already_rated": 409,
+    "expired": 410,
+    "too_many_requests": 429,
+}
 
 
-@bp.errorhandler(RatingRefused)
-def _refused(exc: RatingRefused) -> tuple[Response, int]:
-    return _error(exc)
+def current_rating_limit() -> RatingLimit | None:
+    """The app's ``RATING_RATE_LIMIT`` on its `limits` strategy; None when the limit is off."""
+    return rating_limit(
+        current_app.config.get("RATING_RATE_LIMIT"), current_app.extensions["rating_limiter"]
+    )
+
+
+@bp.errorhandler(Refused)
+def _refused(exc: Refused) -> tuple[Response, int]:
+    return jsonify({"error": exc.code, "message": exc.message}), HTTP_STATUS.get(exc.code, 400)
 
 
 @bp.errorhandler(HTTPException)
@@ -209,6 +230,7 @@ def create_session() -> tuple[Response, int]:
             secret_key=current_app.config["SECRET_KEY"],
             now=utcnow(),
         )
+        conn.commit()
     return jsonify(
         session_id=opened.public_id,
         token=opened.token,
@@ -230,25 +252,15 @@ def session_qr(session_id: str) -> Response:
     """The session's QR code encoding its rate_url; only for a terminal of the session's hall."""
     with db.engine.connect() as conn:
         terminal = request_terminal(conn)
-        info = session_by_public_id(conn, session_id)
-    if info is None or info.hall_id != terminal.hall_id:
-        raise RatingRefused(404, "not_found", _("没有这个服务记录。"))
-    state = info.state(utcnow())
-    if state == "rated":
-        raise RatingRefused(409, "already_rated", _("本次服务已评价。"))
-    if state == "expired":
-        raise RatingRefused(410, "expired", _("评价链接已过期。"))
-    token = token_for(current_app.config["SECRET_KEY"], info.public_id)
-    if token_hash(token) != info.token_hash:
-        # The app's secret key changed since the session opened: its token cannot be
-        # derived again, so no QR code can be drawn; the session must start over.
-        raise RatingRefused(410, "expired", _("二维码已失效，请重新开始评价。"))
+        token = qr_token(
+            conn, terminal, session_id, secret_key=current_app.config["SECRET_KEY"], now=utcnow()
+        )
     response = Response(qr_png(rate_url(token)), mimetype="image/png")
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _rating_body() -> tuple[str, int, list[str], str | None]:
+def _rating_body() -> RatingContent:
     """The fields of a rating post; a 400 refusal for a malformed body."""
     body = _json_object(_RATING_FIELDS)
     token, level = body.get("token"), body.get("level")
@@ -262,30 +274,9 @@ def _rating_body() -> tuple[str, int, list[str], str | None]:
         reasons = []
     if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
         raise invalid(_("差评原因（reasons）必须是字符串列表。"))
-    return token, level, [_text(r, "reasons") for r in reasons], _optional_text(body, "comment")
-
-
-def _admit(bucket: str) -> None:
-    """Count this rating post in ``bucket``; a 429 refusal when it is over the limit."""
-    if over_rating_limit(bucket):
-        raise too_many_requests()
-
-
-def _admit_terminal(terminal: TerminalIdentity) -> None:
-    _admit(terminal_bucket(terminal))
-
-
-def _rating_credentials() -> Credentials | None:
-    """The credentials of a rating post, counted: a phone call or a malformed key on the
-    client address (429 over the limit, or the 401)."""
-    try:
-        credentials = request_credentials()
-    except RatingRefused:
-        _admit(address_bucket())
-        raise
-    if credentials is None:
-        _admit(address_bucket())
-    return credentials
+    return RatingContent(
+        token, level, [_text(r, "reasons") for r in reasons], _optional_text(body, "comment")
+    )
 
 
 @bp.post("/ratings")
@@ -293,37 +284,16 @@ def create_rating() -> tuple[Response, int]:
     """Rate a session: a counter rating with a terminal key, a QR rating without (201).
 
     Counted for the rate limit per terminal key (counter calls) or per client address
-    (phone calls, and keys that fail); refused in SPEC 9's order: 401, malformed body,
-    403 ``wrong_terminal``, 404, 409, 410, invalid content.
+    (phone calls, and keys that fail); refused in SPEC 9's order, which the service keeps
+    (:func:`~kiosk.services.ratings.submit_rating`): 401, malformed body, 403
+    ``wrong_terminal``, 404, 409, 410, invalid content.
     """
-    credentials = _rating_credentials()
+    post = RatingPost(
+        content=_rating_body, credentials=request_credentials, client_address=request.remote_addr
+    )
     with db.engine.connect() as conn:
-        try:
-            try:
-                token, level, reasons, comment = _rating_body()
-            except RatingRefused:
-                # A wrong key is refused before the body is judged, as on the other endpoints.
-                if credentials is not None:
-                    terminal = authenticate(conn, credentials)
-                    if terminal is None:
-                        raise unauthorized() from None
-                    _admit_terminal(terminal)
-                raise
-            stored = submit_rating(
-                conn,
-                token=token,
-                level=level,
-                reasons=reasons,
-                comment=comment,
-                credentials=credentials,
-                now=utcnow(),
-                admit=_admit_terminal,
-            )
-        except RatingRefused as refusal:
-            if refusal.status == 401:
-                # Guessing keys is counted on the address, as calls without a key are.
-                _admit(address_bucket())
-            raise
+        stored = submit_rating(conn, post, now=utcnow(), limit=current_rating_limit())
+        conn.commit()
     return jsonify(rating_id=stored.rating_id), 201
 
 

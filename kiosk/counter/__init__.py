@@ -24,16 +24,18 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import or_, select
 
-from kiosk.api.views import COUNTER_SESSION_KEY
+from kiosk.api.views import COUNTER_SESSION_KEY, current_rating_limit
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Assignment, Hall, Staff, Window, utcnow
 from kiosk.rules.seating import holding_on
+from kiosk.services.errors import RatingRefused
 from kiosk.services.ratings import (
     LEVEL_LABELS,
     LEVELS,
     Credentials,
-    RatingRefused,
+    RatingContent,
+    RatingPost,
     SessionInfo,
     TerminalIdentity,
     address_bucket,
@@ -41,7 +43,6 @@ from kiosk.services.ratings import (
     bad_levels,
     credentials_from_key,
     hall_reasons,
-    over_rating_limit,
     session_by_public_id,
     session_by_token,
     submit_rating,
@@ -243,7 +244,8 @@ def rate_post(token: str) -> Any:
 
     Every post is counted per client address, like the API's phone calls (one budget).
     """
-    if over_rating_limit(address_bucket()):
+    limit = current_rating_limit()
+    if limit is not None and limit.over(address_bucket(request.remote_addr)):
         return _phone_page(None, "busy", 429)
     with db.engine.connect() as conn:
         info = session_by_token(conn, token)
@@ -258,22 +260,16 @@ def rate_post(token: str) -> Any:
         asking_reasons = request.form.get("step") == "reasons"
         if level in bad_levels() and not asking_reasons and info.state(utcnow()) == "open":
             return _phone_page(info, "reasons", level=level, chosen=[], comment="")
+        content = RatingContent(token, level, chosen, comment)
         try:
-            submit_rating(
-                conn,
-                token=token,
-                level=level,
-                reasons=chosen,
-                comment=comment,
-                credentials=None,
-                now=utcnow(),
-            )
+            # Counted on the address above already, before the page looked at the token.
+            submit_rating(conn, RatingPost(content=lambda: content), now=utcnow())
         except RatingRefused as refusal:
-            if refusal.status == 409:
+            if refusal.code == "already_rated":
                 return _phone_page(info, "rated")
-            if refusal.status == 410:
+            if refusal.code == "expired":
                 return _phone_page(info, "expired", 410)
-            if refusal.status == 404:
+            if refusal.code == "unknown_token":
                 return _phone_page(None, "unknown", 404)
             step = "reasons" if level in bad_levels() else "levels"
             return _phone_page(
@@ -285,4 +281,5 @@ def rate_post(token: str) -> Any:
                 comment=comment or "",
                 error=refusal.message,
             )
+        conn.commit()
     return redirect(url_for("counter.rate", token=token, done=1))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kiosk.services.errors import Refused
 
-class ImportFailed(Exception):
+
+class ImportFailed(Refused):
     """The file was refused; ``problems`` names every bad row by line and column."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
+        super().__init__("import_failed", "\n".join(problems))
         self.problems = problems
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from kiosk.models import USER_ROLES, Hall, Unit, User, utcnow
 from kiosk.passwords import hash_password, needs_rehash, verify_password
 from kiosk.services import audit
+from kiosk.services.errors import AccountError
 from kiosk.services.texts import _
 
 # Verified against when the username is unknown, so that a wrong name takes as long as a
@@ -24,10 +25,6 @@ from kiosk.services.texts import _
 _DUMMY_HASH = hash_password("not-a-real-password")
 
 MIN_PASSWORD_LENGTH = 8
-
-
-class AccountError(ValueError):
-    """A refused account change; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +98,13 @@ def count_attempt(session: Session, user_id: int, now: dt.datetime) -> int | Non
 
     A lock that has run out is lifted by the same statement and the count starts again
     at 1. Every right-hand side reads the row as it was, on SQLite and PostgreSQL alike.
+
+    The one commit of the services (they leave transactions to the request or command
+    otherwise): the count must hold even when the password check that follows is slow or
+    the request dies, and a parallel attempt must see it at once. Left uncommitted, the
+    row stays locked by this transaction (PostgreSQL) or the file's write lock is held
+    (SQLite) through the password hash, serialising every sign-in behind it, and an
+    attempt whose request fails would not be counted at all.
     """
     unlocked = or_(User.locked_until.is_(None), User.locked_until <= now)
     number = session.execute(
@@ -116,7 +120,7 @@ def count_attempt(session: Session, user_id: int, now: dt.datetime) -> int | Non
         .returning(User.failed_logins)
         .execution_options(synchronize_session=False)
     ).scalar()
-    session.commit()
+    session.commit()  # at once, on purpose: see the docstring
     return number
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from kiosk.localtime import hall_zone, to_local
@@ -251,7 +251,9 @@ def audit_page(
     language: str = "zh",
 ) -> AuditPage:
     """Entries of ``hall`` (and hall-less ones, e.g. user accounts), filtered, newest first."""
-    conditions = [(AuditEntry.hall_id == hall.id) | (AuditEntry.hall_id.is_(None))]
+    conditions: list[ColumnElement[bool]] = [
+        (AuditEntry.hall_id == hall.id) | (AuditEntry.hall_id.is_(None))
+    ]
     if action:
         conditions.append(AuditEntry.action.startswith(action, autoescape=True))
     if object_type:

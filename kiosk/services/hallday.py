@@ -172,12 +172,14 @@ def device_rows(session: Session, hall: Hall, now: dt.datetime) -> list[DeviceRo
     zone = hall_zone(hall.timezone)
     today = to_local(now, zone).date()
     start, stop = local_day_bounds(today, today, zone)
-    counts = dict(
+    counts: dict[int | None, int] = dict(
         session.execute(
             select(Punch.device_id, func.count(Punch.id))
             .where(Punch.device_id.is_not(None), Punch.punched_at >= start, Punch.punched_at < stop)
             .group_by(Punch.device_id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     rows = []
     for device in session.scalars(

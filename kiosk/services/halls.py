@@ -6,10 +6,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk.models import Hall
+from kiosk.services.errors import Invalid
 
 
-class HallNotFound(LookupError):
-    """No hall, or an ambiguous choice of hall."""
+class HallNotFound(Invalid):
+    """No hall, or an ambiguous choice of hall (code ``not_found``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "not_found")
 
 
 def resolve_hall(session: Session, code: str | None) -> Hall:

@@ -31,14 +31,11 @@ from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.scoring import PeriodData, ScoreResult, score_period, to_spec_json
 from kiosk.rules.wording import period_label
 from kiosk.services import audit
+from kiosk.services.errors import PublishError
 from kiosk.services.scoring import load_period_data
 from kiosk.services.texts import _, language
 
 MAX_REASON = 1000
-
-
-class PublishError(ValueError):
-    """A refused publication; the message says why and nothing was stored."""
 
 
 class IntegrityFailure(RuntimeError):
@@ -259,12 +256,14 @@ class PublishedSummary:
 
 def published_list(session: Session, hall: Hall) -> list[PublishedSummary]:
     """The hall's published periods, newest first, each with its current revision."""
-    counts = dict(
+    counts: dict[str, int] = dict(
         session.execute(
             select(PublishedPeriod.period, func.max(PublishedPeriod.revision))
             .where(PublishedPeriod.hall_id == hall.id)
             .group_by(PublishedPeriod.period)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     summaries = []
     for period in sorted(counts, reverse=True):
@@ -308,7 +307,8 @@ def publish(
 
     Refused (nothing stored) when the period has not ended by ``as_of``, ``as_of`` is in
     the future, the data changed since the review (inputs digest differs), a revision is
-    asked for without a reason, or the result equals the current revision's.
+    asked for without a reason, or the result equals the current revision's. The caller
+    commits, or rolls back after a refusal.
     """
     period = parse_period(period_code)
     if as_of is None:
@@ -359,8 +359,9 @@ def publish(
     try:
         session.flush()
     except IntegrityError:
-        session.rollback()
-        raise PublishError(_("另一位用户刚刚发布了本期，请刷新后查看。")) from None
+        # The unique (hall, period, revision): another leader published first. The session
+        # needs the caller's rollback now, as after any refusal.
+        raise PublishError(_("另一位用户刚刚发布了本期，请刷新后查看。"), "conflict") from None
     audit.record(
         session,
         action="period.publish" if previous is None else "period.revise",

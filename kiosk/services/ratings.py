@@ -3,7 +3,11 @@
 The rating POST is the hot path of the service: it runs on SQLAlchemy Core
 statements over one connection (a few indexed selects and one insert) and never
 loads ORM objects. The same functions serve the terminal API, the counter page
-and the phone page, so every path refuses the same inputs in the same order.
+and the phone page, so every path refuses the same inputs in the same order: this
+module decides that order and raises the first :class:`RatingRefused` that applies
+(SPEC 9's codes); the callers only read their transport and translate a refusal.
+Nothing here reads the request or commits: the caller passes the client's address,
+the rate limit and readers of the post's parts, and commits what was written.
 """
 
 from __future__ import annotations
@@ -18,16 +22,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from limits import RateLimitItem, parse_many
+from limits.strategies import RateLimiter
 from sqlalchemy import Connection, and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kiosk.localtime import hall_zone, to_aware, to_local
 from kiosk.models import Hall, Rating, ServiceSession, Staff, Terminal, Window, utcnow
 from kiosk.rules.settings import rating_reasons
+from kiosk.services.errors import RatingRefused
 from kiosk.services.rulefile import rules_in_force
 
 # The national 好差评 levels, best first (SPEC 4.1); labels are translated at render time.
@@ -60,19 +66,41 @@ def misuse_window() -> dt.timedelta:
     return dt.timedelta(seconds=float(rules_in_force(current_app.config).misuse_seconds))
 
 
-def rating_limit_off() -> bool:
-    """Whether ``RATING_RATE_LIMIT`` is ``0`` (or empty): no limit."""
-    return str(current_app.config["RATING_RATE_LIMIT"] or "0").strip() == "0"
-
-
 @functools.lru_cache(maxsize=8)
 def _parsed_limits(value: str) -> tuple[RateLimitItem, ...]:
     return tuple(parse_many(value))
 
 
-def address_bucket() -> str:
-    """The rate-limit bucket of this request's client address (phone calls, failed keys)."""
-    return "address:" + (request.remote_addr or "unknown")
+@dataclass(frozen=True, slots=True)
+class RatingLimit:
+    """``RATING_RATE_LIMIT`` (e.g. ``120 per minute``) counted on the app's `limits` strategy.
+
+    The counts live in ``RATELIMIT_STORAGE_URI``'s storage (a Redis URI is shared by every
+    process of the hall), with no per-request hooks. Counter calls are counted per
+    terminal key (:func:`terminal_bucket`), phone calls per client address
+    (:func:`address_bucket`), the API and the phone page alike.
+    """
+
+    items: tuple[RateLimitItem, ...]
+    strategy: RateLimiter
+
+    def over(self, bucket: str) -> bool:
+        """Count one rating post in ``bucket``; True when the bucket is over the limit."""
+        return not all(self.strategy.hit(item, "rating", bucket) for item in self.items)
+
+
+def rating_limit(value: object, strategy: RateLimiter) -> RatingLimit | None:
+    """The limit of a ``RATING_RATE_LIMIT`` value; None when it is ``0`` or empty (off),
+    so that with the limit off the hot path costs nothing."""
+    text = str(value or "0").strip()
+    if text == "0":
+        return None
+    return RatingLimit(_parsed_limits(text), strategy)
+
+
+def address_bucket(address: str | None) -> str:
+    """The rate-limit bucket of a client address (phone calls, failed keys)."""
+    return "address:" + (address or "unknown")
 
 
 def terminal_bucket(terminal: TerminalIdentity) -> str:
@@ -80,25 +108,15 @@ def terminal_bucket(terminal: TerminalIdentity) -> str:
     return "terminal:" + terminal.key_id
 
 
-def over_rating_limit(bucket: str) -> bool:
-    """Count one rating post in ``bucket``; True when the bucket is over the limit.
-
-    ``RATING_RATE_LIMIT`` (e.g. ``120 per minute``; ``0`` = off) is counted on the app's
-    `limits` storage (``RATELIMIT_STORAGE_URI``; a Redis URI is shared by every process of
-    the hall), with no per-request hooks: with the limit off this costs nothing on the hot
-    path. Counter calls are counted per terminal key (:func:`terminal_bucket`), phone calls
-    per client address (:func:`address_bucket`), the API and the phone page alike.
-    """
-    if rating_limit_off():
-        return False
-    value = str(current_app.config["RATING_RATE_LIMIT"]).strip()
-    strategy = current_app.extensions["rating_limiter"]
-    return not all(strategy.hit(item, "rating", bucket) for item in _parsed_limits(value))
-
-
 def too_many_requests() -> RatingRefused:
-    """A 429 ``too_many_requests`` refusal."""
-    return RatingRefused(429, "too_many_requests", _("请求过于频繁，请稍后再试。"))
+    """A ``too_many_requests`` refusal."""
+    return RatingRefused("too_many_requests", _("请求过于频繁，请稍后再试。"))
+
+
+def admit(limit: RatingLimit | None, bucket: str) -> None:
+    """Count one rating post in ``bucket``; a ``too_many_requests`` refusal when over."""
+    if limit is not None and limit.over(bucket):
+        raise too_many_requests()
 
 
 def hall_reasons(settings: dict[str, Any] | None) -> list[str]:
@@ -106,23 +124,9 @@ def hall_reasons(settings: dict[str, Any] | None) -> list[str]:
     return list(rating_reasons(settings))
 
 
-class RatingRefused(Exception):
-    """A refused request: HTTP status, SPEC 9 error code and a message for people."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-    def as_json(self) -> dict[str, str]:
-        """The SPEC 9 error body."""
-        return {"error": self.code, "message": self.message}
-
-
 def invalid(message: str) -> RatingRefused:
-    """A 400 ``invalid`` refusal."""
-    return RatingRefused(400, "invalid", message)
+    """An ``invalid`` refusal."""
+    return RatingRefused("invalid", message)
 
 
 # --- terminal keys ---------------------------------------------------------------------
@@ -206,8 +210,8 @@ class Credentials:
 
 
 def unauthorized(message: str | None = None) -> RatingRefused:
-    """A 401 ``unauthorized`` refusal."""
-    return RatingRefused(401, "unauthorized", message or _("缺少或无效的终端密钥。"))
+    """An ``unauthorized`` refusal."""
+    return RatingRefused("unauthorized", message or _("缺少或无效的终端密钥。"))
 
 
 def credentials_from_key(key: str) -> Credentials | None:
@@ -274,9 +278,11 @@ def open_session(
     secret_key: str | bytes,
     now: dt.datetime,
 ) -> OpenedSession:
-    """Open a session at the terminal's window for a staff member of its hall; commits.
+    """Open a session at the terminal's window for a staff member of its hall; the caller
+    commits.
 
-    Raises :class:`RatingRefused` (400) for an unknown staff number or a bad case number.
+    Raises :class:`RatingRefused` (``invalid``) for an unknown staff number or a bad case
+    number.
     """
     staff_no = staff_no.strip()
     if not staff_no or len(staff_no) > STAFF_NO_MAX:
@@ -309,7 +315,6 @@ def open_session(
         )
     )
     conn.execute(update(Terminal).where(Terminal.id == terminal.id).values(last_seen=now))
-    conn.commit()
     return OpenedSession(
         public_id, token, to_aware(expires_at, hall_zone(row.timezone)), staff_no, row.name
     )
@@ -526,7 +531,7 @@ def check_content(
 ) -> str | None:
     """Validate a rating's content (SPEC 4.1); returns the stored ``reasons`` text.
 
-    Raises :class:`RatingRefused` (400 ``invalid``) with a message naming the problem.
+    Raises :class:`RatingRefused` (``invalid``) with a message naming the problem.
     """
     if level not in LEVEL_LABELS:
         raise invalid(_("评价等级必须是 1 到 5 之间的整数。"))
@@ -564,29 +569,92 @@ class StoredRating:
     session: SessionInfo
 
 
+@dataclass(frozen=True, slots=True)
+class RatingContent:
+    """The fields of a rating post, as its transport read them (SPEC 9 body, phone form)."""
+
+    token: str
+    level: int
+    reasons: Sequence[str] = ()
+    comment: str | None = None
+
+
+def _no_credentials() -> Credentials | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RatingPost:
+    """One rating post as its transport hands it over.
+
+    ``content`` and ``credentials`` are the transport's readers of the body and of the
+    terminal's claim; :func:`submit_rating` calls them at their place in SPEC 9's order, and
+    a reader refuses what it cannot read with a :class:`RatingRefused` (``invalid`` for a
+    malformed body, ``unauthorized`` for a malformed key). ``credentials`` returns None for
+    a post that claims no terminal (a phone's). ``client_address`` is the bucket of calls
+    without a valid key in the rate limit.
+    """
+
+    content: Callable[[], RatingContent]
+    credentials: Callable[[], Credentials | None] = _no_credentials
+    client_address: str | None = None
+
+
 def submit_rating(
     conn: Connection,
+    post: RatingPost,
     *,
-    token: str,
-    level: int,
-    reasons: Sequence[str],
-    comment: str | None,
-    credentials: Credentials | None,
     now: dt.datetime,
-    admit: Callable[[TerminalIdentity], None] | None = None,
+    limit: RatingLimit | None = None,
 ) -> StoredRating:
-    """Rate the session of ``token``; with a terminal's credentials it is a counter rating,
-    without a QR rating.
+    """Rate a session: with a terminal's credentials a counter rating, without a QR rating.
 
-    Wrong credentials are refused first (401); then ``admit`` is called with the terminal
-    of valid credentials (the caller's rate limit per terminal key, which raises to refuse);
-    then a valid key of another terminal than the one that opened the session is refused
-    (403 ``wrong_terminal``); then SPEC 9's order applies (unknown token, already rated,
-    expired, invalid content), and the first that applies is raised as a
-    :class:`RatingRefused`; a refusal writes nothing. The unique ``ratings.session_id`` is
-    the last guard against two concurrent ratings.
+    The checks run in SPEC 9's order and the first that applies is raised as a
+    :class:`RatingRefused`; a refusal writes nothing:
+
+    1. a malformed claim of a terminal (``unauthorized``); a post without one is counted
+       on the client address (``too_many_requests`` over the limit);
+    2. wrong credentials (``unauthorized``), then the count on the terminal's key;
+    3. a malformed body (``invalid``);
+    4. an unknown token (``unknown_token``), another terminal than the one that opened
+       the session (``wrong_terminal``), already rated, expired, invalid content.
+
+    Every ``unauthorized`` is counted on the client address too (guessing keys costs as
+    much as calls without one), and is ``too_many_requests`` once that is over the limit.
+    ``limit`` None counts nothing (the limit is off, or the caller counted already). The
+    unique ``ratings.session_id`` is the last guard against two concurrent ratings. The
+    caller commits.
     """
-    context = load_rating_context(conn, token, credentials.key_id if credentials else None, now)
+    try:
+        return _submit(conn, post, now, limit)
+    except RatingRefused as refusal:
+        if refusal.code == "unauthorized":
+            admit(limit, address_bucket(post.client_address))
+        raise
+
+
+# The refusal order of SPEC 9 reads best as one straight list of checks, so this one
+# function stays above the complexity limit rather than hide the order in helpers.
+def _submit(  # noqa: C901
+    conn: Connection, post: RatingPost, now: dt.datetime, limit: RatingLimit | None
+) -> StoredRating:
+    """:func:`submit_rating` but the count of refused keys."""
+    credentials = post.credentials()
+    if credentials is None:
+        admit(limit, address_bucket(post.client_address))
+    try:
+        content = post.content()
+    except RatingRefused:
+        # A wrong key is refused before the body is judged, as on the other endpoints.
+        if credentials is not None:
+            known = authenticate(conn, credentials)
+            if known is None:
+                raise unauthorized() from None
+            admit(limit, terminal_bucket(known))
+        raise
+    context = load_rating_context(
+        conn, content.token, credentials.key_id if credentials else None, now
+    )
     terminal: TerminalIdentity | None = None
     if credentials is not None:
         if context is None:
@@ -599,21 +667,19 @@ def submit_rating(
             raise unauthorized()
         else:
             terminal = context.terminal
-        if admit is not None:
-            admit(terminal)
+        admit(limit, terminal_bucket(terminal))
     if context is None:
-        raise RatingRefused(404, "unknown_token", _("评价链接无效。"))
+        raise RatingRefused("unknown_token", _("评价链接无效。"))
     info = context.info
     if terminal is not None and terminal.id != info.terminal_id:
         # Only the terminal that opened the session rates it at the counter (SPEC 4.2).
-        raise RatingRefused(
-            403, "wrong_terminal", _("此终端不是开启本次服务的终端，不能在此评价。")
-        )
+        raise RatingRefused("wrong_terminal", _("此终端不是开启本次服务的终端，不能在此评价。"))
     if info.rated:
-        raise RatingRefused(409, "already_rated", _("本次服务已评价。"))
+        raise RatingRefused("already_rated", _("本次服务已评价。"))
     if now >= info.expires_at:
-        raise RatingRefused(410, "expired", _("评价链接已过期。"))
-    comment = (comment or "").strip() or None
+        raise RatingRefused("expired", _("评价链接已过期。"))
+    level, reasons = content.level, content.reasons
+    comment = (content.comment or "").strip() or None
     allowed: list[str] = []
     if reasons or level in bad_levels():
         allowed = hall_reasons(conn.execute(_HALL_SETTINGS, {"hall_id": info.hall_id}).scalar())
@@ -644,14 +710,43 @@ def submit_rating(
         rating_id = new_rating_id(info.hall_code, local_day)
         try:
             conn.execute(_INSERT_RATING, {"rating_id": rating_id, **values})
-            conn.commit()
         except IntegrityError:
+            # The failed insert ends the transaction (PostgreSQL refuses any statement after
+            # it), which held only this post's reads: start a new one.
             conn.rollback()
             # Either another request rated this session first (the unique session_id), or
             # the random rating id collided: only the latter is worth another try.
             taken = conn.execute(_RATING_OF_SESSION, {"session_id": info.id}).first()
             if taken is not None:
-                raise RatingRefused(409, "already_rated", _("本次服务已评价。")) from None
+                raise RatingRefused("already_rated", _("本次服务已评价。")) from None
             continue
         return StoredRating(rating_id, misuse, info)
     raise RuntimeError("could not allocate a unique rating id")  # pragma: no cover
+
+
+def qr_token(
+    conn: Connection,
+    terminal: TerminalIdentity,
+    public_id: str,
+    *,
+    secret_key: str | bytes,
+    now: dt.datetime,
+) -> str:
+    """The rating token of an open session of the terminal's hall, for its QR code.
+
+    Refused ``not_found`` for a session of no or another hall, then ``already_rated`` and
+    ``expired``; ``expired`` too when the app's secret key changed since the session
+    opened (its token cannot be derived again, so the session must start over).
+    """
+    info = session_by_public_id(conn, public_id)
+    if info is None or info.hall_id != terminal.hall_id:
+        raise RatingRefused("not_found", _("没有这个服务记录。"))
+    state = info.state(now)
+    if state == "rated":
+        raise RatingRefused("already_rated", _("本次服务已评价。"))
+    if state == "expired":
+        raise RatingRefused("expired", _("评价链接已过期。"))
+    token = token_for(secret_key, info.public_id)
+    if token_hash(token) != info.token_hash:
+        raise RatingRefused("expired", _("二维码已失效，请重新开始评价。"))
+    return token

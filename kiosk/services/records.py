@@ -30,14 +30,11 @@ from kiosk.models import (
     utcnow,
 )
 from kiosk.services import audit
+from kiosk.services.errors import RecordError
 from kiosk.services.texts import _
 
 MAX_REASON = 500
 MAX_EVENT_POINTS = 100
-
-
-class RecordError(ValueError):
-    """A refused change; the message tells the officer what to fix."""
 
 
 def _reason(reason: str | None) -> str:
@@ -54,7 +51,7 @@ def staff_by_no(session: Session, hall: Hall, staff_no: str | None) -> Staff:
     code = (staff_no or "").strip()
     person = session.scalar(select(Staff).where(Staff.hall_id == hall.id, Staff.staff_no == code))
     if person is None:
-        raise RecordError(_("本中心没有工号为“%(no)s”的工作人员。", no=code))
+        raise RecordError(_("本中心没有工号为“%(no)s”的工作人员。", no=code), "not_found")
     return person
 
 
@@ -136,7 +133,7 @@ def void_punch(
     why = _reason(reason)
     punch = session.get(Punch, punch_id) if punch_id is not None else None
     if punch is None or punch.staff.hall_id != hall.id:
-        raise RecordError(_("找不到这条打卡记录。"))
+        raise RecordError(_("找不到这条打卡记录。"), "not_found")
     if punch.void is not None:
         raise RecordError(_("这条打卡记录已作废。"))
     void = PunchVoid(punch_id=punch.id, reason=why, voided_by=user_id)
@@ -226,7 +223,7 @@ def withdraw_absence(
     why = _reason(reason)
     absence = session.get(Absence, absence_id) if absence_id is not None else None
     if absence is None or absence.staff.hall_id != hall.id:
-        raise RecordError(_("找不到这条登记。"))
+        raise RecordError(_("找不到这条登记。"), "not_found")
     before = _absence_snapshot(absence, absence.staff, hall.timezone)
     audit.record(
         session,

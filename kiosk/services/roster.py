@@ -11,14 +11,11 @@ from sqlalchemy.orm import Session
 from kiosk.models import DutyAssignment, Hall, User
 from kiosk.rules.calendar import is_workday
 from kiosk.services import audit
+from kiosk.services.errors import RosterError
 from kiosk.services.reports import hall_settings
 from kiosk.services.texts import _
 
 DUTY_ROLES = ("duty", "leader", "admin")
-
-
-class RosterError(ValueError):
-    """A refused roster change."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session, aliased
 
 from kiosk.localtime import hall_zone, to_local
@@ -32,15 +33,12 @@ from kiosk.rules.seating import Assignment as Seat
 from kiosk.rules.seating import holding_on
 from kiosk.rules.settings import calendar_from_settings
 from kiosk.services import audit
+from kiosk.services.errors import WorkOrderError
 from kiosk.services.rulefile import rules_in_force
 
 NOTE_MAX = 1000
 STATUSES = ("pending", "upheld", "rectified", "unfounded")
 OPEN_STATUSES = ("pending", "upheld")
-
-
-class WorkOrderError(ValueError):
-    """A verification or rectification that cannot be done; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +125,7 @@ def _query(hall: Hall):  # type: ignore[no-untyped-def]
     )
 
 
-def _order(row: tuple, hall: Hall, now_local: dt.datetime) -> WorkOrder:  # type: ignore[type-arg]
+def _order(row: Row[Any], hall: Hall, now_local: dt.datetime) -> WorkOrder:
     rating, staff_no, staff_name, window_code, window_name, display, username = row
     zone = hall_zone(hall.timezone)
     rated_local = to_local(rating.rated_at, zone)
@@ -188,7 +186,7 @@ def get_work_order(session: Session, hall: Hall, rating_id: str, now: dt.datetim
     """One work order by its rating id; raises :class:`WorkOrderError` when there is none."""
     row = session.execute(_query(hall).where(Rating.rating_id == rating_id)).first()
     if row is None:
-        raise WorkOrderError(_("本大厅没有编号为 %(id)s 的差评。", id=rating_id))
+        raise WorkOrderError(_("本大厅没有编号为 %(id)s 的差评。", id=rating_id), "not_found")
     return _fill_windows(
         session, hall, [_order(row, hall, to_local(now, hall_zone(hall.timezone)))]
     )[0]
@@ -239,25 +237,25 @@ def verify(
     user_id: int | None,
     now: dt.datetime,
 ) -> WorkOrder:
-    """Record the duty officer's verdict (``upheld``/``unfounded``) on a pending order; commits.
+    """Record the duty officer's verdict (``upheld``/``unfounded``) on a pending order.
 
     The update is conditional on the order still being pending, so two officers cannot
-    both verify it.
+    both verify it. The caller commits (or rolls back on a refusal).
     """
     if verdict not in REVIEW_VERDICTS:
         raise WorkOrderError(_("请选择核实结果：属实或不属实。"))
     note = _note(note, _("请填写核实说明。"))
     order = get_work_order(session, hall, rating_id, now)
     if order.status != "pending":
-        raise WorkOrderError(_("工单 %(id)s 已经核实过了。", id=rating_id))
+        raise WorkOrderError(_("工单 %(id)s 已经核实过了。", id=rating_id), "conflict")
     result = session.execute(
         update(Rating)
         .where(Rating.id == order.rating_pk, Rating.review.is_(None))
         .values(review=verdict, review_note=note, reviewed_at=now, reviewed_by=user_id)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        raise WorkOrderError(_("工单 %(id)s 已经核实过了。", id=rating_id))
+        # Another officer verified it since it was read: the update changed nothing.
+        raise WorkOrderError(_("工单 %(id)s 已经核实过了。", id=rating_id), "conflict")
     audit.record(
         session,
         action="workorder.verify",
@@ -269,7 +267,6 @@ def verify(
         after={"review": verdict, "review_note": note, "reviewed_at": now},
         reason=note,
     )
-    session.commit()
     return get_work_order(session, hall, rating_id, now)
 
 
@@ -281,7 +278,7 @@ def rectify(
     user_id: int | None,
     now: dt.datetime,
 ) -> WorkOrder:
-    """Close an upheld order with a rectification note, at ``now``; commits."""
+    """Close an upheld order with a rectification note, at ``now``; the caller commits."""
     note = _note(note, _("请填写整改说明。"))
     order = get_work_order(session, hall, rating_id, now)
     if order.status != "upheld":
@@ -298,8 +295,8 @@ def rectify(
         .values(rectified_at=now, rectification_note=note)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        raise WorkOrderError(_("工单 %(id)s 已经整改过了。", id=rating_id))
+        # Rectified by someone else since it was read: the update changed nothing.
+        raise WorkOrderError(_("工单 %(id)s 已经整改过了。", id=rating_id), "conflict")
     audit.record(
         session,
         action="workorder.rectify",
@@ -311,5 +308,4 @@ def rectify(
         after={"rectified_at": now, "rectification_note": note},
         reason=note,
     )
-    session.commit()
     return get_work_order(session, hall, rating_id, now)

@@ -301,3 +301,20 @@ def test_imported_bad_reviews_show_the_window_of_the_rating_day(
         # S003 moved from W01 to W02 on 25 Sep; the rating of 29 Oct is W02's.
         assert orders["R0085"].window_code == "W02"
         assert orders["R0085"].window_name == "食品经营许可"
+
+
+def test_verify_and_rectify_leave_the_commit_to_the_caller(app: Flask, hall: None) -> None:
+    add_rating(app, "B1", 1)
+    now = RATED_UTC + dt.timedelta(days=1)
+    with app.test_request_context():
+        hall_row = resolve_hall(db.session, None)
+        assert verify(db.session, hall_row, "B1", "upheld", "属实", None, now).status == "upheld"
+        db.session.rollback()
+        assert get_work_order(db.session, hall_row, "B1", now).status == "pending"
+        verify(db.session, hall_row, "B1", "upheld", "属实", None, now)
+        db.session.commit()
+        rectify(db.session, hall_row, "B1", "已整改", None, now)
+        db.session.rollback()
+        assert get_work_order(db.session, hall_row, "B1", now).status == "upheld"
+        audited = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+        assert audited.count("workorder.verify") == 1 and "workorder.rectify" not in audited

@@ -33,17 +33,17 @@ from kiosk.extensions import csrf, db
 from kiosk.models import utcnow
 from kiosk.services.errors import Refused
 from kiosk.services.ratings import (
+    COUNTER_SESSION_KEY,
     Credentials,
     RatingContent,
-    RatingLimit,
     RatingPost,
     TerminalIdentity,
     authenticate,
     credentials_from_key,
+    current_rating_limit,
     invalid,
     open_session,
     qr_token,
-    rating_limit,
     submit_rating,
     unauthorized,
     unstorable,
@@ -71,10 +71,6 @@ def _check_config(state: BlueprintSetupState) -> None:
         raise ValueError(f"RATING_TOKEN_TTL = {ttl!r} must be a positive number of seconds")
 
 
-# The Flask session key under which the counter page keeps its terminal's key id.
-COUNTER_SESSION_KEY = "counter_key_id"
-
-
 # The HTTP status of each refusal code (SPEC 9): the one place that knows them. A code
 # missing here is a 400, as a refused request is; tests check that every code the
 # ratings service and these views raise is listed.
@@ -88,13 +84,6 @@ HTTP_STATUS: dict[str, int] = {
     "expired": 410,
     "too_many_requests": 429,
 }
-
-
-def current_rating_limit() -> RatingLimit | None:
-    """The app's ``RATING_RATE_LIMIT`` on its `limits` strategy; None when the limit is off."""
-    return rating_limit(
-        current_app.config.get("RATING_RATE_LIMIT"), current_app.extensions["rating_limiter"]
-    )
 
 
 @bp.errorhandler(Refused)

@@ -24,13 +24,13 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import or_, select
 
-from kiosk.api.views import COUNTER_SESSION_KEY, current_rating_limit
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Assignment, Hall, Staff, Window, utcnow
 from kiosk.rules.seating import holding_on
 from kiosk.services.errors import RatingRefused
 from kiosk.services.ratings import (
+    COUNTER_SESSION_KEY,
     LEVEL_LABELS,
     LEVELS,
     Credentials,
@@ -42,6 +42,7 @@ from kiosk.services.ratings import (
     authenticate,
     bad_levels,
     credentials_from_key,
+    current_rating_limit,
     hall_reasons,
     session_by_public_id,
     session_by_token,

@@ -211,7 +211,7 @@ def notice_docx(notice: Notice) -> bytes:
     doc.core_properties.author = notice.issuer
     doc.core_properties.subject = notice.title
     normal = doc.styles["Normal"]
-    normal.font.size = Pt(BODY_PT)  # type: ignore[attr-defined]
+    normal.font.size = Pt(BODY_PT)
     _fonts(normal.element, BODY_FONT)
     doc.settings.odd_and_even_pages_header_footer = True
 

@@ -58,12 +58,12 @@ _INSERT_ATTEMPTS = 5
 
 def bad_levels() -> frozenset[int]:
     """Levels that are bad reviews (差评), from the rule file in force."""
-    return rules_in_force(current_app.config).bad_levels
+    return rules_in_force().bad_levels
 
 
 def misuse_window() -> dt.timedelta:
     """How soon after the previous rating of the same terminal's sessions a new one is misuse."""
-    return dt.timedelta(seconds=float(rules_in_force(current_app.config).misuse_seconds))
+    return dt.timedelta(seconds=float(rules_in_force().misuse_seconds))
 
 
 @functools.lru_cache(maxsize=8)
@@ -750,3 +750,15 @@ def qr_token(
     if token_hash(token) != info.token_hash:
         raise RatingRefused("expired", _("二维码已失效，请重新开始评价。"))
     return token
+
+
+# The Flask session key under which the counter page keeps its terminal's key id (read by
+# the terminal API too: the counter page's own signed-in session counts as the key).
+COUNTER_SESSION_KEY = "counter_key_id"
+
+
+def current_rating_limit() -> RatingLimit | None:
+    """The app's ``RATING_RATE_LIMIT`` on its `limits` strategy; None when the limit is off."""
+    return rating_limit(
+        current_app.config["RATING_RATE_LIMIT"], current_app.extensions["rating_limiter"]
+    )

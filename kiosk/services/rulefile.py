@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flask import current_app
+
 from kiosk.rules.ruleset import RuleSet, default_rules, load_rules
 
 __all__ = ["RECHECK_SECONDS", "RULES_KEY", "rules_for", "rules_in_force"]
@@ -59,6 +61,12 @@ def rules_for(path: str | Path | None) -> RuleSet:
     return rules
 
 
-def rules_in_force(config: Mapping[str, Any]) -> RuleSet:
-    """The rule set of the app's ``SCORING_RULES`` file (``app.config``), or the default."""
+def rules_in_force(config: Mapping[str, Any] | None = None) -> RuleSet:
+    """The rule set of the app's ``SCORING_RULES`` file (``app.config``), or the default.
+
+    Without ``config`` the running app's configuration is read: this is the one place a
+    service reads it for the rules, so every service sees the same rule file in force.
+    """
+    if config is None:
+        config = current_app.config
     return rules_for(config.get(RULES_KEY))

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import Connection, Select, String, and_, or_, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -345,4 +344,4 @@ def score_hall_period(
     elif as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=zone)
     data = load_period_data(session.connection(), hall.id, period, as_of)
-    return score_period(data, rules or rules_in_force(current_app.config))
+    return score_period(data, rules or rules_in_force())

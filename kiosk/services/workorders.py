@@ -12,7 +12,6 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session, aliased
@@ -120,7 +119,7 @@ def _query(hall: Hall):  # type: ignore[no-untyped-def]
         .outerjoin(reviewer, reviewer.id == Rating.reviewed_by)
         .where(
             Rating.hall_id == hall.id,
-            Rating.level.in_(sorted(rules_in_force(current_app.config).bad_levels)),
+            Rating.level.in_(sorted(rules_in_force().bad_levels)),
         )
     )
 
@@ -132,7 +131,7 @@ def _order(row: Row[Any], hall: Hall, now_local: dt.datetime) -> WorkOrder:
     deadline = rectification_deadline(
         rated_local.date(),
         calendar_from_settings(hall.settings or {}),
-        rules_in_force(current_app.config).rectification_workdays,
+        rules_in_force().rectification_workdays,
     )
     return WorkOrder(
         rating_pk=rating.id,

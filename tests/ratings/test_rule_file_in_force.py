@@ -18,10 +18,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from kiosk.extensions import db
-from kiosk.interchange import resolve_hall
 from kiosk.models import Rating
 from kiosk.rules.ruleset import DEFAULT_RULES_PATH, default_rules
 from kiosk.services import rulefile
+from kiosk.services.halls import resolve_hall
 from kiosk.services.rulefile import rules_for, rules_in_force
 from kiosk.services.scoring import score_hall_period
 from kiosk.services.workorders import list_work_orders

@@ -207,6 +207,11 @@ class DatabaseJobs:
                 .where(Device.name.in_(devices), DeviceJob.state.in_(OPEN_STATES))
                 .order_by(DeviceJob.id)
             ).all()
+            if not rows:
+                # The usual answer, once a second: no write, no commit (idle CPU).
+                self._first = False
+                db.session.remove()
+                return []
             claimed: list[EnrolJob] = []
             busy: set[str] = set()
             for job, name in rows:

@@ -37,7 +37,7 @@ from devices.transport import Timeouts  # noqa: E402
 from kiosk import create_app  # noqa: E402
 from kiosk.extensions import db  # noqa: E402
 from kiosk.models import Device, DeviceTemplate, Hall, Staff  # noqa: E402
-from kiosk.services.readers import DatabaseSink, spec_of  # noqa: E402
+from kiosk.services.readers import DatabaseJobs, DatabaseSink, spec_of  # noqa: E402
 
 PAGES = 5
 
@@ -159,7 +159,11 @@ def idle_cpu(root: Path, devices: int, seconds: float) -> tuple[float, float]:
         journal = Journal(root / "idle" / "journal.jsonl")
         status = root / "idle" / "status.json"
         settings = ListenerSettings()
-        with Listener(specs(app), DatabaseSink(app), settings, journal, status) as listener:
+        # With the jobs thread, as `devices listen` runs it (one job query a second).
+        listener = Listener(
+            specs(app), DatabaseSink(app), settings, journal, status, jobs=DatabaseJobs(app)
+        )
+        with listener:
             wait(lambda: all(w.state == CONNECTED for w in listener.workers))
             time.sleep(1.0)  # settle
             wall0, cpu0 = time.monotonic(), time.process_time()

@@ -26,6 +26,7 @@ from typing import Protocol
 
 from devices import protocol as p
 from devices.client import ModuleClient
+from devices.enrol import ActiveJob, Jobs, Outcome, Stage, enrol
 from devices.journal import Journal, Press, new_press_id
 from devices.protocol import Confirmation as C
 from devices.transport import LinkDown, ReplyTimeout, SerialTransport, Timeouts, TransportError
@@ -114,6 +115,7 @@ class ListenerSettings:
     store_retry_max: float = 2.0  # longest pause while the database is away
     resume_window: float = 600.0  # seconds: a press open in the journal older than this ended
     drain_on_stop: float = 3.0  # seconds spent storing the backlog on stop (the journal keeps it)
+    job_interval: float = 1.0  # how often the jobs thread asks for enrol jobs and cancels
 
 
 def utcnow() -> dt.datetime:
@@ -132,6 +134,7 @@ class DeviceWorker:
         stop: threading.Event,
         clock: Callable[[], dt.datetime] = utcnow,
         journal: Journal | None = None,
+        job_report: Callable[[int, Stage | Outcome], None] | None = None,
     ) -> None:
         self.spec = spec
         self.sink = sink
@@ -161,6 +164,10 @@ class DeviceWorker:
         self._reported_at = 0.0
         self.matches = 0
         self.reconnects = 0
+        # An enrol job the jobs thread handed over (it sets it, this thread clears it), and
+        # where its stages go (the jobs thread writes them: never a database call here).
+        self.job: ActiveJob | None = None
+        self.job_report = job_report or (lambda job_id, news: None)
 
     # --- status ---------------------------------------------------------------------------
 
@@ -212,6 +219,8 @@ class DeviceWorker:
                     # reconnect, which starts with the handshake.
                     self._drop(ERROR, str(exc))
         finally:
+            # A job handed over but not run (the reader was stopped first) ends too.
+            self._end_job(Outcome(Stage.CANCELLED, None, "listener stopped"))
             self.transport.close()
             self._report(DISCONNECTED, "listener stopped", force=True)
 
@@ -222,6 +231,7 @@ class DeviceWorker:
         except LinkDown as exc:
             self.transport.close()
             self._report(DISCONNECTED, str(exc))
+            self._end_job(Outcome(Stage.ERROR, None, f"reader not connected: {exc}"))
             return False
         except (TransportError, p.ModuleError, p.ProtocolError) as exc:
             self.transport.close()
@@ -229,6 +239,7 @@ class DeviceWorker:
             if isinstance(exc, ReplyTimeout):
                 hint = f" (module silent: wrong address {self.spec.address:08X}, baud or wiring?)"
             self._report(ERROR, f"handshake failed: {exc}{hint}")
+            self._end_job(Outcome(Stage.ERROR, None, f"reader not connected: {exc}"))
             return False
         self.reconnects += 1
         self.backoff = self.settings.backoff_min
@@ -248,7 +259,11 @@ class DeviceWorker:
         self.backoff = min(self.backoff * 2, self.settings.backoff_max)
 
     def step(self) -> None:
-        """One poll: capture, and on a new finger convert and search."""
+        """One poll: capture, and on a new finger convert and search (or run the enrol job
+        handed over, which owns the sensor until it ends)."""
+        if self.job is not None:
+            self._run_job()
+            return
         code = self.client.capture()
         self._alive()
         if code == C.PASSWORD_REQUIRED:
@@ -294,6 +309,40 @@ class DeviceWorker:
             self._store_miss(at)
         elif result.code == C.PASSWORD_REQUIRED:
             raise p.ModuleError(result.code)
+
+    def _run_job(self) -> None:
+        active = self.job
+        assert active is not None
+        job_id = active.job.id
+        log.info("%s: enrol job %s for %s", self.spec.name, job_id, active.job.staff)
+        try:
+            outcome = enrol(
+                self.client,
+                active,
+                lambda stage: self.job_report(job_id, stage),
+                self.stop,
+                self.settings.poll_interval,
+                self._alive,
+            )
+        except (TransportError, p.ModuleError, p.ProtocolError) as exc:
+            self._end_job(Outcome(Stage.ERROR, None, f"{type(exc).__name__}: {exc}"))
+            raise
+        self._end_job(outcome)
+        # Whatever finger is on the sensor now is the enrolment's: no punch until lifted.
+        self.finger_down = True
+
+    def _end_job(self, outcome: Outcome) -> None:
+        active, self.job = self.job, None
+        if active is None:
+            return
+        log.info(
+            "%s: enrol job %s %s%s",
+            self.spec.name,
+            active.job.id,
+            outcome.stage,
+            f" on page {outcome.page}" if outcome.page is not None else "",
+        )
+        self.job_report(active.job.id, outcome)
 
     def _lifted(self) -> None:
         """The module reports no finger: the press (if any) has ended."""
@@ -547,6 +596,9 @@ class Listener:
     ``reload`` (a function giving the readers as they should be now, e.g. from the database)
     a thread calls it every ``reload_interval`` seconds and starts, restarts or stops
     workers for added, edited and removed readers, without a restart of the listener.
+    With ``jobs`` (where enrol jobs come from, e.g. the database) a thread asks it every
+    ``settings.job_interval`` seconds for jobs of idle connected readers, hands each to its
+    reader's worker (the port has one owner), writes the stages back, and passes cancels on.
     """
 
     def __init__(
@@ -558,8 +610,13 @@ class Listener:
         status_path: Path | None = None,
         reload: Callable[[], list[DeviceSpec]] | None = None,
         reload_interval: float = 5.0,
+        jobs: Jobs | None = None,
     ) -> None:
         self.stop_event = threading.Event()
+        self.jobs = jobs
+        # Stages and outcomes of enrol jobs, in order, until the jobs source took them.
+        self.job_news: deque[tuple[int, Stage | Outcome]] = deque()
+        self._jobs_lock = threading.Lock()
         self.settings = settings or ListenerSettings()
         self.journal = journal if journal is not None else Journal(None)
         specs = list(specs)
@@ -578,7 +635,12 @@ class Listener:
     def _add(self, spec: DeviceSpec) -> None:
         # Each worker has a stop event of its own, so one reader can be stopped alone.
         worker = DeviceWorker(
-            spec, self.storer, self.settings, threading.Event(), journal=self.journal
+            spec,
+            self.storer,
+            self.settings,
+            threading.Event(),
+            journal=self.journal,
+            job_report=self._job_news,
         )
         thread = threading.Thread(target=worker.run, name=f"reader-{spec.name}", daemon=True)
         self.workers.append(worker)
@@ -631,8 +693,55 @@ class Listener:
                 continue
             self.sync(specs)
 
+    def _job_news(self, job_id: int, news: Stage | Outcome) -> None:
+        self.job_news.append((job_id, news))
+
+    def _flush_job_news(self) -> None:
+        assert self.jobs is not None
+        while self.job_news:
+            job_id, news = self.job_news[0]
+            if isinstance(news, Outcome):
+                self.jobs.finish(job_id, news)
+            else:
+                self.jobs.progress(job_id, news)
+            self.job_news.popleft()
+
+    def jobs_round(self) -> None:
+        """Write the jobs' news, pass cancels on, hand new jobs to idle connected readers."""
+        assert self.jobs is not None
+        with self._jobs_lock:
+            self._flush_job_news()
+            with self._sync_lock:
+                workers = list(self.workers)
+            active = {w.job.job.id: w.job for w in workers if w.job is not None}
+            if active:
+                for job_id in self.jobs.cancelled(sorted(active)):
+                    active[job_id].cancel.set()
+            # Not while a finger is on: the punch's finger is not the enrolment's first press.
+            idle = {
+                w.spec.name: w
+                for w in workers
+                if w.job is None and w.state == CONNECTED and not w.finger_down
+            }
+            if self.stop_event.is_set() or not idle:
+                return
+            for job in self.jobs.claim(sorted(idle)):
+                worker = idle.pop(job.device, None)
+                if worker is None:
+                    self._job_news(job.id, Outcome(Stage.ERROR, None, "reader busy"))
+                else:
+                    worker.job = ActiveJob(job)
+
+    def _jobs_loop(self) -> None:
+        while not self.stop_event.wait(self.settings.job_interval):
+            try:
+                self.jobs_round()
+            except Exception as exc:
+                # The database away: jobs wait, their news stays queued; ask again later.
+                log.debug("enrol jobs: %s", exc)
+
     def start(self) -> None:
-        """Start the storer, one thread per reader, and the reload thread."""
+        """Start the storer, one thread per reader, the reload and the jobs threads."""
         self.storer.start()
         with self._sync_lock:
             self.started = True
@@ -640,6 +749,8 @@ class Listener:
                 thread.start()
         if self.reload is not None:
             threading.Thread(target=self._reload_loop, name="reload", daemon=True).start()
+        if self.jobs is not None:
+            threading.Thread(target=self._jobs_loop, name="jobs", daemon=True).start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask every worker to stop and wait for them."""
@@ -650,6 +761,13 @@ class Listener:
             for thread in self.threads:
                 if thread.is_alive():
                     thread.join(timeout)
+        if self.jobs is not None and self.job_news:
+            # Jobs cut short by the stop end as cancelled, not running for ever.
+            try:
+                with self._jobs_lock:
+                    self._flush_job_news()
+            except Exception:
+                log.exception("could not record the end of %d enrol jobs", len(self.job_news))
         self.storer.stop()
 
     def run_until_signal(self) -> None:

@@ -214,6 +214,12 @@ SETTINGS: tuple[Setting, ...] = (
         "How often, in seconds, a running listener re-reads the device rows (added, edited "
         "and removed readers are picked up without a restart).",
     ),
+    Setting(
+        "DEVICE_JOB_SECONDS",
+        1.0,
+        "How often, in seconds, a running listener asks for enrolment jobs and passes "
+        "cancels on (`devices enroll` while the hall works).",
+    ),
 )
 
 

@@ -273,6 +273,37 @@ class DeviceTemplate(db.Model):
     staff: Mapped[Staff] = relationship()
 
 
+DEVICE_JOB_STATES = ("pending", "running", "done", "failed", "cancelled")
+
+
+class DeviceJob(db.Model):
+    """An enrol job for the running listener (issue 12): ``devices enroll`` writes it
+    ``pending``, the listener (the port's one owner) claims it (``running``), reports its
+    ``stage`` (press, lift, again; the clock screen words it) and ends it ``done`` with
+    the ``page`` it stored and mapped, ``failed`` (``stage`` says why) or ``cancelled``.
+    ``timeout`` is the seconds allowed for each press, and for a listener to claim it."""
+
+    __tablename__ = "device_jobs"
+    __table_args__ = (CheckConstraint(one_of("state", DEVICE_JOB_STATES), name="state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    kind: Mapped[str] = mapped_column(String(16), default="enroll")
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    stage: Mapped[str | None] = mapped_column(String(16))
+    page: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)
+    timeout: Mapped[float] = mapped_column(Float, default=30.0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    staff: Mapped[Staff] = relationship()
+    device: Mapped[Device] = relationship()
+
+
 class Terminal(db.Model):
     """A counter terminal (touch screen, evaluator pad) bound to a window; key stored hashed."""
 

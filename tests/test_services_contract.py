@@ -40,6 +40,9 @@ COMMITS_ALLOWED = {
     # The listener process's unit of work: each reader event is its own transaction, as
     # a request is the web's.
     ("readers.py", "DatabaseSink"),
+    # The listener's jobs thread: each claim and each outcome of an enrolment is its own
+    # transaction, so the clock screen sees the prompt while the job runs.
+    ("readers.py", "DatabaseJobs"),
 }
 
 

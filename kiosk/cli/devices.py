@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from devices import protocol as p
 from devices.client import ModuleClient
+from devices.enrol import PROMPTS, Stage
 from devices.journal import Journal
 from devices.listener import DeviceSpec, Listener, ListenerSettings
 from devices.protocol import Confirmation as C
@@ -26,9 +27,19 @@ from devices.transport import SerialTransport, Timeouts, TransportError
 from kiosk.cli.common import add_audited, audited_commit, fail, hall_or_exit
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_aware
-from kiosk.models import Device, DeviceTemplate, Hall, Punch, Staff, utcnow
+from kiosk.models import Device, DeviceJob, DeviceTemplate, Hall, Punch, Staff, utcnow
 from kiosk.models_devices import DeviceEvent
-from kiosk.services.readers import DatabaseSink, punches_today, spec_of
+from kiosk.services.readers import (
+    OPEN_STATES,
+    DatabaseJobs,
+    DatabaseSink,
+    cancel_job,
+    listener_alive,
+    new_enrol_job,
+    open_job,
+    punches_today,
+    spec_of,
+)
 
 devices_cli = AppGroup("devices", help="Fingerprint readers: add, map, enroll, listen, status.")
 
@@ -82,6 +93,7 @@ def listener_settings(app: Flask) -> ListenerSettings:
         backoff_max=float(cfg["DEVICE_BACKOFF_MAX"]),
         failures_before_reconnect=int(cfg["DEVICE_FAILURES_BEFORE_RECONNECT"]),
         status_interval=float(cfg["DEVICE_STATUS_INTERVAL"]),
+        job_interval=float(cfg["DEVICE_JOB_SECONDS"]),
     )
 
 
@@ -246,10 +258,25 @@ def _wait_finger(client: ModuleClient, present: bool, timeout: float, poll: floa
 @click.argument("name")
 @click.option("--staff", "staff_no", required=True, help="Staff number.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait per press.")
-def enroll_command(name: str, staff_no: str, timeout: float) -> None:
-    """Enrol a finger of a staff member on reader NAME: two presses, stored on a free page."""
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="With a running listener: hand the job over and return (see `devices jobs`).",
+)
+def enroll_command(name: str, staff_no: str, timeout: float, no_wait: bool) -> None:
+    """Enrol a finger of a staff member on reader NAME: two presses, stored on a free page.
+
+    While a listener polls NAME the job goes to it through the database (the port has one
+    owner; the clock screen tells the person what to do); otherwise the port is opened here.
+    """
     device = _get_device(name)
     staff = _get_staff(device, staff_no)
+    if not 1 <= timeout <= 600:
+        fail("--timeout must be 1..600 seconds")
+    if listener_alive(device, float(current_app.config["CLOCK_READER_STALE_SECONDS"])):
+        _enrol_through_listener(device, staff, timeout, no_wait)
+        return
+    click.echo(f"no running listener polls {name}: opening {device.port} here")
     poll = float(current_app.config["DEVICE_POLL_INTERVAL"])
     transport = SerialTransport(
         device.port,
@@ -309,6 +336,115 @@ def enroll_command(name: str, staff_no: str, timeout: float) -> None:
     click.echo(f"enrolled {staff.staff_no} on page {page}")
 
 
+def _say(stage: Stage) -> str:
+    zh, en = PROMPTS[stage]
+    return f"{zh} ({en})"
+
+
+def _enrol_through_listener(device: Device, staff: Staff, timeout: float, no_wait: bool) -> None:
+    """Leave a pending job for the listener and follow it until it ends (Ctrl-C cancels)."""
+    busy = open_job(device)
+    if busy is not None:
+        fail(
+            f'reader "{device.name}" has enrol job {busy.id} open already '
+            f"({busy.state}); wait for it or cancel it: `devices jobs --cancel {busy.id}`"
+        )
+    job = new_enrol_job(device, staff, timeout)
+    job_id, name, staff_no = job.id, device.name, staff.staff_no
+    db.session.commit()
+    click.echo(
+        f"enrol job {job_id} handed to the listener of {name}; "
+        f"the clock screen tells {staff.name} what to do"
+    )
+    if no_wait:
+        return
+    poll = max(0.05, float(current_app.config["DEVICE_POLL_INTERVAL"]) * 5)
+    said: str | None = None
+    changed = time.monotonic()
+    try:
+        while True:
+            db.session.expire_all()
+            row = db.session.get(DeviceJob, job_id)
+            assert row is not None
+            if row.state not in OPEN_STATES:
+                break
+            if row.stage != said:
+                said, changed = row.stage, time.monotonic()
+                if row.stage:
+                    click.echo(_say(Stage(row.stage)))
+            # The listener took no notice (it stopped, or lost the reader): give up cleanly.
+            limit = timeout + 5 if row.state == "pending" else 2 * timeout + 10
+            if time.monotonic() - changed > limit:
+                cancel_job(job_id, Stage.TIMEOUT, "no answer from the listener")
+                db.session.commit()
+                fail(f"enrol job {job_id}: no answer from the listener; cancelled")
+            db.session.remove()
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        db.session.rollback()
+        cancel_job(job_id)
+        db.session.commit()
+        fail(f"enrol job {job_id} cancelled")
+    stage = Stage(row.stage) if row.stage else Stage.ERROR
+    if row.state == "done":
+        click.echo(_say(Stage.DONE))
+        click.echo(f"enrolled {staff_no} on page {row.page}")
+        return
+    if stage == Stage.DUPLICATE:
+        mapped = db.session.scalar(
+            select(DeviceTemplate).where(
+                DeviceTemplate.device_id == row.device_id, DeviceTemplate.page == row.page
+            )
+        )
+        owner = db.session.get(Staff, mapped.staff_id) if mapped else None
+        who = f"mapped to {owner.staff_no}" if owner else "not mapped to anyone"
+        fail(f"this finger is already enrolled on page {row.page} ({who}); nothing changed")
+    fail(f"enrol job {job_id} {row.state}: {_say(stage)}; {row.detail or ''}; nothing changed")
+
+
+@devices_cli.command("jobs")
+@click.option("--cancel", "cancel_id", type=int, help="Cancel this pending or running job.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def jobs_command(cancel_id: int | None, fmt: str) -> None:
+    """The enrol jobs: open ones and the last 20 (or cancel one with --cancel ID)."""
+    if cancel_id is not None:
+        job = db.session.get(DeviceJob, cancel_id)
+        if job is None:
+            fail(f"no enrol job {cancel_id}")
+        if not cancel_job(cancel_id):
+            fail(f"enrol job {cancel_id} is {job.state} already; nothing changed")
+        db.session.commit()
+        click.echo(f"cancelled enrol job {cancel_id}")
+        return
+    rows = []
+    for job in db.session.scalars(select(DeviceJob).order_by(DeviceJob.id.desc()).limit(20)):
+        rows.append(
+            {
+                "id": job.id,
+                "device": job.device.name,
+                "staff_no": job.staff.staff_no,
+                "state": job.state,
+                "stage": job.stage,
+                "page": job.page,
+                "detail": job.detail,
+                "created_at": job.created_at.isoformat(timespec="seconds") + "Z",
+            }
+        )
+    rows.reverse()
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no enrol jobs")
+    for r in rows:
+        click.echo(
+            f"{r['id']}: {r['device']} {r['staff_no']} {r['state']}"
+            + (f" ({r['stage']})" if r["stage"] else "")
+            + (f" page {r['page']}" if r["page"] is not None else "")
+            + (f"; {r['detail']}" if r["detail"] else "")
+        )
+
+
 @devices_cli.command("listen")
 @click.argument("names", nargs=-1)
 def listen_command(names: tuple[str, ...]) -> None:
@@ -351,6 +487,7 @@ def listen_command(names: tuple[str, ...]) -> None:
         status_path(app),
         reload=reload,
         reload_interval=float(app.config["DEVICE_RELOAD_SECONDS"]),
+        jobs=DatabaseJobs(app),
     )
     click.echo(f"listening on {', '.join(s.name for s in specs)}; stop with Ctrl-C", err=True)
     listener.run_until_signal()

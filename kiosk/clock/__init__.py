@@ -28,7 +28,7 @@ from devices.held import held
 from kiosk import models
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
-from kiosk.models import Device, Hall, Staff
+from kiosk.models import Device, DeviceJob, Hall, Staff
 from kiosk.models_devices import DeviceEvent
 from kiosk.rules.attendance import SlotStatus, classify_punch
 from kiosk.rules.calendar import is_workday, schedule_for
@@ -186,6 +186,60 @@ def readers_of(halls: list[Hall], now: dt.datetime | None = None) -> list[dict[s
     return answer
 
 
+ENROL_SHOWN_SECONDS = 8.0  # how long the end of an enrolment stays on the screen
+
+
+def enrol_prompt(stage: str | None) -> str:
+    """What the person at the reader is told at an enrolment stage."""
+    prompts = {
+        "press": _("请按压手指"),
+        "lift": _("请抬起手指"),
+        "again": _("请再按一次"),
+        "done": _("录入成功"),
+        "duplicate": _("该指纹已录入"),
+        "mismatch": _("两次按压不是同一手指，录入失败"),
+        "full": _("指纹库已满，录入失败"),
+        "timeout": _("录入超时，已取消"),
+        "cancelled": _("录入已取消"),
+    }
+    return prompts.get(stage or "press", _("录入失败，请联系值班人员"))
+
+
+def enrolment_of(halls: list[Hall], now: dt.datetime | None = None) -> dict[str, Any] | None:
+    """The enrolment the screen shows (issue 12): a running job on a reader of ``halls``,
+    or one that ended in the last few seconds (so the person reads how it ended)."""
+    if not halls:
+        return None
+    now = now or models.utcnow()
+    shown_since = now - dt.timedelta(seconds=ENROL_SHOWN_SECONDS)
+    row = db.session.execute(
+        select(DeviceJob, Device.name, Staff.name)
+        .join(Device, Device.id == DeviceJob.device_id)
+        .join(Staff, Staff.id == DeviceJob.staff_id)
+        .where(
+            Device.hall_id.in_([h.id for h in halls]),
+            or_(
+                DeviceJob.state == "running",
+                and_(DeviceJob.finished_at >= shown_since, DeviceJob.started_at.is_not(None)),
+            ),
+        )
+        .order_by(DeviceJob.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    job, device, name = row
+    return {
+        "id": job.id,
+        "device": device,
+        "name": name,
+        "stage": job.stage,
+        "prompt": enrol_prompt(job.stage),
+        "state": job.state,
+        "final": job.state != "running",
+    }
+
+
 def latest_id() -> int:
     """The id of the newest event (0 when none)."""
     return int(db.session.scalar(select(func.max(DeviceEvent.id))) or 0)
@@ -218,6 +272,7 @@ def _feed(after: int, halls: list[Hall]) -> dict[str, Any]:
         "cursor": max([after, *(item["id"] for item, at in rows if at <= settled)]),
         "readers": readers,
         "readers_ok": bool(readers) and all(r["ok"] for r in readers),
+        "enrolment": enrolment_of(halls, now),
     }
 
 

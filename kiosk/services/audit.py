@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from kiosk.models import AuditEntry
 
@@ -22,7 +22,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def record(
-    session: Session,
+    session: Session | scoped_session[Any],
     *,
     action: str,
     object_type: str,

@@ -14,14 +14,16 @@ import logging
 import threading
 
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from devices.enrol import EnrolJob, Outcome, Stage
 from devices.listener import DeviceSpec, Match, Status, pause_point
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, local_day_bounds
-from kiosk.models import Device, DeviceTemplate, Hall, Punch
+from kiosk.models import Device, DeviceJob, DeviceTemplate, Hall, Punch, Staff, utcnow
 from kiosk.models_devices import DeviceEvent
+from kiosk.services import audit
 
 log = logging.getLogger(__name__)
 
@@ -177,3 +179,194 @@ def punches_today(device: Device, now: dt.datetime | None = None) -> int:
         )
     )
     return int(count or 0)
+
+
+# Stages that end a job, and the state the job then has.
+FINAL_STATES = {Stage.DONE: "done", Stage.CANCELLED: "cancelled"}
+OPEN_STATES = ("pending", "running")
+
+
+class DatabaseJobs:
+    """Implements ``devices.enrol.Jobs`` on the ``device_jobs`` table (the listener side).
+
+    Each call is its own short transaction; it commits (the listener has no request).
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self._first = True
+
+    def claim(self, devices: list[str]) -> list[EnrolJob]:
+        """The oldest pending job of each reader, marked running; stale jobs ended first."""
+        now = utcnow()
+        with self.lock, self.app.app_context():
+            rows = db.session.execute(
+                select(DeviceJob, Device.name)
+                .join(Device, Device.id == DeviceJob.device_id)
+                .where(Device.name.in_(devices), DeviceJob.state.in_(OPEN_STATES))
+                .order_by(DeviceJob.id)
+            ).all()
+            if not rows:
+                # The usual answer, once a second: no write, no commit (idle CPU).
+                self._first = False
+                db.session.remove()
+                return []
+            claimed: list[EnrolJob] = []
+            busy: set[str] = set()
+            for job, name in rows:
+                if job.state == "running":
+                    if self._first:
+                        # Left running by a listener that died: nobody runs it any more.
+                        self._end(job, "failed", Stage.ERROR, None, "the listener restarted")
+                    else:
+                        busy.add(name)
+                    continue
+                if (now - job.created_at).total_seconds() > job.timeout:
+                    self._end(job, "failed", Stage.TIMEOUT, None, "no listener took the job")
+                    continue
+                if name in busy:
+                    continue
+                # Claimed only if still pending (the command may have cancelled it).
+                taken = db.session.execute(
+                    update(DeviceJob)
+                    .where(DeviceJob.id == job.id, DeviceJob.state == "pending")
+                    .values(
+                        state="running", stage=Stage.PRESS.value, started_at=now, updated_at=now
+                    )
+                    .execution_options(synchronize_session=False)
+                ).rowcount  # type: ignore[attr-defined]
+                if not taken:
+                    continue
+                busy.add(name)
+                pages = db.session.scalars(
+                    select(DeviceTemplate.page).where(DeviceTemplate.device_id == job.device_id)
+                )
+                staff = db.session.get(Staff, job.staff_id)
+                claimed.append(
+                    EnrolJob(
+                        job.id,
+                        name,
+                        staff.staff_no if staff else str(job.staff_id),
+                        job.timeout,
+                        frozenset(pages),
+                    )
+                )
+            db.session.commit()
+            self._first = False
+            db.session.remove()
+            return claimed
+
+    def progress(self, job_id: int, stage: Stage) -> None:
+        """Record the stage of a running job."""
+        with self.lock, self.app.app_context():
+            db.session.execute(
+                update(DeviceJob)
+                .where(DeviceJob.id == job_id, DeviceJob.state == "running")
+                .values(stage=stage.value, updated_at=utcnow())
+            )
+            db.session.commit()
+            db.session.remove()
+
+    def cancelled(self, job_ids: list[int]) -> set[int]:
+        """Which of these jobs were cancelled."""
+        with self.lock, self.app.app_context():
+            found = set(
+                db.session.scalars(
+                    select(DeviceJob.id).where(
+                        DeviceJob.id.in_(job_ids), DeviceJob.state == "cancelled"
+                    )
+                )
+            )
+            db.session.remove()
+            return found
+
+    def finish(self, job_id: int, outcome: Outcome) -> None:
+        """End the job; for ``done`` map the stored page to the staff member, audited."""
+        with self.lock, self.app.app_context():
+            job = db.session.get(DeviceJob, job_id)
+            if job is None:
+                return
+            state = FINAL_STATES.get(outcome.stage, "failed")
+            stage = outcome.stage
+            if job.state == "cancelled" and state != "done":
+                # Cancelled meanwhile: keep what the command said (cancelled, or timeout).
+                state, stage = "cancelled", Stage(job.stage or Stage.CANCELLED)
+            if state == "done":
+                assert outcome.page is not None
+                device = db.session.get(Device, job.device_id)
+                staff = db.session.get(Staff, job.staff_id)
+                assert device is not None and staff is not None
+                db.session.add(
+                    DeviceTemplate(device_id=device.id, page=outcome.page, staff_id=staff.id)
+                )
+                audit.record(
+                    db.session,
+                    action="device.enroll",
+                    object_type="device",
+                    object_id=device.id,
+                    user_id=None,
+                    hall_id=device.hall_id,
+                    after={"page": outcome.page, "staff_no": staff.staff_no, "job": job.id},
+                )
+            self._end(job, state, stage, outcome.page, outcome.detail or job.detail or "")
+            db.session.commit()
+            db.session.remove()
+
+    @staticmethod
+    def _end(job: DeviceJob, state: str, stage: Stage, page: int | None, detail: str) -> None:
+        now = utcnow()
+        job.state = state
+        job.stage = stage.value
+        job.page = page
+        job.detail = detail or None
+        job.updated_at = now
+        job.finished_at = now
+
+
+def listener_alive(device: Device, stale_seconds: float, now: dt.datetime | None = None) -> bool:
+    """Whether a running listener polls ``device``: its row was reported connected within
+    ``stale_seconds`` (the listener's heartbeat, every ``DEVICE_STATUS_INTERVAL``)."""
+    if device.state != "connected" or device.last_seen is None:
+        return False
+    now = now or utcnow()
+    return (now - device.last_seen).total_seconds() <= stale_seconds
+
+
+def open_job(device: Device) -> DeviceJob | None:
+    """The pending or running job of ``device``, if any."""
+    return db.session.scalar(
+        select(DeviceJob)
+        .where(DeviceJob.device_id == device.id, DeviceJob.state.in_(OPEN_STATES))
+        .order_by(DeviceJob.id)
+    )
+
+
+def new_enrol_job(device: Device, staff: Staff, timeout: float) -> DeviceJob:
+    """Add a pending enrol job to the session (the command commits)."""
+    job = DeviceJob(device_id=device.id, staff_id=staff.id, kind="enroll", timeout=timeout)
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def cancel_job(job_id: int, stage: Stage = Stage.CANCELLED, detail: str = "") -> bool:
+    """Mark an open job cancelled; False when it was over already. A running job is
+    stopped by the listener at its next look (``job_interval``), which then sets its
+    ``finished_at``: until then the clock screen still shows it. The command commits."""
+    now = utcnow()
+    done = 0
+    for state, finished in (("pending", now), ("running", None)):
+        done += db.session.execute(
+            update(DeviceJob)
+            .where(DeviceJob.id == job_id, DeviceJob.state == state)
+            .values(
+                state="cancelled",
+                stage=stage.value,
+                detail=detail or None,
+                updated_at=now,
+                finished_at=finished,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+    return bool(done)

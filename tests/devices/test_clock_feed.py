@@ -175,7 +175,13 @@ def test_the_feed_carries_the_readers_state(
 
 def test_a_hall_without_a_reader_is_not_ok(hall: Flask, client: FlaskClient) -> None:
     answer = client.get("/clock/events").get_json()
-    assert answer == {"events": [], "cursor": 0, "readers": [], "readers_ok": False}
+    assert answer == {
+        "events": [],
+        "cursor": 0,
+        "readers": [],
+        "readers_ok": False,
+        "enrolment": None,
+    }
     assert "本大厅未登记指纹机" in client.get("/clock").get_data(as_text=True)
 
 

@@ -13,11 +13,18 @@ it holds up better than wall-clock rates on a machine busy with other work. Targ
 service reaches at least 0.7 of the reference (the exit status is 1 when it does not).
 The service's pool holds one connection per waitress thread (``pool_size``), as a
 deployment with 16 threads would configure it.
+
+``--db postgresql`` runs both on a database of their own on the PostgreSQL server at
+``BENCH_PG`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432``, created and dropped
+here); the reference then inserts with psycopg, one connection per thread.
+``--processes N`` starts N waitress processes of each, on ports of their own (a
+province's hall runs them behind one reverse proxy); the clients take them in turn.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -28,12 +35,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 THREADS = 16
 TARGET = 0.7
+PG_SERVER = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 HALL_TOML = """
 [hall]
@@ -76,27 +85,78 @@ def _serve(app: Any, port_file: Path) -> None:
     server.run()
 
 
+def _database_uri(workdir: Path) -> str:
+    """The service's database: ``BENCH_DB_URI`` when set (PostgreSQL), else a SQLite file."""
+    return os.environ.get("BENCH_DB_URI") or f"sqlite:///{workdir / 'kiosk.sqlite'}"
+
+
 def _kiosk_app(workdir: Path) -> Any:
     sys.path.insert(0, str(ROOT))
     from kiosk import create_app
 
+    # One secret for every process of the service, as instance/secret_key gives a hall.
+    secret = workdir / "secret"
+    if not secret.exists():
+        secret.write_text(os.urandom(32).hex())
     return create_app(
         {
-            "SECRET_KEY": os.urandom(32).hex(),
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'kiosk.sqlite'}",
+            "SECRET_KEY": secret.read_text(),
+            "SQLALCHEMY_DATABASE_URI": _database_uri(workdir),
             "RATING_RATE_LIMIT": "0",  # measure the endpoint, not the limiter's refusals
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS, "max_overflow": 4},
         }
     )
 
 
-def serve_kiosk(workdir: Path) -> None:
+def serve_kiosk(workdir: Path, number: int) -> None:
     """Run the service on the prepared database."""
-    _serve(_kiosk_app(workdir), workdir / "kiosk.port")
+    _serve(_kiosk_app(workdir), workdir / f"kiosk-{number}.port")
 
 
-def serve_reference(workdir: Path) -> None:
-    """Run the minimal Flask + sqlite3 endpoint: parse JSON, insert one row, answer 201."""
+def serve_reference(workdir: Path, number: int) -> None:
+    """Run the minimal Flask endpoint: parse JSON, insert one row, answer 201."""
+    if os.environ.get("BENCH_DB_URI"):
+        _serve(
+            _reference_postgresql(os.environ["BENCH_DB_URI"]), workdir / f"reference-{number}.port"
+        )
+    else:
+        _serve(_reference_sqlite(workdir), workdir / f"reference-{number}.port")
+
+
+def _reference_postgresql(uri: str) -> Any:
+    """The reference on PostgreSQL: psycopg, one connection per thread, INSERT ... RETURNING."""
+    import psycopg
+    from flask import Flask, jsonify, request
+
+    dsn = uri.replace("postgresql+psycopg://", "postgresql://")
+    local = threading.local()
+
+    def connection() -> Any:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = psycopg.connect(dsn)
+        return conn
+
+    app = Flask("reference")
+
+    @app.post("/ratings")
+    def rate() -> Any:
+        body = request.get_json()
+        conn = connection()
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO reference_ratings (token, level) VALUES (%s, %s) RETURNING id",
+                (body["token"], body["level"]),
+            )
+            (rating_id,) = cursor.fetchone()
+        conn.commit()
+        return jsonify(rating_id=rating_id), 201
+
+    return app
+
+
+def _reference_sqlite(workdir: Path) -> Any:
+    """The reference on SQLite: sqlite3, one connection per thread."""
     from flask import Flask, jsonify, request
 
     path = workdir / "reference.sqlite"
@@ -129,7 +189,7 @@ def serve_reference(workdir: Path) -> None:
         conn.commit()
         return jsonify(rating_id=cursor.lastrowid), 201
 
-    _serve(app, workdir / "reference.port")
+    return app
 
 
 # --- preparing the service's database -----------------------------------------------------
@@ -195,12 +255,12 @@ def prepare_kiosk(workdir: Path, sessions: int) -> tuple[str, list[str]]:
 # --- the clients ---------------------------------------------------------------------------
 
 
-def start(kind: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start(kind: str, workdir: Path, number: int = 1) -> tuple[subprocess.Popen[bytes], int]:
     """Start one server process; returns it and its port."""
-    port_file = workdir / f"{kind}.port"
+    port_file = workdir / f"{kind}-{number}.port"
     port_file.unlink(missing_ok=True)
     process = subprocess.Popen(
-        [sys.executable, __file__, f"serve-{kind}", str(workdir)],
+        [sys.executable, __file__, f"serve-{kind}", str(workdir), str(number)],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
@@ -213,12 +273,15 @@ def start(kind: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     return process, int(port_file.read_text())
 
 
-def run_clients(port: int, path: str, bodies: list[list[bytes]], headers: dict[str, str]) -> float:
-    """Send each client's bodies over its own connection; returns requests per second."""
+def run_clients(
+    ports: list[int], path: str, bodies: list[list[bytes]], headers: dict[str, str]
+) -> float:
+    """Send each client's bodies over its own connection (to the ports in turn); returns
+    requests per second."""
     errors: list[str] = []
     barrier = threading.Barrier(len(bodies) + 1)
 
-    def client(batch: list[bytes]) -> None:
+    def client(batch: list[bytes], port: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         barrier.wait()
         try:
@@ -231,7 +294,10 @@ def run_clients(port: int, path: str, bodies: list[list[bytes]], headers: dict[s
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=client, args=(batch,)) for batch in bodies]
+    threads = [
+        threading.Thread(target=client, args=(batch, ports[i % len(ports)]))
+        for i, batch in enumerate(bodies)
+    ]
     for thread in threads:
         thread.start()
     barrier.wait()
@@ -250,20 +316,60 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@contextlib.contextmanager
+def benchmark_database(kind: str) -> Iterator[str | None]:
+    """A PostgreSQL database of the benchmark's own (created, then dropped), or None."""
+    if kind == "sqlite":
+        yield None
+        return
+    from sqlalchemy import create_engine, text
+
+    name = f"rating_bench_{os.getpid()}"
+    server = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    uri = f"{PG_SERVER}/{name}"
+    try:
+        engine = create_engine(uri)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "CREATE TABLE reference_ratings "
+                    "(id SERIAL PRIMARY KEY, token TEXT, level INTEGER)"
+                )
+            )
+        engine.dispose()
+        yield uri
+    finally:
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=250, help="per client and round")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--processes", type=int, default=1, help="waitress processes of each")
     args = parser.parse_args()
     per_round = args.clients * args.requests
     warmup = args.clients * 10
 
-    with tempfile.TemporaryDirectory(prefix="rating-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="rating-bench-") as tmp,
+        benchmark_database(args.db) as uri,
+    ):
+        if uri:
+            os.environ["BENCH_DB_URI"] = uri
         workdir = Path(tmp)
         key, tokens = prepare_kiosk(workdir, warmup + per_round * args.rounds)
-        kiosk, kiosk_port = start("kiosk", workdir)
-        reference, reference_port = start("reference", workdir)
+        servers = {
+            kind: [start(kind, workdir, n) for n in range(1, args.processes + 1)]
+            for kind in ("kiosk", "reference")
+        }
         try:
             kiosk_headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
             plain = {"Content-Type": "application/json"}
@@ -274,14 +380,16 @@ def main() -> None:
 
             def measure(kind: str, batch: list[str]) -> tuple[float, float]:
                 """Requests per second, and server CPU milliseconds per request."""
-                process, port, path, headers = (
-                    (kiosk, kiosk_port, "/api/v1/ratings", kiosk_headers)
+                started, path, headers = (
+                    (servers["kiosk"], "/api/v1/ratings", kiosk_headers)
                     if kind == "service"
-                    else (reference, reference_port, "/ratings", plain)
+                    else (servers["reference"], "/ratings", plain)
                 )
-                before = cpu_seconds(process.pid)
-                rate = run_clients(port, path, bodies(batch), headers)
-                return rate, (cpu_seconds(process.pid) - before) * 1000 / len(batch)
+                pids = [process.pid for process, _port in started]
+                before = sum(cpu_seconds(pid) for pid in pids)
+                rate = run_clients([port for _p, port in started], path, bodies(batch), headers)
+                used = sum(cpu_seconds(pid) for pid in pids) - before
+                return rate, used * 1000 / len(batch)
 
             # Warm both up (connections, caches, the first compiled statements).
             measure("service", tokens[:warmup])
@@ -302,7 +410,7 @@ def main() -> None:
                     f"ratio {s_rate / r_rate:.2f}"
                 )
         finally:
-            for process in (kiosk, reference):
+            for process, _port in servers["kiosk"] + servers["reference"]:
                 process.terminate()
                 process.wait(timeout=10)
 
@@ -315,9 +423,11 @@ def main() -> None:
     cpu_ratio = statistics.median(c for _r, c in results["reference"]) / statistics.median(
         c for _r, c in results["service"]
     )
+    driver = "sqlite3" if args.db == "sqlite" else "psycopg"
     print(
-        f"POST /api/v1/ratings: best {best_service:.1f} req/s; reference Flask + sqlite3 "
-        f"insert: best {best_reference:.1f} req/s; ratio of the rounds: median {median:.2f} "
+        f"POST /api/v1/ratings on {args.db}, {args.processes} process(es): best "
+        f"{best_service:.1f} req/s; reference Flask + {driver} insert: best "
+        f"{best_reference:.1f} req/s; ratio of the rounds: median {median:.2f} "
         f"(range {ratios[0]:.2f}-{ratios[-1]:.2f}), target >= {TARGET}; server CPU per "
         f"request, reference / service: {cpu_ratio:.2f}. {args.clients} clients, waitress "
         f"threads={THREADS}, {per_round} requests per round, {os.cpu_count()} CPUs"
@@ -327,9 +437,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "serve-kiosk":
-        serve_kiosk(Path(sys.argv[2]))
-    elif len(sys.argv) == 3 and sys.argv[1] == "serve-reference":
-        serve_reference(Path(sys.argv[2]))
+    if len(sys.argv) == 4 and sys.argv[1] == "serve-kiosk":
+        serve_kiosk(Path(sys.argv[2]), int(sys.argv[3]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "serve-reference":
+        serve_reference(Path(sys.argv[2]), int(sys.argv[3]))
     else:
         main()

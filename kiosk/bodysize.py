@@ -41,23 +41,28 @@ def allow_body(limit: int | str) -> Callable[[F], F]:
     return mark
 
 
-def _view_limit() -> int | None:
+def _view_limit(app: Flask, endpoint: str | None) -> int | None:
     """The view's own limit, if it has one (``None``: ``MAX_CONTENT_LENGTH`` applies)."""
-    view = current_app.view_functions.get(request.endpoint or "")
+    view = app.view_functions.get(endpoint or "")
     own = getattr(view, _MARK, None)
     if isinstance(own, str):
-        own = current_app.config[own]
+        own = app.config[own]
     return None if own is None else int(own)
 
 
 def refuse_oversized_body() -> None:
     """Before every request: refuse a declared body over the limit without reading it."""
-    own = _view_limit()
+    # The proxies resolved once: this runs before every request, the rating POST included.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    own = _view_limit(app, req.endpoint)
     if own is not None:
         # The view's limit also governs Werkzeug's own reads (form parsing, get_data).
-        request.max_content_length = own
-    limit = request.max_content_length
-    length = request.content_length
+        req.max_content_length = own
+        limit: int | None = own
+    else:
+        limit = app.config["MAX_CONTENT_LENGTH"]
+    length = req.content_length
     if limit is not None and length is not None and length > limit:
         raise RequestEntityTooLarge()
 

@@ -18,7 +18,7 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from kiosk.localtime import hall_zone, to_aware, to_local
 from kiosk.models import Hall, Rating, ServiceSession, Staff, Terminal, Window, utcnow
 from kiosk.rules.settings import rating_reasons
+from kiosk.services.driversql import Prepared, insert_all_columns
 from kiosk.services.errors import RatingRefused
 from kiosk.services.rulefile import rules_in_force
 
@@ -390,7 +391,8 @@ def _session_select(where: Any) -> Any:
 _SESSION_BY_TOKEN_HASH = _session_select(_SESSIONS.c.token_hash == bindparam("token_hash"))
 _SESSION_BY_PUBLIC_ID = _session_select(_SESSIONS.c.public_id == bindparam("public_id"))
 _RATING_OF_SESSION = select(_RATINGS.c.id).where(_RATINGS.c.session_id == bindparam("session_id"))
-_INSERT_RATING = _RATINGS.insert()
+# The hot path's insert, at the driver level (every column bound, scalar defaults filled).
+_INSERT_RATING = Prepared(insert_all_columns(_RATINGS.insert()))
 
 
 def _rating_context_select() -> Any:
@@ -439,7 +441,7 @@ def _rating_context_select() -> Any:
     )
 
 
-_RATING_CONTEXT = _rating_context_select()
+_RATING_CONTEXT = Prepared(_rating_context_select())
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,17 +462,17 @@ def load_rating_context(
     in the misuse window before ``now`` (None when there is none that recent).
     """
     since = (now or utcnow()) - misuse_window()
-    row = conn.execute(
-        _RATING_CONTEXT, {"token_hash": token_hash(token), "key_id": key_id, "since": since}
-    ).first()
+    row = _RATING_CONTEXT.on(conn).first(
+        conn, {"token_hash": token_hash(token), "key_id": key_id, "since": since}
+    )
     if row is None:
         return None
     terminal = None
-    if row.t_id is not None:
+    if row["t_id"] is not None:
         terminal = TerminalIdentity(
-            row.t_id, row.t_hall_id, row.t_window_id, row.t_name, key_id or ""
+            row["t_id"], row["t_hall_id"], row["t_window_id"], row["t_name"], key_id or ""
         )
-    return RatingContext(_info(row), terminal, row.t_key_hash)
+    return RatingContext(_info_of(row), terminal, row["t_key_hash"])
 
 
 _OPTIONAL_INFO_FIELDS = ("settings", "last_terminal_rating")
@@ -479,7 +481,10 @@ _HALL_SETTINGS = select(_HALLS.c.settings).where(_HALLS.c.id == bindparam("hall_
 
 
 def _info(row: Any) -> SessionInfo:
-    mapping = row._mapping
+    return _info_of(row._mapping)
+
+
+def _info_of(mapping: Mapping[str, Any]) -> SessionInfo:
     values = {name: mapping[name] for name in _INFO_FIELDS}
     values["rated"] = bool(values["rated"])
     for name in _OPTIONAL_INFO_FIELDS:
@@ -709,8 +714,8 @@ def _submit(  # noqa: C901
     for _attempt in range(_INSERT_ATTEMPTS):
         rating_id = new_rating_id(info.hall_code, local_day)
         try:
-            conn.execute(_INSERT_RATING, {"rating_id": rating_id, **values})
-        except IntegrityError:
+            _INSERT_RATING.on(conn).execute(conn, {"rating_id": rating_id, **values})
+        except (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError):
             # The failed insert ends the transaction (PostgreSQL refuses any statement after
             # it), which held only this post's reads: start a new one.
             conn.rollback()

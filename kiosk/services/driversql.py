@@ -1,0 +1,138 @@
+"""Core statements run at the driver level: the rating POST's select and insert (issue 17).
+
+SQLAlchemy's execution of a compiled statement (cache look-up, execution context, result
+object) costs as much CPU as the rest of the rating POST's own work. On this one path
+the statements are still written once, as Core statements in
+:mod:`kiosk.services.ratings`; :func:`prepare` compiles each for the connection's dialect
+once (SQL text, parameter order, the types' bind and result processors, all through the
+public ``TypeEngine`` API) and :meth:`DriverStatement.run` hands the SQL straight to the
+DBAPI cursor of the engine's connection. The connection's transaction stays
+SQLAlchemy's: :func:`run` begins it, so the caller's ``commit`` or ``rollback`` applies.
+``tests/ratings/test_driversql.py`` runs them on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Insert, Select, bindparam
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
+from sqlalchemy.engine import Dialect
+
+Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DriverStatement:
+    """One statement compiled for one dialect, ready for the DBAPI cursor."""
+
+    sql: str
+    # Positional paramstyles (SQLite's ``?``): the bind names in order; None when named.
+    order: tuple[str, ...] | None
+    # Every bind of the statement with its value when the statement fixes one (a LIMIT).
+    fixed: Mapping[str, Any]
+    binds: Mapping[str, Processor]
+    keys: tuple[str, ...]
+    results: tuple[Processor | None, ...]
+
+    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        """The DBAPI parameters of ``values`` (the statement's bind names), processed."""
+        merged = {**self.fixed, **values}
+        for name, process in self.binds.items():
+            merged[name] = process(merged[name])
+        if self.order is None:
+            return merged
+        return tuple(merged[name] for name in self.order)
+
+    def run(self, conn: Connection, values: Mapping[str, Any]) -> Any:
+        """Execute with ``values`` in ``conn``'s transaction; the open DBAPI cursor."""
+        if not conn.in_transaction():
+            # SQLAlchemy's own transaction, so that the caller's commit reaches the driver.
+            conn.begin()
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(self.sql, self.parameters(values))
+        return cursor
+
+    def first(self, conn: Connection, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The first row as a dict of the selected columns' keys, or None."""
+        cursor = self.run(conn, values)
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return {
+            key: value if process is None else process(value)
+            for key, value, process in zip(self.keys, row, self.results, strict=True)
+        }
+
+    def execute(self, conn: Connection, values: Mapping[str, Any]) -> None:
+        """Execute a statement that returns no rows."""
+        self.run(conn, values).close()
+
+
+def _compile(statement: Select[Any] | Insert, dialect: Dialect) -> DriverStatement:
+    compiled = statement.compile(dialect=dialect)
+    binds: dict[str, Processor] = {}
+    fixed: dict[str, Any] = {}
+    for name, bind in compiled.binds.items():
+        if not bind.required and bind.callable is None:
+            fixed[name] = bind.value
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            binds[name] = process
+    keys: list[str] = []
+    results: list[Processor | None] = []
+    if isinstance(statement, Select):
+        for column in statement.selected_columns:
+            keys.append(str(column.key))
+            column_type = column.type.dialect_impl(dialect)
+            results.append(column_type.result_processor(dialect, None))
+    order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+    if compiled.positional and order is None:
+        order = ()
+    return DriverStatement(compiled.string, order, fixed, binds, tuple(keys), tuple(results))
+
+
+def insert_all_columns(statement: Insert) -> Insert:
+    """``statement`` with a bind for every column but the primary key and the scalar
+    defaults filled in: the driver has no ORM or Core default to apply on its own.
+
+    Refuses a column whose default is a Python function (it would run per row, which a
+    prepared insert cannot do): the hot path's table must not grow one unnoticed.
+    """
+    table = statement.table
+    values: dict[str, Any] = {}
+    for column in table.columns:
+        if column.primary_key:
+            continue
+        default = column.default
+        if default is None:
+            values[column.key] = bindparam(column.key, value=None)
+        elif isinstance(default, ScalarElementColumnDefault):
+            values[column.key] = bindparam(column.key, value=default.arg)
+        else:
+            raise ValueError(f"{column} has a Python default: not for a driver-level insert")
+    return statement.values(values)
+
+
+class Prepared:
+    """A Core statement with its driver-level form per dialect, compiled on first use."""
+
+    def __init__(self, statement: Select[Any] | Insert) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, DriverStatement] = {}
+        self._lock = threading.Lock()
+
+    def on(self, conn: Connection) -> DriverStatement:
+        """The statement for ``conn``'s dialect."""
+        name = f"{conn.dialect.name}+{conn.dialect.driver}"
+        prepared = self._by_dialect.get(name)
+        if prepared is None:
+            with self._lock:
+                prepared = self._by_dialect.setdefault(name, _compile(self.statement, conn.dialect))
+        return prepared

@@ -115,6 +115,18 @@ class WorkOrder:
     appeal: Appeal | None = None
 
     @property
+    def callback_due_day(self) -> dt.date | None:
+        """The last day (to its 24:00) of the first callback's term."""
+        return None if self.callback_due is None else self.callback_due.date() - dt.timedelta(1)
+
+    @property
+    def appeal_deadline_day(self) -> dt.date | None:
+        """The last day (to its 24:00) of the unit's appeal window."""
+        if self.appeal_deadline is None:
+            return None
+        return self.appeal_deadline.date() - dt.timedelta(days=1)
+
+    @property
     def first_callback_at(self) -> dt.datetime | None:
         """When the citizen was first called back (any outcome); None before then."""
         return min((c.called_at for c in self.callbacks), default=None)

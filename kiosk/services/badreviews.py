@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiosk.localtime import hall_zone, local_day_bounds
+from kiosk.localtime import hall_zone, local_day_bounds, to_local
 from kiosk.models import Hall, Rating, ServiceSession, Unit
 from kiosk.rules.badreview import (
     DEFAULT_RATING_LEVEL,
@@ -26,7 +26,7 @@ from kiosk.rules.calendar import Period
 from kiosk.rules.settings import default_after_days
 from kiosk.services import audit
 from kiosk.services.errors import WorkOrderError
-from kiosk.services.workorders import load_orders
+from kiosk.services.workorders import WorkOrder, load_orders
 
 NO_UNIT = ""
 
@@ -40,9 +40,52 @@ class LoopReport:
     hall: LoopFigures
 
 
-def loop_report(session: Session, hall: Hall, period_code: str, now: dt.datetime) -> LoopReport:
-    """The loop figures of ``period_code`` (``YYYY-Bn``) as they stand at ``now`` (naive UTC).
+def _facts_as_of(order: WorkOrder, as_of: dt.datetime | None) -> LoopFacts:
+    """The order as it stood at ``as_of`` (naive hall-local; None: as it stands now).
 
+    A step recorded later had not happened yet: a later callback is left out, a later
+    rectification is still open, a later verdict or appeal decision not yet given.
+    """
+    upheld = order.review == "upheld"
+    appeal = None if order.appeal is None else order.appeal.status
+    calls = [c.called_at for c in order.callbacks]
+    rectified = order.rectified_at
+    if as_of is not None:
+        calls = [c for c in calls if c <= as_of]
+        if rectified is not None and rectified > as_of:
+            rectified = None
+        decided = None if order.appeal is None else order.appeal.decided_at
+        if order.appeal is not None and order.appeal.filed_at > as_of:
+            appeal = None
+        elif decided is not None and decided > as_of:
+            appeal = "pending"
+        if appeal in (None, "pending") and order.appeal is not None:
+            # An appeal approved after as_of: the review was still upheld then.
+            upheld = upheld or order.appeal.decision == "approved"
+        if order.reviewed_at is not None and order.reviewed_at > as_of:
+            upheld = False
+    return LoopFacts(
+        unit=order.unit_code or NO_UNIT,
+        callback_due=order.callback_due or order.deadline,
+        first_callback_at=min(calls, default=None),
+        rectification_due=order.deadline,
+        upheld=upheld,
+        rectified_at=rectified,
+        appeal=appeal,
+    )
+
+
+def loop_report(
+    session: Session,
+    hall: Hall,
+    period_code: str,
+    now: dt.datetime,
+    as_of: dt.datetime | None = None,
+) -> LoopReport:
+    """The loop figures of ``period_code`` (``YYYY-Bn``) at ``now`` (naive UTC).
+
+    With ``as_of`` (naive UTC; a notice's frozen instant) the figures are those of that
+    instant: only ratings up to it, and each step only if it was taken by then.
     A bad review whose window is unknown is reported under the unit ``""``.
     """
     try:
@@ -51,18 +94,14 @@ def loop_report(session: Session, hall: Hall, period_code: str, now: dt.datetime
         raise WorkOrderError(str(exc)) from exc
     if not 2000 <= period.first_day.year <= 2099:
         raise WorkOrderError("period must be between 2000 and 2099")
-    first, last = local_day_bounds(period.first_day, period.last_day, hall_zone(hall.timezone))
+    zone = hall_zone(hall.timezone)
+    first, last = local_day_bounds(period.first_day, period.last_day, zone)
+    if as_of is not None:
+        last = min(last, as_of + dt.timedelta(microseconds=1))
+    local_as_of = None if as_of is None else to_local(as_of, zone)
     facts = [
-        LoopFacts(
-            unit=order.unit_code or NO_UNIT,
-            callback_due=order.callback_due or order.deadline,
-            first_callback_at=order.first_callback_at,
-            rectification_due=order.deadline,
-            upheld=order.review == "upheld",
-            rectified_at=order.rectified_at,
-            appeal=None if order.appeal is None else order.appeal.status,
-        )
-        for order in load_orders(session, hall, now, first=first, last=last)
+        _facts_as_of(order, local_as_of)
+        for order in load_orders(session, hall, as_of or now, first=first, last=last)
         if not order.misuse
     ]
     per_unit, whole = loop_figures(facts)

@@ -20,8 +20,8 @@ from kiosk.services.notice_docx import notice_docx
 from kiosk.services.notice_pdf import notice_pdf
 from kiosk.services.workorders import record_callback, rectify, verify
 from tests.admin.test_notices import EXPECTED, SHA, UNITS, docx_text, pdf_pages
-from tests.ratings.test_badreview_loop import the_user, user
 from tests.ratings.conftest import setup_hall
+from tests.ratings.test_badreview_loop import the_user, user
 from tests.ratings.test_workorders import add_rating
 
 

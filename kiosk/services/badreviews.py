@@ -105,7 +105,12 @@ def loop_report(
         if not order.misuse
     ]
     per_unit, whole = loop_figures(facts)
-    names = dict(session.execute(select(Unit.code, Unit.name).where(Unit.hall_id == hall.id)).all())
+    names: dict[str, str] = {
+        code: name
+        for code, name in session.execute(
+            select(Unit.code, Unit.name).where(Unit.hall_id == hall.id)
+        )
+    }
     return LoopReport(
         period=period,
         units=[(names.get(f.unit, ""), f) for f in per_unit],

@@ -439,3 +439,17 @@ def test_a_default_rating_makes_no_counter_rating_misuse(app: Flask, api: Api) -
     with app.test_request_context():
         real = db.session.scalars(select(Rating).where(Rating.channel == "counter")).one()
         assert real.misuse is False
+
+
+def test_demo_serve_applies_the_default_ratings_at_start(app: Flask, hall: None) -> None:
+    from kiosk.demo.serve import default_ratings_at_start
+
+    _session(app, "S-OLD", utcnow() - dt.timedelta(days=8), "C-1")
+    with app.app_context():
+        assert default_ratings_at_start() == []  # off: nothing said, nothing added
+        assert db.session.scalars(select(Rating)).all() == []
+    _days(app, 7)
+    with app.app_context():
+        assert default_ratings_at_start() == ["QJ: 1 default rating(s) added"]
+        assert default_ratings_at_start() == ["QJ: 0 default rating(s) added"]
+        assert db.session.scalars(select(Rating.channel)).all() == ["default"]

@@ -200,9 +200,13 @@ def _called_at(text: str | None) -> dt.datetime | None:
     if len(text) > 32:
         raise WorkOrderError(_("回访时间的格式应为 2026-11-26 10:30。"))
     try:
-        return dt.datetime.fromisoformat(text)
+        value = dt.datetime.fromisoformat(text)
     except ValueError:
         raise WorkOrderError(_("回访时间的格式应为 2026-11-26 10:30。")) from None
+    if value.tzinfo is not None:
+        # The form's field is the hall's local time; an offset is not something it sends.
+        raise WorkOrderError(_("回访时间的格式应为 2026-11-26 10:30。"))
+    return value
 
 
 @bp.post("/workorders/<rating_id>/callback")

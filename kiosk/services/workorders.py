@@ -550,6 +550,8 @@ def _call_time(
     """The call's hall-local time: not before the rating, not in the future (a minute's slack)."""
     if called_at is None:
         return now_local
+    if called_at.tzinfo is not None:
+        raise WorkOrderError(_("回访时间的格式应为 2026-11-26 10:30。"))
     if called_at < EARLIEST_CALL or called_at.year > 2099:
         raise WorkOrderError(_("回访时间须在 2000 年至 2099 年之间。"))
     if called_at < order.rated_at:

@@ -50,6 +50,12 @@ def test_duty_officer_calls_back_and_a_follow_up_reopens(
         client, f"{DETAIL}/callback", {"outcome": "reached", "note": "x", "called_at": "soon"}
     )
     assert status == 400 and "回访时间的格式" in page
+    status, page = post(
+        client,
+        f"{DETAIL}/callback",
+        {"outcome": "reached", "note": "x", "called_at": "2026-11-26T10:30+08:00"},
+    )
+    assert status == 400 and "回访时间的格式" in page
     with app.app_context():
         assert db.session.scalars(select(RatingCallback)).all() == []
     status, _ = post(

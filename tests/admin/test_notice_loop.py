@@ -4,11 +4,14 @@ with the figures as they stood at the publication's as_of."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+from collections.abc import Callable
 from fractions import Fraction
 
 import pytest
+from docx import Document
 from flask import Flask
-from flask.testing import FlaskCliRunner
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from kiosk.extensions import db
 from kiosk.rules.badreview import LoopFigures
@@ -20,6 +23,7 @@ from kiosk.services.notice_docx import notice_docx
 from kiosk.services.notice_pdf import notice_pdf
 from kiosk.services.workorders import record_callback, rectify, verify
 from tests.admin.test_notices import EXPECTED, SHA, UNITS, docx_text, pdf_pages
+from tests.admin.test_publishing import _publish
 from tests.ratings.conftest import setup_hall
 from tests.ratings.test_badreview_loop import the_user, user
 from tests.ratings.test_workorders import add_rating
@@ -109,3 +113,25 @@ def test_figures_as_of_the_publication(app: Flask, hall: None) -> None:
         assert loop_report(db.session, h, "2026-B6", later, as_of=rated).hall.bad_reviews == 1
         before = rated - dt.timedelta(seconds=1)
         assert loop_report(db.session, h, "2026-B6", later, as_of=before).hall.bad_reviews == 0
+
+
+def test_the_published_notice_carries_the_table(
+    app: Flask, login_as: Callable[..., FlaskClient]
+) -> None:
+    client = login_as("leader")
+    row = _publish(app)
+    with app.test_request_context():
+        h = resolve_hall(db.session, None)
+        report = loop_report(db.session, h, "2026-B5", row.as_of, as_of=row.as_of)
+        scjg = next(f for _name, f in report.units if f.unit == "SCJG")
+    assert scjg.bad_reviews > 0
+    expected = notices.loop_table(scjg).rows[0]
+    word = Document(io.BytesIO(client.get("/admin/periods/2026-B5/notice-SCJG.docx").data))
+    rows = [
+        tuple(cell.text for cell in table.rows[1].cells)
+        for table in word.tables
+        if tuple(cell.text for cell in table.rows[0].cells) == notices.LOOP_COLUMNS
+    ]
+    assert rows == [expected]
+    pdf = "".join(pdf_pages(client.get("/admin/periods/2026-B5/notice.pdf").data))
+    assert "差评处置情况" in pdf and "本单位窗口本期无差评" in pdf  # ZWB has none

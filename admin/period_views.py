@@ -34,6 +34,7 @@ from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.scoring import AsOfBeforePeriod
 from kiosk.rules.wording import period_label
 from kiosk.services import notices, publishing
+from kiosk.services.badreviews import loop_report
 from kiosk.services.errors import PublishError
 from kiosk.services.notice_docx import notice_docx as notice_docx_bytes
 from kiosk.services.notice_pdf import notice_pdf as notice_pdf_bytes
@@ -308,6 +309,7 @@ def _notice(hall: Hall, row: PublishedPeriod, unit: str | None) -> notices.Notic
             notices.document_number(prefix, *notices.publication_serial(db.session, hall, previous))
             or f"第{previous.revision}版"
         )  # the notice is a Chinese document in any UI language
+    loop = loop_report(db.session, hall, row.period, row.as_of, as_of=row.as_of)
     return notices.build_notice(
         hall_name=hall.name,
         result=result,
@@ -320,6 +322,8 @@ def _notice(hall: Hall, row: PublishedPeriod, unit: str | None) -> notices.Notic
         unit_names=units,
         number=notices.document_number(prefix, year, serial),
         supersedes=supersedes,
+        # Bad-review handling as it stood at the publication's as_of (SPEC 11).
+        loop={figures.unit: figures for _name, figures in loop.units},
     )
 
 

@@ -376,8 +376,58 @@ class Rating(db.Model):
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     rectified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     rectification_note: Mapped[str | None] = mapped_column(Text)
+    # SPEC 11 整改: a rectification is closed with its cause and the action taken; a
+    # citizen's follow-up that is still unhappy reopens it (rectified_at back to None).
+    rectification_cause: Mapped[str | None] = mapped_column(Text)
+    rectification_action: Mapped[str | None] = mapped_column(Text)
+    reopened_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     staff: Mapped[Staff] = relationship()
+
+
+CALLBACK_OUTCOMES = ("reached", "unreached", "impossible")
+APPEAL_DECISIONS = ("approved", "refused")
+
+
+class RatingCallback(db.Model):
+    """A callback (回访) to the citizen about a bad review (SPEC 11): when, who, the outcome
+    (``reached``, ``unreached``, or ``impossible`` when there is no contact, with the reason
+    in ``note``) and what was said. ``satisfied`` is the citizen's answer to a follow-up
+    after the rectification (None when not asked); False reopens the rectification."""
+
+    __tablename__ = "rating_callbacks"
+    __table_args__ = (CheckConstraint(one_of("outcome", CALLBACK_OUTCOMES), name="outcome"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"), index=True)
+    called_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    outcome: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    called_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RatingAppeal(db.Model):
+    """The window unit's appeal (申诉) against an upheld bad review (SPEC 11); one per
+    rating. ``decision`` is None while pending; ``approved`` made the review unfounded."""
+
+    __tablename__ = "rating_appeals"
+    __table_args__ = (
+        CheckConstraint(
+            "decision IS NULL OR " + one_of("decision", APPEAL_DECISIONS), name="decision"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"), unique=True)
+    statement: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    filed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class User(UserMixin, db.Model):

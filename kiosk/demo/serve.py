@@ -19,9 +19,25 @@ from waitress import create_server
 
 from devices.emulator import EmulatorProcess
 from kiosk.demo.hall import DEMO_PASSWORD, DEMO_USERS
+from kiosk.extensions import db
+from kiosk.models import Hall, utcnow
+from kiosk.rules.settings import default_after_days
+from kiosk.services.badreviews import apply_default_ratings
 
 # The repository root: the listener process runs ``flask --app kiosk`` from there.
 ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def default_ratings_at_start() -> list[str]:
+    """Apply the default ratings due now in every hall (SPEC 4.2), as the daily job would;
+    one line per hall that has them on."""
+    lines = []
+    for hall in db.session.scalars(db.select(Hall).order_by(Hall.code)).all():
+        count = apply_default_ratings(db.session, hall, utcnow())
+        if default_after_days(hall.settings) > 0:
+            lines.append(f"{hall.code}: {count} default rating(s) added")
+    db.session.commit()
+    return lines
 
 
 def serve(
@@ -40,6 +56,8 @@ def serve(
     Emulator commands (``press 3``, ``release``, ``unplug``, ``plug``, ``help``) are read
     from standard input.
     """
+    for line in default_ratings_at_start():
+        click.echo(line)
     emulator = EmulatorProcess(link, templates=pages)
     env = dict(os.environ, FLASK_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
     listener = subprocess.Popen(

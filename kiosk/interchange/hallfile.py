@@ -7,6 +7,7 @@ and ``settings`` (schedules, attendance options, rating reasons) as JSON.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import tomllib
 import zoneinfo
@@ -22,6 +23,14 @@ DEFAULT_DEBOUNCE_SECONDS = 60
 # A rating reason is a short label on a button of the counter screen.
 REASON_MAX_CHARS = 50
 MAX_NUMBER_PREFIX = 20
+# The [ratings] terms of the bad-review loop (SPEC 4.2, 11): key, lowest, highest.
+# A term longer than a month of workdays, or default ratings after more than a year,
+# is a typing error rather than a hall's practice.
+LOOP_DAYS: tuple[tuple[str, int, int], ...] = (
+    ("default_after_days", 0, 366),
+    ("callback_workdays", 1, 30),
+    ("appeal_workdays", 1, 30),
+)
 
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 _HOUR_MINUTE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -258,6 +267,21 @@ def _check_reasons(ratings: dict[str, Any], problems: list[str]) -> list[str]:
     return list(reasons)
 
 
+def _check_loop_days(ratings: dict[str, Any], problems: list[str]) -> dict[str, int]:
+    """The ``[ratings]`` day counts of SPEC 4.2 and 11; only those the file gives are kept,
+    so a hall file without them imports into the same settings as before."""
+    days: dict[str, int] = {}
+    for key, lowest, highest in LOOP_DAYS:
+        if key not in ratings:
+            continue
+        value = ratings[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
+            problems.append(f"[ratings] {key}: expected a whole number {lowest}–{highest}")
+            continue
+        days[key] = value
+    return days
+
+
 def _check_notice(notice: Any, problems: list[str]) -> str:
     """The ``[notice] number_prefix`` of the 通报's 发文字号, stripped ("" when absent)."""
     prefix = notice.get("number_prefix", "") if isinstance(notice, dict) else None
@@ -345,7 +369,9 @@ def parse_hall_file(data: bytes) -> HallFile:
     code, name, timezone = _check_hall(hall, problems)
     schedules = _check_schedules(doc.get("schedule", []), problems)
     attendance = _check_attendance(_table(doc, "attendance", problems), problems)
-    reasons = _check_reasons(_table(doc, "ratings", problems), problems)
+    ratings = _table(doc, "ratings", problems)
+    reasons = _check_reasons(ratings, problems)
+    loop_days = _check_loop_days(ratings, problems)
     prefix = _check_notice(doc.get("notice", {}), problems)
     units = _check_units(_tables(doc, "unit", problems), problems)
     windows = _check_windows(
@@ -353,8 +379,72 @@ def parse_hall_file(data: bytes) -> HallFile:
     )
     if problems:
         raise HallFileError(problems)
-    settings = {"schedules": schedules, **attendance, "rating_reasons": reasons}
+    settings = {"schedules": schedules, **attendance, "rating_reasons": reasons, **loop_days}
     if prefix:
         # 发文字号 prefix of the 通报: X政服通 gives X政服通〔2026〕5号.
         settings["notice"] = {"number_prefix": prefix}
     return HallFile(str(code), str(name), str(timezone), settings, units, windows)
+
+
+# ------------------------------------------------------------------ writing hall.toml
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string: JSON's escapes (backslash, quote, u-escapes) are TOML's too."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(_toml_string(v) for v in values) + "]"
+
+
+def hall_file_text(hall: Hall) -> str:
+    """The hall as a ``hall.toml`` of SPEC 2 that imports back into the same rows.
+
+    Reads the hall's stored settings, units and windows (relationships of ``hall``).
+    """
+    settings = hall.settings or {}
+    lines = [
+        "[hall]",
+        f"code = {_toml_string(hall.code)}",
+        f"name = {_toml_string(hall.name)}",
+        f"timezone = {_toml_string(hall.timezone)}",
+    ]
+    for schedule in settings.get("schedules", []):
+        lines += [
+            "",
+            "[[schedule]]",
+            f"name = {_toml_string(schedule['name'])}",
+            f"from = {_toml_string(schedule['from'])}",
+            f"to = {_toml_string(schedule['to'])}",
+            f"am = {_toml_list(schedule['am'])}",
+            f"pm = {_toml_list(schedule['pm'])}",
+        ]
+    lines += [
+        "",
+        "[attendance]",
+        f"grace_minutes = {int(settings.get('grace_minutes', DEFAULT_GRACE_MINUTES))}",
+        f"debounce_seconds = {int(settings.get('debounce_seconds', DEFAULT_DEBOUNCE_SECONDS))}",
+        f"closed_days = {_toml_list(settings.get('closed_days', []))}",
+        f"extra_workdays = {_toml_list(settings.get('extra_workdays', []))}",
+        "",
+        "[ratings]",
+        f"reasons = {_toml_list(settings.get('rating_reasons') or DEFAULT_REASONS)}",
+    ]
+    lines += [f"{key} = {int(settings[key])}" for key, _, _ in LOOP_DAYS if key in settings]
+    prefix = (settings.get("notice") or {}).get("number_prefix")
+    if prefix:
+        lines += ["", "[notice]", f"number_prefix = {_toml_string(prefix)}"]
+    for unit in hall.units:
+        lines += ["", "[[unit]]", f"code = {_toml_string(unit.code)}"]
+        lines += [f"name = {_toml_string(unit.name)}"]
+    for window in hall.windows:
+        lines += [
+            "",
+            "[[window]]",
+            f"code = {_toml_string(window.code)}",
+            f"name = {_toml_string(window.name)}",
+            f"unit = {_toml_string(window.unit.code)}",
+            f"handles_cases = {'true' if window.handles_cases else 'false'}",
+        ]
+    return "\n".join(lines) + "\n"

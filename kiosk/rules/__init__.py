@@ -8,6 +8,8 @@
 * :mod:`kiosk.rules.scoring` — bimonthly scoring (:func:`score_period`) and the SPEC 5.7
   JSON (:func:`to_spec_json`).
 * :mod:`kiosk.rules.explain` — why a person scored what they did.
+* :mod:`kiosk.rules.badreview` — the bad-review loop's terms (callback, appeal, default
+  ratings) and its report figures per unit.
 
 Everything works in naive hall-local datetimes; callers convert stored instants.
 """

@@ -2,7 +2,8 @@
 
 ``Hall.settings`` is the JSON the hall file import stores (``grace_minutes``,
 ``debounce_seconds``, ``schedules``, ``closed_days``, ``extra_workdays``,
-``rating_reasons``, ``notice``); a raw ``hall.toml`` mapping (``[[schedule]]``,
+``rating_reasons``, ``callback_workdays``, ``appeal_workdays``,
+``default_after_days``, ``notice``); a raw ``hall.toml`` mapping (``[[schedule]]``,
 ``[attendance]``, ``[ratings] reasons``) is read the same way. Every key goes through one
 fallback rule, :func:`setting`: the top-level key, else the same key in its TOML table,
 else the default of SPEC 2. A key present with the value ``None`` counts as absent.
@@ -15,6 +16,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from kiosk.rules.badreview import (
+    DEFAULT_APPEAL_WORKDAYS,
+    DEFAULT_CALLBACK_WORKDAYS,
+    DEFAULT_DEFAULT_AFTER_DAYS,
+    LoopTerms,
+)
 from kiosk.rules.calendar import HallCalendar, schedule_from_mapping
 
 __all__ = [
@@ -23,7 +30,9 @@ __all__ = [
     "DEFAULT_REASONS",
     "HallSettings",
     "calendar_from_settings",
+    "default_after_days",
     "hall_settings",
+    "loop_terms",
     "rating_reasons",
     "setting",
 ]
@@ -50,6 +59,9 @@ _TOML_PLACES: dict[str, tuple[str, str]] = {
     "closed_days": ("attendance", "closed_days"),
     "extra_workdays": ("attendance", "extra_workdays"),
     "rating_reasons": ("ratings", "reasons"),
+    "callback_workdays": ("ratings", "callback_workdays"),
+    "appeal_workdays": ("ratings", "appeal_workdays"),
+    "default_after_days": ("ratings", "default_after_days"),
 }
 # The TOML spelling of a top-level key that has another name in the stored JSON.
 _TOML_NAMES = {"schedules": "schedule"}
@@ -80,6 +92,12 @@ class HallSettings:
     rating_reasons: tuple[str, ...]
     notice_number_prefix: str
     """The 发文字号 prefix of the 通报 (``[notice] number_prefix``), ``""`` when none."""
+    callback_workdays: int = DEFAULT_CALLBACK_WORKDAYS
+    """``[ratings] callback_workdays``: the first callback is due by then (SPEC 11)."""
+    appeal_workdays: int = DEFAULT_APPEAL_WORKDAYS
+    """``[ratings] appeal_workdays``: a unit's appeal window (SPEC 11)."""
+    default_after_days: int = DEFAULT_DEFAULT_AFTER_DAYS
+    """``[ratings] default_after_days``: natural days to a default rating, 0 = off (SPEC 4.2)."""
 
 
 def _days(values: Iterable[str | date]) -> frozenset[date]:
@@ -107,6 +125,20 @@ def rating_reasons(settings: Mapping[str, Any] | None) -> tuple[str, ...]:
     return tuple(reasons) if reasons else DEFAULT_REASONS
 
 
+def loop_terms(settings: Mapping[str, Any] | None, rectification_workdays: int) -> LoopTerms:
+    """The hall's callback and appeal terms with the rule file's rectification term."""
+    return LoopTerms(
+        callback_workdays=int(setting(settings, "callback_workdays", DEFAULT_CALLBACK_WORKDAYS)),
+        appeal_workdays=int(setting(settings, "appeal_workdays", DEFAULT_APPEAL_WORKDAYS)),
+        rectification_workdays=rectification_workdays,
+    )
+
+
+def default_after_days(settings: Mapping[str, Any] | None) -> int:
+    """``[ratings] default_after_days``: 0 (the default) means no default ratings."""
+    return int(setting(settings, "default_after_days", DEFAULT_DEFAULT_AFTER_DAYS))
+
+
 def hall_settings(settings: Mapping[str, Any] | None) -> HallSettings:
     """Read ``Hall.settings`` (or a raw hall.toml mapping) into :class:`HallSettings`."""
     notice = setting(settings, "notice", {})
@@ -117,4 +149,7 @@ def hall_settings(settings: Mapping[str, Any] | None) -> HallSettings:
         debounce_seconds=float(setting(settings, "debounce_seconds", DEFAULT_DEBOUNCE_SECONDS)),
         rating_reasons=rating_reasons(settings),
         notice_number_prefix=str(prefix or ""),
+        callback_workdays=int(setting(settings, "callback_workdays", DEFAULT_CALLBACK_WORKDAYS)),
+        appeal_workdays=int(setting(settings, "appeal_workdays", DEFAULT_APPEAL_WORKDAYS)),
+        default_after_days=default_after_days(settings),
     )

@@ -21,8 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from openpyxl import Workbook
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Hall, PublishedPeriod
+from kiosk.rules.badreview import LoopFigures
 from kiosk.rules.settings import hall_settings
 
 VETO_TEXT = {"absence": "旷工", "discipline": "违纪", "unrectified_bad_review": "差评未按期整改"}
@@ -278,6 +280,58 @@ def _person_table(people: list[dict[str, Any]], window_names: dict[str, str]) ->
     )
 
 
+LOOP_COLUMNS: tuple[str, ...] = (
+    "差评数",
+    "已回访",
+    "回访率",
+    "按期回访率",
+    "核实属实",
+    "已整改",
+    "整改率",
+    "按期整改率",
+    "申诉",
+    "申诉成立",
+    "申诉成立率",
+)
+
+
+def _share(value: Fraction | None) -> str:
+    """A share as a percentage to one decimal, half up; ``—`` when there is no base."""
+    if value is None:
+        return "—"
+    tenths = (value * 1000 + Fraction(1, 2)).__floor__()
+    return f"{tenths // 10}.{tenths % 10}%"
+
+
+def loop_table(figures: LoopFigures) -> NoticeTable:
+    """One unit's bad-review handling (SPEC 11) as the annex's table."""
+    f = figures
+    row = (
+        str(f.bad_reviews),
+        str(f.called_back),
+        _share(f.callback_rate),
+        _share(f.callback_on_time_share),
+        str(f.upheld),
+        str(f.rectified),
+        _share(f.rectification_rate),
+        _share(f.rectification_on_time_share),
+        str(f.appeals),
+        str(f.approved),
+        _share(f.approval_share),
+    )
+    return NoticeTable(LOOP_COLUMNS, (row,), (18, 18, 20, 24, 20, 18, 20, 24, 16, 20, 24))
+
+
+def _loop_blocks(loop: Mapping[str, LoopFigures] | None, code: str) -> list[Block]:
+    """The annex's 差评处置情况 section (none when the caller gave no figures)."""
+    if loop is None:
+        return []
+    figures = loop.get(code)
+    if figures is None or not figures.bad_reviews:
+        return [Block("subheading", "三、差评处置情况"), Block("para", "本单位窗口本期无差评。")]
+    return [Block("subheading", "三、差评处置情况"), Block("table", table=loop_table(figures))]
+
+
 def build_notice(
     *,
     hall_name: str,
@@ -291,6 +345,7 @@ def build_notice(
     unit_names: dict[str, str],
     number: str = "",
     supersedes: str = "",
+    loop: Mapping[str, LoopFigures] | None = None,
 ) -> Notice:
     """The notice for ``units`` ((code, name) pairs), from a frozen result.
 
@@ -298,6 +353,7 @@ def build_notice(
     sent to ``units`` and has one annex per unit with only that unit's windows and staff.
     ``published_at`` and ``as_of`` are hall-local; ``number`` is the 文号 (may be empty);
     ``supersedes`` names the notice a revision replaces (its 文号 or 第N版).
+    ``loop`` (unit code -> figures) adds each annex's bad-review handling (SPEC 11).
     """
     hall = clean(hall_name)
     unit_label = {code: clean(name) for code, name in unit_names.items()}
@@ -409,6 +465,8 @@ def build_notice(
             blocks.append(Block("table", table=_person_table(people, window_names)))
         else:
             blocks.append(Block("para", "本单位本期无参评人员。"))
+        blocks += _loop_blocks(loop, code)
+        section = "三" if loop is None else "四"
         notes = [clean(w) for w in result.get("warnings", [])]
         for w in windows:
             if w["ineligible_reasons"]:
@@ -426,7 +484,7 @@ def build_notice(
                     + "，不具备“先进个人”评选资格。"
                 )
         if notes:
-            blocks.append(Block("subheading", "三、说明"))
+            blocks.append(Block("subheading", f"{section}、说明"))
             blocks.extend(Block("para", f"{i}．{n}") for i, n in enumerate(notes, start=1))
         annexes.append(Annex(label, f"{name}窗口及工作人员考评情况", tuple(blocks)))
 

@@ -415,6 +415,8 @@ def _rating_context_select() -> Any:
             previous.c.hall_id == _SESSIONS.c.hall_id,
             previous.c.rated_at >= bindparam("since"),
             previous_session.c.terminal_id == _SESSIONS.c.terminal_id,
+            # A default rating (SPEC 4.2) is no citizen's tap: it makes no later one misuse.
+            previous.c.channel != "default",
         )
         .order_by(previous.c.rated_at.desc())
         .limit(1)

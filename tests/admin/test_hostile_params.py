@@ -76,6 +76,7 @@ GETS: list[tuple[str, str, tuple[str, ...]]] = [
     ("audit", "/admin/audit", ("page", "action", "object_type")),
     ("workorders", "/admin/workorders", ("status",)),
     ("workorder", "/admin/workorders/{v}", ()),
+    ("workorder-report", "/admin/workorders/report", ("period",)),
     ("users", "/admin/users", ()),
     ("lang", "/admin/lang/{v}", ("next",)),
     ("landing", "/", ("lang",)),
@@ -173,6 +174,24 @@ POSTS: list[tuple[str, str, dict[str, str | None]]] = [
     ("verify", "/admin/workorders/{v}/verify", {"verdict": None, "note": None}),
     ("verify-R0001", "/admin/workorders/R0001/verify", {"verdict": None, "note": None}),
     ("rectify", "/admin/workorders/{v}/rectify", {"note": None}),
+    (
+        "rectify-R0055",
+        "/admin/workorders/R0055/rectify",
+        {"note": None, "rectification_cause": None, "rectification_action": None},
+    ),
+    (
+        "callback",
+        "/admin/workorders/{v}/callback",
+        {"outcome": None, "note": None, "called_at": None, "satisfied": None},
+    ),
+    (
+        "callback-R0055",
+        "/admin/workorders/R0055/callback",
+        {"outcome": "reached", "note": None, "called_at": None, "satisfied": None},
+    ),
+    ("appeal", "/admin/workorders/{v}/appeal", {"statement": None}),
+    ("appeal-R0055", "/admin/workorders/R0055/appeal", {"statement": None}),
+    ("decide-R0055", "/admin/workorders/R0055/appeal/decide", {"decision": None, "note": None}),
     (
         "user-create",
         "/admin/users",

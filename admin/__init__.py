@@ -14,7 +14,10 @@ Pages and who may open them:
 * ``/admin/reports/weekly`` (duty, leader, unit) and ``/admin/reports/appraisal``
   (leader, unit);
 * ``/admin/audit`` and ``/admin/users``: admins;
-* ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`).
+* ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`);
+* ``/admin/imports`` uploads (admins every kind, duty officers punches, absences, events,
+  cases), ``/admin/terminals`` and ``/admin/devices`` (admins), ``/admin/rules`` the rule
+  file in force (leaders and admins).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from admin import (  # noqa: F401
     auth,
     duty,
     entries,
+    import_views,
     period_views,
     report_views,
     user_views,

@@ -100,6 +100,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest request body in bytes; a larger one is refused unread with 413 "
         "(a view raises it for itself with `kiosk.bodysize.allow_body`).",
     ),
+    Setting(
+        "IMPORT_MAX_CONTENT_LENGTH",
+        32 * 1024 * 1024,
+        "Largest upload in bytes on the back office's import page (`/admin/imports`); a "
+        "larger file is refused unread, with the limit in the message.",
+    ),
     # --- ratings ---------------------------------------------------------------------------
     Setting(
         "RATING_TOKEN_TTL",

@@ -22,7 +22,7 @@ from wtforms import SelectField
 from admin.auth import has_role, roles_required
 from admin.blueprint import bp
 from admin.context import current_hall
-from admin.forms import REQUIRED, HallForm, select_choices
+from admin.forms import HallForm, select_choices
 from admin.views import register_nav
 from kiosk.bodysize import allow_body
 from kiosk.extensions import db

@@ -212,10 +212,10 @@ def test_formula_cells_are_stored_as_text_and_shown_escaped(
 ) -> None:
     client = login_as("admin")
     roster = (
-        "staff_no,name,window_code,start_date,end_date\n"
-        'S902,"=HYPERLINK(""http://evil.example"",""x"")",W01,2026-11-01,\n'
-        "S903,<script>alert(1)</script>,W01,2026-11-01,\n"
-    ).encode()
+        b"staff_no,name,window_code,start_date,end_date\n"
+        b'S902,"=HYPERLINK(""http://evil.example"",""x"")",W01,2026-11-01,\n'
+        b"S903,<script>alert(1)</script>,W01,2026-11-01,\n"
+    )
     assert _post(client, "roster", roster).status_code == 302  # type: ignore[attr-defined]
     with app.app_context():
         names = dict(db.session.execute(select(Staff.staff_no, Staff.name)).tuples().all())

@@ -181,5 +181,7 @@ def test_the_pairing_page_keeps_the_key_out_of_the_request(client: FlaskClient) 
     text = response.get_data(as_text=True)
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     assert 'action="/counter/login"' in text and "pair.js" in text
-    script = client.get("/counter/static/pair.js").get_data(as_text=True)
+    served = client.get("/counter/static/pair.js")
+    script = served.get_data(as_text=True)
+    served.close()
     assert "location.hash" in script and "replaceState" in script

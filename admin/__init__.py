@@ -31,6 +31,7 @@ from admin import (  # noqa: F401
     import_views,
     period_views,
     report_views,
+    rule_views,
     terminal_views,
     user_views,
     views,

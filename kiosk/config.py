@@ -87,7 +87,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SCORING_RULES",
         None,
-        "Path of the rule file in force (TOML); None uses the shipped default rules.",
+        "Path of the rule file in force (TOML) until one is adopted in the back office "
+        "(`/admin/rules`, stored in the database, then in force for every process); None "
+        "uses the shipped default rules.",
     ),
     Setting(
         "IMPORT_LOCK_WAIT",

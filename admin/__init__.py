@@ -26,6 +26,7 @@ from __future__ import annotations
 from admin import (  # noqa: F401
     audit_views,
     auth,
+    device_views,
     duty,
     entries,
     import_views,

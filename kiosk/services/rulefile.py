@@ -104,7 +104,7 @@ def adopted_rules(app: Flask) -> RuleSet | None:
     now = time.monotonic()
     cached = app.extensions.get(_ADOPTED_KEY)
     if cached is not None and now - cached[0] < RECHECK_SECONDS:
-        return cached[2]  # type: ignore[no-any-return]
+        return cached[2]
     try:
         newest = _newest_adoption(app)
     except SQLAlchemyError:

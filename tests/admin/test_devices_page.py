@@ -248,14 +248,14 @@ def test_enrol_through_the_running_listener(
             def state() -> dict[str, Any]:
                 return json.loads(client.get(job_url + ".json").get_data(as_text=True))
 
-            wait_for(lambda: state()["stage"] == "press", what="press prompt")
+            wait_for(lambda: state()["stage"] == "press", timeout=20, what="press prompt")
             assert state()["text"] == "请工作人员在指纹机上按压手指"
             emu.ok("press unknown")
-            wait_for(lambda: (job(app) or ("",))[1] == "lift", what="lift")
+            wait_for(lambda: (job(app) or ("",))[1] == "lift", timeout=20, what="lift")
             emu.ok("release")
-            wait_for(lambda: state()["stage"] == "again", what="again")
+            wait_for(lambda: state()["stage"] == "again", timeout=20, what="again")
             emu.ok("press unknown")
-            wait_for(lambda: state()["final"], what="done")
+            wait_for(lambda: state()["final"], timeout=20, what="done")
             emu.ok("release")
             final = state()
             assert final["state"] == "done" and final["page"] == 5

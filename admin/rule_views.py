@@ -50,6 +50,43 @@ PART_LABELS: dict[str, Any] = {
 }
 
 
+# What each rule value is, in words (SPEC 5.3-5.6, 4); shown beside its key.
+RULE_LABELS: dict[str, Any] = {
+    "bad_levels": _l("差评等级"),
+    "misuse_seconds": _l("误评间隔（秒）"),
+    "rectification_workdays": _l("差评整改期限（工作日）"),
+    "satisfaction_max": _l("满意度满分"),
+    "prior_weight": _l("满意度修正权重 m"),
+    "no_ratings_score": _l("无评价时的满意度"),
+    "attendance_max": _l("考勤满分"),
+    "short_defect_points": _l("迟到早退（短时）每次扣分"),
+    "long_defect_points": _l("迟到早退（超时）每次扣分"),
+    "long_defect_minutes": _l("超时迟到早退的分钟界限"),
+    "missing_punch_points": _l("缺卡每次扣分"),
+    "absent_half_day_points": _l("旷工每半天扣分"),
+    "workload_max": _l("工作量满分"),
+    "weighted_points": _l("办件量得分"),
+    "on_time_points": _l("按时办结得分"),
+    "default_case_weight": _l("办件默认权重"),
+    "discipline_max": _l("纪律满分"),
+    "bonus_max": _l("加分上限"),
+    "individual_min_ratings": _l("先进个人最少有效评价数"),
+    "individual_min_duty_ratio": _l("先进个人最低在岗比例"),
+    "individual_threshold": _l("先进个人最低总分"),
+    "individual_quota_divisor": _l("先进个人名额（每几人一名）"),
+    "window_min_ratings": _l("红旗窗口最少有效评价数"),
+    "window_threshold": _l("红旗窗口最低总分"),
+    "window_quota_divisor": _l("红旗窗口名额（每几个一名）"),
+}
+
+
+def rule_label(key: str) -> str:
+    """A rule value's name in words; ``levels.N`` is the value of rating level N."""
+    if key.startswith("levels."):
+        return _("%(level)s 级评价的分值", level=key.partition(".")[2])
+    return str(RULE_LABELS.get(key, ""))
+
+
 class RuleUploadForm(HallForm):
     """A new rule file (TOML, as ``kiosk/rules/default_rules.toml``)."""
 
@@ -182,6 +219,7 @@ def _compare_page(row: RuleFile, adopt_form: AdoptForm, status: int = 200) -> Re
             after=after,
             movers=movers,
             part_labels=PART_LABELS,
+            rule_label=rule_label,
             labels=LABELS,
             adopt_form=adopt_form,
         ),

@@ -140,6 +140,8 @@ def test_every_bad_row_is_shown_by_line_and_column_and_nothing_changes(
     assert 'id="import-problems"' in text
     for line, column in (("3", "staff_no"), ("4", "at"), ("5", "kind"), ("5", "points")):
         assert f'<td class="line">{line}</td><td class="column">{column}</td>' in text
+    # In the page's words, with the importer's own beside them.
+    assert "工号“S999”不存在（请先导入人员名册）" in text and "unknown staff number" in text
     assert _count(app, Event) == before and not _imports_audited(app)
 
 

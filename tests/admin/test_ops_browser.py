@@ -91,9 +91,12 @@ def test_register_a_terminal_read_its_qr_pair_the_pad_and_rate(
         assert all(key not in url for url in requested)
         card = pad.locator(".staff-card", has_text="张敏")
         expect(card).to_be_visible()
-        pad.wait_for_timeout(300)  # counter.js binds its handlers after the first paint
         card.tap()
-        expect(pad.locator("#open")).to_be_visible()
+        try:
+            expect(pad.locator("#open")).to_be_visible(timeout=3000)
+        except AssertionError:
+            card.tap()  # the first tap landed before counter.js bound its handler
+            expect(pad.locator("#open")).to_be_visible()
         pad.get_by_role("button", name="请群众评价").tap()
         expect(pad.locator("#rate")).to_be_visible()
         pad.get_by_role("button", name="非常满意", exact=True).tap()

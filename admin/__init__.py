@@ -14,7 +14,10 @@ Pages and who may open them:
 * ``/admin/reports/weekly`` (duty, leader, unit) and ``/admin/reports/appraisal``
   (leader, unit);
 * ``/admin/audit`` and ``/admin/users``: admins;
-* ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`).
+* ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`);
+* ``/admin/imports`` uploads (admins every kind, duty officers punches, absences, events,
+  cases), ``/admin/terminals`` and ``/admin/devices`` (admins), ``/admin/rules`` the rule
+  file in force (leaders and admins).
 """
 
 from __future__ import annotations
@@ -23,10 +26,14 @@ from __future__ import annotations
 from admin import (  # noqa: F401
     audit_views,
     auth,
+    device_views,
     duty,
     entries,
+    import_views,
     period_views,
     report_views,
+    rule_views,
+    terminal_views,
     user_views,
     views,
     workorders,

@@ -87,7 +87,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SCORING_RULES",
         None,
-        "Path of the rule file in force (TOML); None uses the shipped default rules.",
+        "Path of the rule file in force (TOML) until one is adopted in the back office "
+        "(`/admin/rules`, stored in the database, then in force for every process); None "
+        "uses the shipped default rules.",
     ),
     Setting(
         "IMPORT_LOCK_WAIT",
@@ -99,6 +101,12 @@ SETTINGS: tuple[Setting, ...] = (
         1024 * 1024,
         "Largest request body in bytes; a larger one is refused unread with 413 "
         "(a view raises it for itself with `kiosk.bodysize.allow_body`).",
+    ),
+    Setting(
+        "IMPORT_MAX_CONTENT_LENGTH",
+        32 * 1024 * 1024,
+        "Largest upload in bytes on the back office's import page (`/admin/imports`); a "
+        "larger file is refused unread, with the limit in the message.",
     ),
     # --- ratings ---------------------------------------------------------------------------
     Setting(

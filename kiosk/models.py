@@ -519,3 +519,4 @@ class PublishedPeriod(db.Model):
 Index("ix_cases_staff_completed_at", Case.staff_id, Case.completed_at)
 
 from kiosk.models_devices import DeviceEvent  # noqa: E402,F401  (reader events table)
+from kiosk.models_rules import RuleAdoption, RuleFile  # noqa: E402,F401  (rule files)

@@ -17,6 +17,7 @@ from kiosk.rules.calendar import Period
 from kiosk.rules.explain import explain
 from kiosk.rules.scoring import AsOfBeforePeriod, ScoreResult, round_half_up, to_spec_json
 from kiosk.services.halls import HallNotFound
+from kiosk.services.rulefile import rules_in_force
 from kiosk.services.scoring import rules_for, score_hall_period
 
 __all__ = ["format_table", "register_cli", "score_command"]
@@ -153,7 +154,8 @@ def _parse_as_of(value: str | None) -> dt.datetime | None:
     "--rules",
     "rules_path",
     type=click.Path(exists=True, dir_okay=False),
-    help="Rule file (default: SCORING_RULES config, else the shipped default rules).",
+    help="Rule file (default: the rule file in force: adopted in the back office, else "
+    "SCORING_RULES, else the shipped default rules).",
 )
 @with_appcontext
 def score_command(
@@ -166,7 +168,9 @@ def score_command(
 ) -> None:
     """Score PERIOD (YYYY-Bn, e.g. 2026-B5): 先进个人 and 红旗窗口."""
     try:
-        rules = rules_for(rules_path or current_app.config["SCORING_RULES"])
+        # Without --rules: the rule file in force (adopted in the back office, else
+        # SCORING_RULES, else the shipped default), as every other service reads it.
+        rules = rules_for(rules_path) if rules_path else rules_in_force(current_app.config)
     except (OSError, ValueError) as exc:
         click.echo(f"error: rule file: {exc}", err=True)
         sys.exit(1)

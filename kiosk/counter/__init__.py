@@ -14,6 +14,7 @@ from flask import (
     Blueprint,
     Response,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -164,6 +165,21 @@ def login() -> Any:
             session.permanent = True
             return redirect(url_for("counter.counter"))
     return render_template("counter/login.html", error=error), 200 if error is None else 401
+
+
+@bp.get("/counter/pair")
+def pair() -> Any:
+    """The pad's pairing page, opened from the QR code of a newly registered terminal.
+
+    The key comes in the URL fragment (``#key=...``), which the browser never sends to
+    the server, so no access log holds it; the page's script takes it from there, wipes
+    it from the address bar and history, and signs in through the key form, as typing
+    it would. Without a script or a key, the page is the key form.
+    """
+    response = make_response(render_template("counter/pair.html"))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @bp.post("/counter/logout")

@@ -52,8 +52,13 @@ ACTION_TEXT: dict[str, Any] = {
     "terminal.revoke": _l("停用评价终端"),
     "device.add": _l("登记指纹机"),
     "device.map": _l("登记指纹"),
+    "device.enroll": _l("录入指纹"),
+    "device.enroll.start": _l("发起指纹录入"),
+    "device.enroll.cancel": _l("取消指纹录入"),
     "device.remove": _l("移除指纹机"),
     "import": _l("导入数据"),
+    "rules.upload": _l("上传规则文件"),
+    "rules.adopt": _l("启用规则文件"),
 }
 
 OBJECT_TEXT: dict[str, Any] = {
@@ -66,6 +71,7 @@ OBJECT_TEXT: dict[str, Any] = {
     "user": _l("用户"),
     "terminal": _l("评价终端"),
     "device": _l("指纹机"),
+    "rule_file": _l("考评规则文件"),
     "hall": _l("服务中心设置"),
     "roster": _l("人员名册"),
     "punches": _l("打卡记录"),

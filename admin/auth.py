@@ -58,10 +58,18 @@ def has_role(user: Any, *roles: str) -> bool:
     return user.role == "admin" or user.role in roles
 
 
-def roles_required(*roles: str) -> Callable[[F], F]:
-    """Allow a view only to signed-in, active users with one of ``roles`` (admin always).
+# Pages a user whose password was reset by an admin may still open: the password page
+# itself (and sign-out, which needs no role).
+PASSWORD_PAGE = "admin.password"
 
-    Anonymous visitors are sent to the sign-in page; others get 403.
+
+def roles_required(*roles: str, post: tuple[str, ...] | None = None) -> Callable[[F], F]:
+    """Allow a view only to signed-in, active users with one of ``roles`` (admin always);
+    with ``post``, a POST (a change) needs one of those roles instead (read-only roles
+    may open the page but not change anything).
+
+    Anonymous visitors are sent to the sign-in page; others get 403. A user whose
+    password was reset by an admin is sent to the password page until they choose one.
     """
 
     def decorator(view: F) -> F:
@@ -73,7 +81,11 @@ def roles_required(*roles: str) -> Callable[[F], F]:
                 # A deactivated account loses its open sessions at the next request.
                 logout_user()
                 return login_manager.unauthorized()
-            if not has_role(current_user, *roles):
+            if current_user.must_change_password and request.endpoint != PASSWORD_PAGE:
+                flash(_("管理员已重置您的密码，请先设置新密码。"), "info")
+                return redirect(url_for(PASSWORD_PAGE))
+            wanted = post if post is not None and request.method == "POST" else roles
+            if not has_role(current_user, *wanted):
                 abort(403)
             return view(*args, **kwargs)
 

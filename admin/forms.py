@@ -147,7 +147,7 @@ class WithdrawForm(HallForm):
 class EventWithdrawForm(HallForm):
     """Withdraw an event recorded by mistake (its veto too), with a reason."""
 
-    event_id = StringField(validators=[DataRequired(REQUIRED), Length(max=64)])
+    event_id = StringField(_l("编号"), validators=[DataRequired(REQUIRED), Length(max=64)])
     reason = StringField(_l("撤销原因"), validators=[DataRequired(REQUIRED), Length(max=500)])
 
 

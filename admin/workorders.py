@@ -11,17 +11,22 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 
 from admin.auth import roles_required
 from admin.blueprint import bp
-from admin.context import current_hall
+from admin.context import current_hall, viewer_unit_id
+from admin.lists import export_of, filter_context, list_filter, page_of, wants_export, xlsx_download
 from admin.views import register_nav
 from kiosk.extensions import db
-from kiosk.models import utcnow
+from kiosk.localtime import hall_zone, to_local
+from kiosk.models import Hall, Rating, utcnow
+from kiosk.services import listing
 from kiosk.services.errors import WorkOrderError
 from kiosk.services.ratings import LEVEL_LABELS
 from kiosk.services.workorders import (
     STATUSES,
+    WorkOrder,
     get_work_order,
     list_work_orders,
     rectify,
@@ -29,7 +34,7 @@ from kiosk.services.workorders import (
 )
 
 HANDLERS = ("duty",)  # admin always may
-VIEWERS = ("duty", "leader")
+VIEWERS = ("duty", "leader", "unit")  # a unit viewer: the orders of their own unit only
 
 STATUS_LABELS = {
     "open": _l("待处理"),
@@ -47,6 +52,7 @@ CHANNEL_LABELS = {
 }
 
 register_nav("admin.workorders", _l("差评工单"), VIEWERS)
+register_nav("admin.ratings", _l("评价记录"), VIEWERS, 45)
 
 
 def _labels() -> dict[str, object]:
@@ -58,29 +64,116 @@ def _labels() -> dict[str, object]:
     }
 
 
+def _order_cells(order: WorkOrder) -> list[object]:
+    return [
+        order.rating_id,
+        order.rated_at.strftime("%Y-%m-%d %H:%M:%S"),
+        order.staff_no,
+        order.staff_name,
+        order.window_name or "",
+        str(LEVEL_LABELS[order.level]),
+        "、".join(order.reasons),
+        str(STATUS_LABELS[order.status]),
+        order.deadline_day.isoformat() if order.status != "unfounded" else "",
+        _("是") if order.overdue else "",
+        order.review_note or "",
+        order.rectification_note or "",
+    ]
+
+
+def _order_headers() -> list[str]:
+    return [
+        _("编号"),
+        _("评价时间"),
+        _("工号"),
+        _("姓名"),
+        _("窗口"),
+        _("评价"),
+        _("原因"),
+        _("状态"),
+        _("整改期限"),
+        _("已逾期"),
+        _("核实说明"),
+        _("整改说明"),
+    ]
+
+
 @bp.get("/workorders")
 @roles_required(*VIEWERS)
 def workorders() -> ResponseReturnValue:
-    """The list of work orders; open ones first, overdue ones marked."""
+    """The list of work orders; open ones first, overdue ones marked; filtered, paged and
+    exported like every growing list."""
     status = request.args.get("status", "open")
     if status not in (*STATUSES, "open", "all"):
         status = "open"
     hall = current_hall()
-    orders = list_work_orders(db.session, hall, utcnow(), None if status == "all" else status)
-    return render_template(
-        "admin/workorders/list.html", orders=orders, status=status, hall=hall, **_labels()
+    flt = list_filter()
+    where = listing.conditions(
+        db.session, hall, listing.RATINGS, flt, viewer_unit_id=viewer_unit_id()
     )
+    orders = list_work_orders(
+        db.session, hall, utcnow(), None if status == "all" else status, where=where
+    )
+    if wants_export():
+        rows = (_order_cells(o) for o in orders[: listing.EXPORT_MAX_ROWS])
+        return xlsx_download("workorders", _("差评工单"), _order_headers(), rows)
+    page = listing.page_of(orders, flt.page)
+    return render_template(
+        "admin/workorders/list.html",
+        orders=page.rows,
+        page=page,
+        status=status,
+        hall=hall,
+        **filter_context(hall, flt),
+        **_labels(),
+    )
+
+
+def _visible_to_viewer(hall: Hall, rating_id: str) -> bool:
+    """Whether a unit viewer's unit had the rated person at its counters that day (every
+    other role sees every order of the hall)."""
+    unit_id = viewer_unit_id()
+    if unit_id is None:
+        return True
+    where = listing.seat_conditions(
+        db.session, hall, Rating.staff_id, Rating.rated_at, unit_id=unit_id
+    )
+    found = db.session.scalar(
+        select(Rating.id).where(
+            Rating.hall_id == hall.id, Rating.rating_id == rating_id[:64], *where
+        )
+    )
+    return found is not None
 
 
 @bp.get("/workorders/<rating_id>")
 @roles_required(*VIEWERS)
 def workorder(rating_id: str) -> ResponseReturnValue:
     """One work order with its verification and rectification forms."""
+    hall = current_hall()
+    if not _visible_to_viewer(hall, rating_id):
+        abort(404)
     try:
-        order = get_work_order(db.session, current_hall(), rating_id, utcnow())
+        order = get_work_order(db.session, hall, rating_id, utcnow())
     except WorkOrderError:
         abort(404)
     return render_template("admin/workorders/detail.html", order=order, **_labels())
+
+
+@bp.get("/ratings")
+@roles_required(*VIEWERS)
+def ratings() -> ResponseReturnValue:
+    """Every rating of the hall, paged, searchable, filtered and exported."""
+    hall = current_hall()
+    flt = list_filter()
+    if wants_export():
+        return export_of(listing.RATINGS, flt, _("评价记录"))
+    page = page_of(listing.RATINGS, flt)
+    zone = hall_zone(hall.timezone)
+    rows = [(rating, person, to_local(rating.rated_at, zone)) for rating, person in page.rows]
+    return render_template(
+        "admin/ratings.html", rows=rows, page=page, **filter_context(hall, flt), **_labels()
+    )
 
 
 @bp.post("/workorders/<rating_id>/verify")

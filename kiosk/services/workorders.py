@@ -9,11 +9,12 @@ day. Every verification and rectification is written through the audit log.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Row, select, update
+from sqlalchemy import ColumnElement, Row, select, update
 from sqlalchemy.orm import Session, aliased
 
 from kiosk.localtime import hall_zone, to_local
@@ -159,19 +160,23 @@ def _order(row: Row[Any], hall: Hall, now_local: dt.datetime) -> WorkOrder:
 
 
 def list_work_orders(
-    session: Session, hall: Hall, now: dt.datetime, status: str | None = None
+    session: Session,
+    hall: Hall,
+    now: dt.datetime,
+    status: str | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> list[WorkOrder]:
     """The hall's work orders; ``status`` is one of :data:`STATUSES`, ``"open"`` or None (all).
 
     Open orders come first, soonest deadline first; closed ones follow, newest first.
-    ``now`` is naive UTC.
+    ``now`` is naive UTC. ``where`` narrows the ratings read (the back office's list
+    filter of :mod:`kiosk.services.listing`: staff, unit, window, dates).
     """
     if status is not None and status not in (*STATUSES, "open"):
         raise WorkOrderError(_("未知的工单状态：%(s)s", s=status))
     now_local = to_local(now, hall_zone(hall.timezone))
-    orders = _fill_windows(
-        session, hall, [_order(row, hall, now_local) for row in session.execute(_query(hall)).all()]
-    )
+    rows = session.execute(_query(hall).where(*where)).all()
+    orders = _fill_windows(session, hall, [_order(row, hall, now_local) for row in rows])
     if status == "open":
         orders = [o for o in orders if o.is_open]
     elif status is not None:

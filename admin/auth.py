@@ -26,7 +26,8 @@ from wtforms.validators import DataRequired, Length
 from admin.blueprint import bp
 from kiosk.extensions import db, login_manager
 from kiosk.models import User
-from kiosk.services.accounts import authenticate, end_sessions
+from kiosk.services.accounts import authenticate, change_own_password, end_sessions
+from kiosk.services.errors import AccountError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -199,3 +200,52 @@ def logout() -> ResponseReturnValue:
 def forbidden(error: Exception) -> ResponseReturnValue:
     """A signed-in user asked for a page their role does not allow."""
     return render_template("admin/forbidden.html"), 403
+
+
+class PasswordForm(FlaskForm):
+    """Change one's own password: the current one, then the new one twice."""
+
+    current = PasswordField(
+        _l("当前密码"), validators=[DataRequired(_l("此项必填。")), Length(max=200)]
+    )
+    new = PasswordField(_l("新密码"), validators=[DataRequired(_l("此项必填。")), Length(max=200)])
+    repeat = PasswordField(
+        _l("再次输入新密码"), validators=[DataRequired(_l("此项必填。")), Length(max=200)]
+    )
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@roles_required("leader", "duty", "unit")
+def password() -> ResponseReturnValue:
+    """The signed-in user changes their own password (forced after an admin's reset).
+
+    Every other session of the account ends; this browser stays signed in.
+    """
+    form = PasswordForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                change_own_password(
+                    db.session,
+                    current_user,
+                    current=form.current.data or "",
+                    new=form.new.data or "",
+                    repeat=form.repeat.data or "",
+                )
+            except AccountError as exc:
+                db.session.rollback()
+                field = getattr(form, exc.code, form.new)
+                field.errors = [*field.errors, exc.message]
+                status = 400
+            else:
+                db.session.commit()
+                user = db.session.get(User, int(current_user.id))
+                if user is not None:
+                    login_user(user)  # the new session version: other sessions have ended
+                flash(_("密码已修改；其他设备上的登录已全部退出。"), "success")
+                return redirect(url_for("admin.index"))
+        else:
+            status = 400
+    forced = bool(getattr(current_user, "must_change_password", False))
+    return render_template("admin/password.html", form=form, forced=forced), status

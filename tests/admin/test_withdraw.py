@@ -174,7 +174,9 @@ def test_a_withdrawal_after_publication_needs_a_revision(app: Flask, example_hal
 def _event_withdraw(client: FlaskClient, event_id: str, reason: str, **extra: str) -> str:
     token = csrf_token(client, "/admin/events")
     data = {"action": "withdraw", "wd-event_id": event_id, "wd-reason": reason, **extra}
-    response = client.post("/admin/events", data={**data, "csrf_token": token}, follow_redirects=True)
+    response = client.post(
+        "/admin/events", data={**data, "csrf_token": token}, follow_redirects=True
+    )
     return response.get_data(as_text=True)
 
 

@@ -121,8 +121,9 @@ def parse_filter(args: Mapping[str, str]) -> ListFilter:
         start, end = end, start
     raw_page = str(args.get("page") or "1").strip()
     page = 1
-    if raw_page.isascii() and raw_page.isdigit() and len(raw_page) <= 7:
-        page = max(1, min(int(raw_page), MAX_PAGE))
+    if raw_page.isascii() and raw_page.isdigit():
+        # A huge number is clamped without being read (int() of 5,000 digits is refused).
+        page = MAX_PAGE if len(raw_page) > 7 else max(1, min(int(raw_page), MAX_PAGE))
     elif raw_page:
         messages.append(_("页码无效，已显示第 1 页。"))
     return ListFilter(

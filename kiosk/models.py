@@ -197,6 +197,7 @@ class Absence(db.Model):
     withdraw_reason: Mapped[str | None] = mapped_column(Text)
 
     staff: Mapped[Staff] = relationship()
+    withdrawer: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by])
 
 
 class Event(db.Model):
@@ -225,6 +226,7 @@ class Event(db.Model):
     withdraw_reason: Mapped[str | None] = mapped_column(Text)
 
     staff: Mapped[Staff] = relationship()
+    withdrawer: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by])
 
 
 class Case(db.Model):

@@ -359,6 +359,11 @@ def _local(value: dt.datetime | None, zone: Any) -> str:
     return to_local(value, zone).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
+def _who(user: Any) -> str:
+    # Only withdrawn rows name a user, so this lazy load runs for few rows.
+    return (user.display_name or user.username) if user is not None else ""
+
+
 def _punch_select(hall: Hall) -> Select[Any]:
     return (
         select(Punch, Staff, PunchVoid)
@@ -399,6 +404,7 @@ def _absence_cells(row: Any, zone: Any) -> list[Any]:
         _local(absence.end, zone),
         absence.note or "",
         _local(absence.withdrawn_at, zone),
+        _who(absence.withdrawer),
         absence.withdraw_reason or "",
     ]
 
@@ -422,6 +428,7 @@ def _event_cells(row: Any, zone: Any) -> list[Any]:
         _("是") if event.veto else "",
         event.note or "",
         _local(event.withdrawn_at, zone),
+        _who(event.withdrawer),
         event.withdraw_reason or "",
     ]
 
@@ -481,6 +488,7 @@ ABSENCES = ListSpec(
         _("结束"),
         _("事由"),
         _("撤销时间"),
+        _("撤销人"),
         _("撤销原因"),
     ],
     _absence_cells,
@@ -502,6 +510,7 @@ EVENTS = ListSpec(
         _("一票否决"),
         _("说明"),
         _("撤销时间"),
+        _("撤销人"),
         _("撤销原因"),
     ],
     _event_cells,

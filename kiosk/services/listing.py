@@ -36,7 +36,7 @@ from kiosk.models import (
     Unit,
     Window,
 )
-from kiosk.services.notices import UNPRINTABLE, safe_text_cell
+from kiosk.services.notices import FORMULA_TRIGGERS, UNPRINTABLE, safe_text_cell
 from kiosk.services.texts import _
 from kiosk.textlimits import EARLIEST_DAY, LATEST_DAY, day_in_range
 
@@ -221,10 +221,16 @@ def seat_conditions(
         stmt = stmt.where(Window.code == window_code)
     zone = hall_zone(hall.timezone)
     spans: list[ColumnElement[bool]] = []
+    people: set[int] = set()
     for staff_id, first, last in session.execute(stmt):
         lo, hi = local_day_bounds(first, last or LATEST_DAY, zone)
         spans.append(and_(staff_col == staff_id, instant_col >= lo, instant_col < hi))
-    return [or_(*spans) if spans else false()]
+        people.add(staff_id)
+    if not spans:
+        return [false()]
+    # The IN list lets the database seek by staff (an index leads with it) before it
+    # checks the spans.
+    return [staff_col.in_(sorted(people)), or_(*spans)]
 
 
 @dataclass(frozen=True)
@@ -235,10 +241,18 @@ class ListSpec:
     select: Callable[[Hall], Select[Any]]
     staff_col: Any
     instant_col: Any
-    order: tuple[Any, ...]
+    order: tuple[tuple[Any, bool], ...]
+    """(column, descending) pairs, most significant first; the last one unique."""
     headers: Callable[[], list[str]]
     cells: Callable[[Any, Any], list[Any]]
     """(row, zone) → the row's cells for the Excel sheet."""
+
+
+def _ordering(spec: ListSpec, *, reverse: bool = False) -> list[Any]:
+    return [
+        column.desc() if descending != reverse else column.asc()
+        for column, descending in spec.order
+    ]
 
 
 def conditions(
@@ -288,7 +302,15 @@ def list_page(
     base = spec.select(hall).where(*where)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     number, pages = page_bounds(total, flt.page, size)
-    rows = session.execute(base.order_by(*spec.order).offset((number - 1) * size).limit(size)).all()
+    skip = (number - 1) * size
+    if skip > total // 2:
+        # Past the middle, read from the other end: the last page costs what the first
+        # does instead of the deepest OFFSET there is.
+        upto = min(total, skip + size)
+        backwards = base.order_by(*_ordering(spec, reverse=True))
+        rows = session.execute(backwards.offset(total - upto).limit(upto - skip)).all()
+        return Page(list(reversed(rows)), number, pages, total, size)
+    rows = session.execute(base.order_by(*_ordering(spec)).offset(skip).limit(size)).all()
     return Page(list(rows), number, pages, total, size)
 
 
@@ -306,7 +328,7 @@ def export_rows(
     where = [*conditions(session, hall, spec, flt, viewer_unit_id=viewer_unit_id), *extra]
     zone = hall_zone(hall.timezone)
     result = session.execute(
-        spec.select(hall).where(*where).order_by(*spec.order).limit(limit),
+        spec.select(hall).where(*where).order_by(*_ordering(spec)).limit(limit),
         execution_options={"yield_per": 1000},
     )
     for row in result:
@@ -342,13 +364,17 @@ def write_xlsx(
 def _safe_cells(sheet: Any, values: Iterable[Any]) -> list[Any]:
     """Cells of a write-only sheet; text stays text (never a formula), as in the notice's
     workbook (:func:`kiosk.services.notices.safe_text_cell`)."""
-    cells = []
+    cells: list[Any] = []
     for value in values:
         if isinstance(value, str):
             value = UNPRINTABLE.sub("", value)
-        cell = WriteOnlyCell(sheet, value=value)
-        safe_text_cell(cell)
-        cells.append(cell)
+            if value.startswith(FORMULA_TRIGGERS):
+                # Only such a cell needs an object of its own (plain values are cheaper).
+                cell = WriteOnlyCell(sheet, value=value)
+                safe_text_cell(cell)
+                cells.append(cell)
+                continue
+        cells.append(value)
     return cells
 
 
@@ -462,7 +488,7 @@ PUNCHES = ListSpec(
     _punch_select,
     Punch.staff_id,
     Punch.punched_at,
-    (Punch.punched_at.desc(), Punch.id.desc()),
+    ((Punch.punched_at, True), (Punch.id, True)),
     lambda: [
         _("工号"),
         _("姓名"),
@@ -479,7 +505,7 @@ ABSENCES = ListSpec(
     _absence_select,
     Absence.staff_id,
     Absence.start,
-    (Absence.start.desc(), Absence.id.desc()),
+    ((Absence.start, True), (Absence.id, True)),
     lambda: [
         _("工号"),
         _("姓名"),
@@ -498,7 +524,7 @@ EVENTS = ListSpec(
     _event_select,
     Event.staff_id,
     Event.at,
-    (Event.at.desc(), Event.id.desc()),
+    ((Event.at, True), (Event.id, True)),
     lambda: [
         _("编号"),
         _("工号"),
@@ -520,7 +546,7 @@ RATINGS = ListSpec(
     _rating_select,
     Rating.staff_id,
     Rating.rated_at,
-    (Rating.rated_at.desc(), Rating.id.desc()),
+    ((Rating.rated_at, True), (Rating.id, True)),
     lambda: [
         _("评价编号"),
         _("评价时间"),

@@ -322,3 +322,17 @@ def test_absence_rows_left_out_when_their_staff_is_of_another_hall(
     with app.app_context():
         assert db.session.scalar(select(func.count(Absence.id))) == 6
         assert db.session.scalar(select(func.count(Staff.id))) == 8
+
+
+@pytest.mark.parametrize("q", ["S001", "S00", "李强"])
+def test_every_row_is_on_exactly_one_page_in_order(app: Flask, example_hall: Path, q: str) -> None:
+    # Pages past the middle are read from the other end; together they are the list.
+    first = _page(app, listing.PUNCHES, q=q)
+    seen = []
+    for number in range(1, first.pages + 1):
+        seen += [
+            (row[0].punched_at, row[0].id)
+            for row in _page(app, listing.PUNCHES, q=q, page=str(number)).rows
+        ]
+    assert len(seen) == first.total and len(set(seen)) == first.total
+    assert seen == sorted(seen, reverse=True)

@@ -1,9 +1,11 @@
 """Sign-in, sign-out, the user loader and the role check of the back office.
 
-Roles: ``admin`` may do everything; ``leader`` reviews and publishes notices; ``duty``
-(带班人员) runs today's hall, absences, events, corrections and work orders; ``unit``
-reads its own unit's staff only. Every view states its roles with
-:func:`roles_required`, which is checked on the server for every request.
+Roles: ``admin`` may do everything; ``leader`` reads everything and reviews and
+publishes notices; ``duty`` (带班人员) runs today's hall, absences, events, corrections
+and work orders; ``unit`` reads its own unit's rows only. Every view states its roles
+with :func:`roles_required` (``post=`` for the roles that may change), which is checked on
+the server for every request, and sends a user whose password an admin reset to
+``/admin/password`` first.
 """
 
 from __future__ import annotations

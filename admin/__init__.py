@@ -4,16 +4,22 @@
 by being imported here (``bp`` itself lives in :mod:`admin.blueprint`); every view checks its role on the server
 with :func:`admin.auth.roles_required` (``admin`` may open everything).
 
-Pages and who may open them:
+Pages and who may open them (``tests/admin/test_role_table.py`` holds the one table every
+URL rule is tested against):
 
-* ``/admin/today`` today's hall, ``/admin/corrections``, ``/admin/absences``,
-  ``/admin/events``: duty officers (带班人员);
+* ``/admin/today`` today's hall (duty officers, leaders read), ``/admin/corrections``:
+  duty officers (带班人员);
+* the growing lists ``/admin/punches``, ``/admin/absences``, ``/admin/events``,
+  ``/admin/ratings``, ``/admin/workorders``: duty officers, leaders and unit viewers read
+  (unit viewers their own unit only), duty officers change (paged, filtered and exported
+  through :mod:`admin.lists` and :mod:`kiosk.services.listing`);
+* ``/admin/password``: everyone signed in changes their own password;
 * ``/admin/roster`` the duty roster: duty officers and leaders read, admins edit;
 * ``/admin/periods`` published notices (unit viewers: their own unit only), with
   ``/admin/periods/review`` and ``/admin/periods/publish`` for leaders;
 * ``/admin/reports/weekly`` (duty, leader, unit) and ``/admin/reports/appraisal``
   (leader, unit);
-* ``/admin/audit`` and ``/admin/users``: admins;
+* ``/admin/audit``: admins and leaders; ``/admin/users``: admins;
 * ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`);
 * ``/admin/imports`` uploads (admins every kind, duty officers punches, absences, events,
   cases), ``/admin/terminals`` and ``/admin/devices`` (admins), ``/admin/rules`` the rule
@@ -30,6 +36,7 @@ from admin import (  # noqa: F401
     duty,
     entries,
     import_views,
+    lists,
     period_views,
     report_views,
     rule_views,

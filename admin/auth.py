@@ -1,9 +1,11 @@
 """Sign-in, sign-out, the user loader and the role check of the back office.
 
-Roles: ``admin`` may do everything; ``leader`` reviews and publishes notices; ``duty``
-(带班人员) runs today's hall, absences, events, corrections and work orders; ``unit``
-reads its own unit's staff only. Every view states its roles with
-:func:`roles_required`, which is checked on the server for every request.
+Roles: ``admin`` may do everything; ``leader`` reads everything and reviews and
+publishes notices; ``duty`` (带班人员) runs today's hall, absences, events, corrections
+and work orders; ``unit`` reads its own unit's rows only. Every view states its roles
+with :func:`roles_required` (``post=`` for the roles that may change), which is checked on
+the server for every request, and sends a user whose password an admin reset to
+``/admin/password`` first.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from wtforms.validators import DataRequired, Length
 from admin.blueprint import bp
 from kiosk.extensions import db, login_manager
 from kiosk.models import User
-from kiosk.services.accounts import authenticate, end_sessions
+from kiosk.services.accounts import authenticate, change_own_password, end_sessions
+from kiosk.services.errors import AccountError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,10 +61,18 @@ def has_role(user: Any, *roles: str) -> bool:
     return user.role == "admin" or user.role in roles
 
 
-def roles_required(*roles: str) -> Callable[[F], F]:
-    """Allow a view only to signed-in, active users with one of ``roles`` (admin always).
+# Pages a user whose password was reset by an admin may still open: the password page
+# itself (and sign-out, which needs no role).
+PASSWORD_PAGE = "admin.password"
 
-    Anonymous visitors are sent to the sign-in page; others get 403.
+
+def roles_required(*roles: str, post: tuple[str, ...] | None = None) -> Callable[[F], F]:
+    """Allow a view only to signed-in, active users with one of ``roles`` (admin always);
+    with ``post``, a POST (a change) needs one of those roles instead (read-only roles
+    may open the page but not change anything).
+
+    Anonymous visitors are sent to the sign-in page; others get 403. A user whose
+    password was reset by an admin is sent to the password page until they choose one.
     """
 
     def decorator(view: F) -> F:
@@ -73,7 +84,11 @@ def roles_required(*roles: str) -> Callable[[F], F]:
                 # A deactivated account loses its open sessions at the next request.
                 logout_user()
                 return login_manager.unauthorized()
-            if not has_role(current_user, *roles):
+            if current_user.must_change_password and request.endpoint != PASSWORD_PAGE:
+                flash(_("管理员已重置您的密码，请先设置新密码。"), "info")
+                return redirect(url_for(PASSWORD_PAGE))
+            wanted = post if post is not None and request.method == "POST" else roles
+            if not has_role(current_user, *wanted):
                 abort(403)
             return view(*args, **kwargs)
 
@@ -187,3 +202,52 @@ def logout() -> ResponseReturnValue:
 def forbidden(error: Exception) -> ResponseReturnValue:
     """A signed-in user asked for a page their role does not allow."""
     return render_template("admin/forbidden.html"), 403
+
+
+class PasswordForm(FlaskForm):
+    """Change one's own password: the current one, then the new one twice."""
+
+    current = PasswordField(
+        _l("当前密码"), validators=[DataRequired(_l("此项必填。")), Length(max=200)]
+    )
+    new = PasswordField(_l("新密码"), validators=[DataRequired(_l("此项必填。")), Length(max=200)])
+    repeat = PasswordField(
+        _l("再次输入新密码"), validators=[DataRequired(_l("此项必填。")), Length(max=200)]
+    )
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@roles_required("leader", "duty", "unit")
+def password() -> ResponseReturnValue:
+    """The signed-in user changes their own password (forced after an admin's reset).
+
+    Every other session of the account ends; this browser stays signed in.
+    """
+    form = PasswordForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                change_own_password(
+                    db.session,
+                    current_user,
+                    current=form.current.data or "",
+                    new=form.new.data or "",
+                    repeat=form.repeat.data or "",
+                )
+            except AccountError as exc:
+                db.session.rollback()
+                field = getattr(form, exc.code, form.new)
+                field.errors = [*field.errors, exc.message]
+                status = 400
+            else:
+                db.session.commit()
+                user = db.session.get(User, int(current_user.id))
+                if user is not None:
+                    login_user(user)  # the new session version: other sessions have ended
+                flash(_("密码已修改；其他设备上的登录已全部退出。"), "success")
+                return redirect(url_for("admin.index"))
+        else:
+            status = 400
+    forced = bool(getattr(current_user, "must_change_password", False))
+    return render_template("admin/password.html", form=form, forced=forced), status

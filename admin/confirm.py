@@ -10,6 +10,8 @@ without the field cannot act by accident.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import render_template, request
 from flask.typing import ResponseReturnValue
 
@@ -22,10 +24,24 @@ def confirmed() -> bool:
 
 
 def confirm_page(
-    *, title: str, message: str, details: list[str], confirm_label: str, cancel_url: str
+    *,
+    title: str,
+    message: str,
+    details: list[str],
+    confirm_label: str,
+    cancel_url: str,
+    handover: dict[str, Any] | None = None,
 ) -> ResponseReturnValue:
-    """The page that asks; it re-posts every submitted field to the same URL."""
-    fields = [(k, v) for k, v in request.form.items(multi=True) if k != CONFIRM_FIELD]
+    """The page that asks; it re-posts every submitted field to the same URL.
+
+    ``handover`` (``{"officers": [(id, name), ...]}``) adds the question of a duty
+    officer's deactivation: what becomes of their future roster days (``act-days``:
+    keep, clear or hand, and ``act-to_user``).
+    """
+    asked = {"act-days", "act-to_user"} if handover else set()
+    fields = [
+        (k, v) for k, v in request.form.items(multi=True) if k != CONFIRM_FIELD and k not in asked
+    ]
     return render_template(
         "admin/confirm.html",
         title=title,
@@ -36,4 +52,5 @@ def confirm_page(
         fields=fields,
         cancel_url=cancel_url,
         confirm_field=CONFIRM_FIELD,
+        handover=handover,
     )

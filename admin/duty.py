@@ -26,12 +26,12 @@ from kiosk.services.roster import eligible_officers, roster, set_duty
 
 ROSTER_DAYS = 28
 
-register_nav("admin.today", _l("今日大厅"), ("duty",), 10)
+register_nav("admin.today", _l("今日大厅"), ("duty", "leader"), 10)
 register_nav("admin.roster_page", _l("带班表"), ("duty", "leader"), 15)
 
 
 @bp.get("/today")
-@roles_required("duty")
+@roles_required("duty", "leader")  # leaders read everything
 def today() -> ResponseReturnValue:
     """Who has punched which slot, who is missing or away, open work orders, devices."""
     hall = current_hall()

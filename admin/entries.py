@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from admin.auth import roles_required
+from admin.auth import has_role, roles_required
 from admin.blueprint import bp
 from admin.confirm import confirm_page, confirmed
 from admin.context import current_hall
@@ -22,23 +22,26 @@ from admin.forms import (
     AbsenceForm,
     AddPunchForm,
     EventForm,
+    EventWithdrawForm,
     VoidPunchForm,
     WithdrawForm,
     first_error,
     parse_day,
     select_choices,
 )
+from admin.lists import export_of, filter_context, list_filter, page_of, wants_export
 from admin.views import register_nav
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
-from kiosk.models import utcnow
-from kiosk.services import records
+from kiosk.models import Hall, utcnow
+from kiosk.services import listing, records
 from kiosk.services.errors import RecordError
 from kiosk.services.reports import attendance_records
 
 register_nav("admin.corrections", _l("考勤更正"), ("duty",), 20)
-register_nav("admin.absences", _l("外出与请假"), ("duty",), 30)
-register_nav("admin.events", _l("巡查与奖惩"), ("duty",), 40)
+register_nav("admin.punches", _l("打卡记录"), ("duty", "leader", "unit"), 25)
+register_nav("admin.absences", _l("外出与请假"), ("duty", "leader", "unit"), 30)
+register_nav("admin.events", _l("巡查与奖惩"), ("duty", "leader", "unit"), 40)
 
 
 def _today_local() -> dt.date:
@@ -167,10 +170,19 @@ def corrections() -> ResponseReturnValue:
     )
 
 
+LIST_ROLES = ("duty", "leader", "unit")  # read; changes: duty officers (and admins)
+CHANGE_ROLES = ("duty",)
+
+
+def _list_context(hall: Hall, flt: listing.ListFilter) -> dict[str, object]:
+    return {**filter_context(hall, flt), "can_edit": has_role(current_user, *CHANGE_ROLES)}
+
+
 @bp.route("/absences", methods=["GET", "POST"])
-@roles_required("duty")
+@roles_required(*LIST_ROLES, post=CHANGE_ROLES)
 def absences() -> ResponseReturnValue:
-    """Register out-of-office trips and leave; withdraw one entered by mistake."""
+    """Register out-of-office trips and leave; withdraw one entered by mistake (kept,
+    marked withdrawn); the registrations paged, searchable and exported."""
     hall = current_hall()
     form = AbsenceForm(prefix="abs")
     form.staff_no.choices = select_choices(records.staff_choices(db.session, hall))
@@ -194,15 +206,15 @@ def absences() -> ResponseReturnValue:
                     message = _("已登记。")
                     touched = form.start.data.date() if form.start.data else None
                 else:
-                    records.withdraw_absence(
+                    withdrawn = records.withdraw_absence(
                         db.session,
                         hall,
                         absence_id=withdraw_form.absence_id.data,
                         reason=withdraw_form.reason.data,
                         user_id=current_user.id,
                     )
-                    message = _("已撤销该登记。")
-                    touched = None
+                    message = _("已撤销该登记（记录保留并标注为已撤销）。")
+                    touched = to_local(withdrawn.start, hall_zone(hall.timezone)).date()
             except RecordError as exc:
                 db.session.rollback()
                 flash(exc.message, "error")
@@ -214,22 +226,79 @@ def absences() -> ResponseReturnValue:
                 return redirect(url_for("admin.absences"))
         else:
             flash(first_error(target), "error")
+    flt = list_filter()
+    if wants_export():
+        return export_of(listing.ABSENCES, flt, _("外出与请假"))
     zone = hall_zone(hall.timezone)
+    page = page_of(listing.ABSENCES, flt)
     rows = [
         (absence, person, to_local(absence.start, zone), to_local(absence.end, zone))
-        for absence, person in records.recent_absences(db.session, hall)
+        for absence, person in page.rows
     ]
-    return render_template("admin/absences.html", form=form, withdraw_form=withdraw_form, rows=rows)
+    return render_template(
+        "admin/absences.html",
+        form=form,
+        withdraw_form=withdraw_form,
+        rows=rows,
+        page=page,
+        zone=zone,
+        **_list_context(hall, flt),
+    )
+
+
+def _withdraw_event(hall: Hall, form: EventWithdrawForm) -> ResponseReturnValue:
+    """Withdraw an event, after the confirmation step (a veto is lifted by it)."""
+    try:
+        event = records.withdraw_event(
+            db.session,
+            hall,
+            event_id=form.event_id.data,
+            reason=form.reason.data,
+            user_id=current_user.id,
+        )
+    except RecordError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("admin.events"))
+    at = to_local(event.at, hall_zone(hall.timezone))
+    if not confirmed():
+        details = [
+            _("编号：%(id)s", id=event.event_id),
+            _("工作人员：%(who)s", who=f"{event.staff.staff_no} {event.staff.name}"),
+            _("分值：%(points)s", points=event.points),
+            _("撤销原因：%(why)s", why=event.withdraw_reason),
+        ]
+        db.session.rollback()
+        return confirm_page(
+            title=_("确认撤销记录"),
+            message=_(
+                "撤销后该记录不再计分"
+                "（带一票否决的，不再否决）；记录本身保留并标注为已撤销，操作记入审计日志。"
+            ),
+            details=details,
+            confirm_label=_("确认撤销"),
+            cancel_url=url_for("admin.events"),
+        )
+    db.session.commit()
+    flash(_("已撤销该记录（记录保留并标注为已撤销）。"), "success")
+    _published_warning(at.date())
+    return redirect(url_for("admin.events"))
 
 
 @bp.route("/events", methods=["GET", "POST"])
-@roles_required("duty")
+@roles_required(*LIST_ROLES, post=CHANGE_ROLES)
 def events() -> ResponseReturnValue:
-    """Record spot checks, complaints and commendations (points and veto flag)."""
+    """Record spot checks, complaints and commendations (points and veto flag), withdraw
+    one recorded by mistake; the records paged, searchable and exported."""
     hall = current_hall()
     form = EventForm(prefix="ev")
     form.staff_no.choices = select_choices(records.staff_choices(db.session, hall))
-    if request.method == "POST":
+    withdraw_form = EventWithdrawForm(prefix="wd")
+    if request.method == "POST" and request.form.get("action") == "withdraw":
+        if withdraw_form.validate_on_submit():
+            return _withdraw_event(hall, withdraw_form)
+        flash(first_error(withdraw_form), "error")
+    elif request.method == "POST":
         if form.validate_on_submit():
             try:
                 recorded = records.add_event(
@@ -274,9 +343,34 @@ def events() -> ResponseReturnValue:
                 return redirect(url_for("admin.events"))
         else:
             flash(first_error(form), "error")
+    flt = list_filter()
+    if wants_export():
+        return export_of(listing.EVENTS, flt, _("巡查与奖惩"))
     zone = hall_zone(hall.timezone)
+    page = page_of(listing.EVENTS, flt)
+    rows = [(event, person, to_local(event.at, zone)) for event, person in page.rows]
+    return render_template(
+        "admin/events.html",
+        form=form,
+        withdraw_form=withdraw_form,
+        rows=rows,
+        page=page,
+        zone=zone,
+        **_list_context(hall, flt),
+    )
+
+
+@bp.get("/punches")
+@roles_required(*LIST_ROLES)
+def punches() -> ResponseReturnValue:
+    """Every punch of the hall (voided ones marked), paged, searchable and exported."""
+    hall = current_hall()
+    flt = list_filter()
+    if wants_export():
+        return export_of(listing.PUNCHES, flt, _("打卡记录"))
+    zone = hall_zone(hall.timezone)
+    page = page_of(listing.PUNCHES, flt)
     rows = [
-        (event, person, to_local(event.at, zone))
-        for event, person in records.recent_events(db.session, hall)
+        (punch, person, void, to_local(punch.punched_at, zone)) for punch, person, void in page.rows
     ]
-    return render_template("admin/events.html", form=form, rows=rows)
+    return render_template("admin/punches.html", rows=rows, page=page, **_list_context(hall, flt))

@@ -144,6 +144,13 @@ class WithdrawForm(HallForm):
     reason = StringField(_l("撤销原因"), validators=[DataRequired(REQUIRED), Length(max=500)])
 
 
+class EventWithdrawForm(HallForm):
+    """Withdraw an event recorded by mistake (its veto too), with a reason."""
+
+    event_id = StringField(_l("编号"), validators=[DataRequired(REQUIRED), Length(max=64)])
+    reason = StringField(_l("撤销原因"), validators=[DataRequired(REQUIRED), Length(max=500)])
+
+
 class EventForm(HallForm):
     """A spot check, complaint or commendation."""
 

@@ -21,12 +21,14 @@ from flask_login import current_user
 from admin.auth import roles_required
 from admin.blueprint import bp
 from admin.context import current_hall, viewer_unit_id
+from admin.lists import export_of, filter_context, list_filter, page_of, wants_export, xlsx_download
 from admin.views import register_nav
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Unit, utcnow
 from kiosk.rules.calendar import Period
 from kiosk.rules.settings import hall_settings
+from kiosk.services import listing
 from kiosk.services.appeals import decide_appeal, file_appeal
 from kiosk.services.badreviews import loop_report
 from kiosk.services.errors import WorkOrderError
@@ -44,7 +46,7 @@ from kiosk.services.workorders import (
 HANDLERS = ("duty",)  # admin always may
 APPELLANTS = ("unit",)  # the unit of the window; admin on its behalf
 DECIDERS = ("leader",)  # admin too; never the verifying officer (the service refuses)
-VIEWERS = ("duty", "leader", "unit")
+VIEWERS = ("duty", "leader", "unit")  # a unit viewer: the orders of their own unit only
 REPORT_VIEWERS = ("duty", "leader", "unit")
 
 STATUS_LABELS = {
@@ -74,6 +76,7 @@ APPEAL_LABELS = {
 
 register_nav("admin.workorders", _l("差评工单"), VIEWERS)
 register_nav("admin.workorder_report", _l("差评处置统计"), REPORT_VIEWERS)
+register_nav("admin.ratings", _l("评价记录"), VIEWERS, 45)
 
 
 def _labels() -> dict[str, object]:
@@ -99,23 +102,73 @@ def _order_or_404(rating_id: str) -> WorkOrder:
         abort(404)
 
 
+def _order_cells(order: WorkOrder) -> list[object]:
+    return [
+        order.rating_id,
+        order.rated_at.strftime("%Y-%m-%d %H:%M:%S"),
+        order.staff_no,
+        order.staff_name,
+        order.window_name or "",
+        str(LEVEL_LABELS[order.level]),
+        "、".join(order.reasons),
+        str(STATUS_LABELS[order.status]),
+        order.deadline_day.isoformat() if order.status != "unfounded" else "",
+        _("是") if order.overdue else "",
+        order.review_note or "",
+        order.rectification_note or "",
+    ]
+
+
+def _order_headers() -> list[str]:
+    return [
+        _("编号"),
+        _("评价时间"),
+        _("工号"),
+        _("姓名"),
+        _("窗口"),
+        _("评价"),
+        _("原因"),
+        _("状态"),
+        _("整改期限"),
+        _("已逾期"),
+        _("核实说明"),
+        _("整改说明"),
+    ]
+
+
 @bp.get("/workorders")
 @roles_required(*VIEWERS)
 def workorders() -> ResponseReturnValue:
-    """The list of work orders; open ones first, overdue ones marked."""
+    """The list of work orders; open ones first, overdue ones marked; filtered, paged and
+    exported like every growing list."""
     status = request.args.get("status", "open")
     if status not in (*STATUSES, "open", "all"):
         status = "open"
     hall = current_hall()
+    flt = list_filter()
+    where = listing.conditions(
+        db.session, hall, listing.RATINGS, flt, viewer_unit_id=viewer_unit_id()
+    )
     orders = list_work_orders(
         db.session,
         hall,
         utcnow(),
         None if status == "all" else status,
         unit_id=viewer_unit_id(),
+        where=where,
     )
+    if wants_export():
+        rows = (_order_cells(o) for o in orders[: listing.EXPORT_MAX_ROWS])
+        return xlsx_download("workorders", _("差评工单"), _order_headers(), rows)
+    page = listing.page_of(orders, flt.page)
     return render_template(
-        "admin/workorders/list.html", orders=orders, status=status, hall=hall, **_labels()
+        "admin/workorders/list.html",
+        orders=page.rows,
+        page=page,
+        status=status,
+        hall=hall,
+        **filter_context(hall, flt),
+        **_labels(),
     )
 
 
@@ -150,6 +203,22 @@ def _refused(rating_id: str, exc: WorkOrderError, form: str) -> ResponseReturnVa
             **_labels(),
         ),
         403 if exc.code == "forbidden" else 400,
+    )
+
+
+@bp.get("/ratings")
+@roles_required(*VIEWERS)
+def ratings() -> ResponseReturnValue:
+    """Every rating of the hall, paged, searchable, filtered and exported."""
+    hall = current_hall()
+    flt = list_filter()
+    if wants_export():
+        return export_of(listing.RATINGS, flt, _("评价记录"))
+    page = page_of(listing.RATINGS, flt)
+    zone = hall_zone(hall.timezone)
+    rows = [(rating, person, to_local(rating.rated_at, zone)) for rating, person in page.rows]
+    return render_template(
+        "admin/ratings.html", rows=rows, page=page, **filter_context(hall, flt), **_labels()
     )
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -190,8 +191,13 @@ class Absence(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Withdrawal (撤销): the row is kept, marked, and no longer counts (issue 13).
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdraw_reason: Mapped[str | None] = mapped_column(Text)
 
     staff: Mapped[Staff] = relationship()
+    withdrawer: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by])
 
 
 class Event(db.Model):
@@ -214,8 +220,13 @@ class Event(db.Model):
     veto: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Withdrawal (撤销): the row is kept, marked, and no longer counts (issue 13).
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdraw_reason: Mapped[str | None] = mapped_column(Text)
 
     staff: Mapped[Staff] = relationship()
+    withdrawer: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by])
 
 
 class Case(db.Model):
@@ -449,6 +460,11 @@ class User(UserMixin, db.Model):
     # Part of the id in every session cookie; raised on sign-out and on a password change,
     # so each cookie issued before then stops opening the back office, on every device.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set when an admin resets the password: every back-office page sends the user to
+    # /admin/password until they choose their own.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]

@@ -9,6 +9,7 @@ it.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, or_, select, update
@@ -252,12 +253,13 @@ def set_password(
 ) -> None:
     """Replace a user's password (audited; the hash itself is never logged).
 
-    Every open session of the user ends, on every device.
+    Every open session of the user ends, on every device; a forced change is done.
     """
     check_password_strength(password)
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
+    user.must_change_password = False
     session.flush()
     end_sessions(session, user.id)
     audit.record(
@@ -330,3 +332,73 @@ def users_of(session: Session, hall: Hall, now: dt.datetime | None = None) -> li
         )
         for user, unit in rows
     ]
+
+
+MAX_PASSWORD_LENGTH = 200
+# Letters and digits that cannot be mistaken for one another when read off a screen.
+_TEMP_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"
+TEMP_PASSWORD_LENGTH = 12
+
+
+def change_own_password(
+    session: Session, user: User, *, current: str, new: str, repeat: str
+) -> None:
+    """The signed-in user replaces their own password (audited).
+
+    Refused, nothing changed, when the current password is wrong, the two new ones
+    differ, the new one is too short or too long, or it equals the current one. Every
+    other session of the user ends (the caller signs this one in again).
+    """
+    if not verify_password(user.password_hash, current):
+        raise AccountError(_("当前密码不正确。"), "current")
+    if new != repeat:
+        raise AccountError(_("两次输入的新密码不一致。"), "repeat")
+    if len(new) > MAX_PASSWORD_LENGTH:
+        raise AccountError(_("密码不能超过 %(n)d 个字符。", n=MAX_PASSWORD_LENGTH), "new")
+    try:
+        check_password_strength(new)
+    except AccountError as exc:
+        raise AccountError(exc.message, "new") from None
+    if new == current:
+        raise AccountError(_("新密码不能与当前密码相同。"), "new")
+    forced = bool(user.must_change_password)
+    set_password(
+        session,
+        user,
+        new,
+        actor_id=user.id,
+        reason="forced change after reset" if forced else "changed by the user",
+    )
+
+
+def reset_password(session: Session, user: User, *, actor_id: int, reason: str | None) -> str:
+    """Give ``user`` a temporary password that must be changed at the next sign-in.
+
+    Returns the temporary password (shown once to the admin, never stored in clear);
+    every session of the user ends; audited without the password. Nobody resets their
+    own password this way (they change it on the password page).
+    """
+    why = (reason or "").strip()
+    if not why:
+        raise AccountError(_("请填写原因。"))
+    if user.id == actor_id:
+        raise AccountError(_("不能重置自己的密码，请在“修改密码”页面修改。"))
+    temporary = "".join(secrets.choice(_TEMP_ALPHABET) for _ in range(TEMP_PASSWORD_LENGTH))
+    user.password_hash = hash_password(temporary)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.must_change_password = True
+    session.flush()
+    end_sessions(session, user.id)
+    audit.record(
+        session,
+        action="user.password.reset",
+        object_type="user",
+        object_id=user.id,
+        user_id=actor_id,
+        hall_id=user.hall_id,
+        before={"must_change_password": False},
+        after={"must_change_password": True},
+        reason=why,
+    )
+    return temporary

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from kiosk.localtime import hall_zone, to_local
+from kiosk.localtime import hall_zone, local_day_bounds, to_local
 from kiosk.models import AuditEntry, Hall, User
 from kiosk.rules.wording import period_label
+from kiosk.services.listing import EXPORT_MAX_ROWS, like_pattern, page_bounds
+from kiosk.textlimits import EARLIEST_DAY, LATEST_DAY
 
 PAGE_SIZE = 50
 
@@ -45,6 +48,8 @@ ACTION_TEXT: dict[str, Any] = {
     "user.locked": _l("账号被锁定"),
     "user.unlock": _l("解锁账号"),
     "user.password": _l("修改密码"),
+    "user.password.reset": _l("重置密码"),
+    "duty.handover": _l("停用时处理带班日"),
     "user.activate": _l("启用账号"),
     "user.deactivate": _l("停用账号"),
     "terminal.add": _l("登记评价终端"),
@@ -94,6 +99,10 @@ FIELD_TEXT: dict[str, Any] = {
     "category": _l("类别"),
     "points": _l("分值"),
     "veto": _l("一票否决"),
+    "withdrawn": _l("已撤销"),
+    "must_change_password": _l("须修改密码"),
+    "days": _l("带班日期"),
+    "handed_to": _l("移交给"),
     "review": _l("核实结果"),
     "review_note": _l("核实说明"),
     "reviewed_at": _l("核实时间"),
@@ -247,6 +256,65 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def _conditions(
+    hall: Hall,
+    *,
+    action: str | None,
+    object_type: str | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    q: str | None,
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        (AuditEntry.hall_id == hall.id) | (AuditEntry.hall_id.is_(None))
+    ]
+    if action:
+        conditions.append(AuditEntry.action.startswith(action[:64], autoescape=True))
+    if object_type:
+        conditions.append(AuditEntry.object_type == object_type[:64])
+    if start or end:
+        lo, hi = local_day_bounds(
+            start or EARLIEST_DAY, end or LATEST_DAY, hall_zone(hall.timezone)
+        )
+        conditions += [AuditEntry.at >= lo, AuditEntry.at < hi]
+    if q:
+        # Who did it (username or name) or what it was about (the object's id).
+        pattern = like_pattern(q.lower())
+        who = select(User.id).where(
+            or_(
+                func.lower(User.username).like(pattern, escape="\\"),
+                func.lower(User.display_name).like(pattern, escape="\\"),
+            )
+        )
+        conditions.append(
+            or_(
+                AuditEntry.user_id.in_(who),
+                func.lower(AuditEntry.object_id).like(pattern, escape="\\"),
+            )
+        )
+    return conditions
+
+
+def _line(
+    entry: AuditEntry, username: str | None, display_name: str | None, zone: Any, language: str
+) -> AuditLine:
+    return AuditLine(
+        entry.id,
+        to_local(entry.at, zone),
+        username or "system",
+        entry.action,
+        entry.object_type,
+        entry.object_id,
+        _text(entry.before),
+        _text(entry.after),
+        entry.reason,
+        who=display_name or username or str(_l("系统")),
+        what=str(ACTION_TEXT.get(entry.action, entry.action)),
+        target=target_text(entry.object_type, entry.object_id, language),
+        changes=changes(entry.before, entry.after, zone),
+    )
+
+
 def audit_page(
     session: Session,
     hall: Hall,
@@ -254,19 +322,17 @@ def audit_page(
     page: int = 1,
     action: str | None = None,
     object_type: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    q: str | None = None,
     language: str = "zh",
 ) -> AuditPage:
     """Entries of ``hall`` (and hall-less ones, e.g. user accounts), filtered, newest first."""
-    conditions: list[ColumnElement[bool]] = [
-        (AuditEntry.hall_id == hall.id) | (AuditEntry.hall_id.is_(None))
-    ]
-    if action:
-        conditions.append(AuditEntry.action.startswith(action, autoescape=True))
-    if object_type:
-        conditions.append(AuditEntry.object_type == object_type)
+    conditions = _conditions(
+        hall, action=action, object_type=object_type, start=start, end=end, q=q
+    )
     total = session.scalar(select(func.count(AuditEntry.id)).where(*conditions)) or 0
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(page, 1), pages)
+    page, pages = page_bounds(total, page, PAGE_SIZE)
     zone = hall_zone(hall.timezone)
     rows = session.execute(
         select(AuditEntry, User.username, User.display_name)
@@ -282,26 +348,55 @@ def audit_page(
         )
     )
     return AuditPage(
-        [
-            AuditLine(
-                entry.id,
-                to_local(entry.at, zone),
-                username or "system",
-                entry.action,
-                entry.object_type,
-                entry.object_id,
-                _text(entry.before),
-                _text(entry.after),
-                entry.reason,
-                who=display_name or username or str(_l("系统")),
-                what=str(ACTION_TEXT.get(entry.action, entry.action)),
-                target=target_text(entry.object_type, entry.object_id, language),
-                changes=changes(entry.before, entry.after, zone),
-            )
-            for entry, username, display_name in rows
-        ],
+        [_line(entry, username, display, zone, language) for entry, username, display in rows],
         page,
         pages,
         total,
         actions,
     )
+
+
+def audit_headers() -> list[str]:
+    """The columns of the audit log's Excel export."""
+    return [
+        str(_l("时间")),
+        str(_l("操作人")),
+        str(_l("操作")),
+        str(_l("对象")),
+        str(_l("变更（修改前 → 修改后）")),
+        str(_l("原因")),
+    ]
+
+
+def audit_export_rows(
+    session: Session,
+    hall: Hall,
+    *,
+    action: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    q: str | None = None,
+    language: str = "zh",
+    limit: int = EXPORT_MAX_ROWS,
+) -> Iterator[list[Any]]:
+    """The cells of every filtered entry, newest first, at most ``limit`` (streamed)."""
+    conditions = _conditions(hall, action=action, object_type=None, start=start, end=end, q=q)
+    zone = hall_zone(hall.timezone)
+    result = session.execute(
+        select(AuditEntry, User.username, User.display_name)
+        .outerjoin(User, User.id == AuditEntry.user_id)
+        .where(*conditions)
+        .order_by(AuditEntry.id.desc())
+        .limit(limit),
+        execution_options={"yield_per": 1000},
+    )
+    for entry, username, display in result:
+        line = _line(entry, username, display, zone, language)
+        yield [
+            line.at_local.strftime("%Y-%m-%d %H:%M:%S"),
+            line.who,
+            line.what,
+            line.target,
+            "\n".join(f"{c.field}: {c.before} → {c.after}" for c in line.changes),
+            line.reason or "",
+        ]

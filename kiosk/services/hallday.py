@@ -255,7 +255,12 @@ def hall_today(session: Session, hall: Hall, now: dt.datetime | None = None) -> 
     for absence, person in session.execute(
         select(Absence, Staff)
         .join(Staff, Staff.id == Absence.staff_id)
-        .where(Staff.hall_id == hall.id, Absence.start < stop, Absence.end >= start)
+        .where(
+            Staff.hall_id == hall.id,
+            Absence.start < stop,
+            Absence.end >= start,
+            Absence.withdrawn_at.is_(None),
+        )
         .order_by(Absence.start)
     ):
         current = absence.start <= now <= absence.end

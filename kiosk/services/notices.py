@@ -50,7 +50,7 @@ AWARD_TEXT = {"advanced": "先进个人", "red_flag": "红旗窗口"}
 MAX_PREFIX = 20
 
 # Characters XML 1.0 (so .docx and .xlsx) cannot hold; PDF has no glyph for them either.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _CN_DIGITS = "〇一二三四五六七八九"
 
 
@@ -61,7 +61,7 @@ def clean(text: Any) -> str:
     the like stay, and each renderer escapes them for its own format.
     """
     value = "" if text is None else str(text)
-    return _UNPRINTABLE.sub("", value.replace("\r\n", " ").translate({9: " ", 10: " ", 13: " "}))
+    return UNPRINTABLE.sub("", value.replace("\r\n", " ").translate({9: " ", 10: " ", 13: " "}))
 
 
 # --------------------------------------------------------------------------- wording
@@ -553,7 +553,7 @@ def append_row(sheet: Worksheet, values: Iterable[Any]) -> None:
     """Append one row of values, every text cell through :func:`safe_text_cell`."""
     # Tabs and line breaks are data here (kept; a leading one is made safe below); only
     # what XML cannot hold is dropped, since openpyxl refuses it.
-    sheet.append([_UNPRINTABLE.sub("", v) if isinstance(v, str) else v for v in values])
+    sheet.append([UNPRINTABLE.sub("", v) if isinstance(v, str) else v for v in values])
     for cell in sheet[sheet.max_row]:
         safe_text_cell(cell)
 

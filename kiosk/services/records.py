@@ -187,11 +187,20 @@ def add_absence(
         raise RecordError(_("一次登记不能超过一年。"))
     zone = hall_zone(hall.timezone)
     stored_start, stored_end = to_storage(first, zone), to_storage(last, zone)
-    if session.scalar(
-        select(Absence.id).where(
+    existing = session.scalar(
+        select(Absence).where(
             Absence.staff_id == person.id, Absence.kind == kind, Absence.start == stored_start
         )
-    ):
+    )
+    if existing is not None and existing.withdrawn_at is not None:
+        # The withdrawn row keeps its key (staff_no + kind + start, SPEC 6).
+        raise RecordError(
+            _(
+                "%(no)s 在该开始时间有一条已撤销的同类登记，请将开始时间调整一分钟后登记。",
+                no=person.staff_no,
+            )
+        )
+    if existing is not None:
         raise RecordError(_("%(no)s 在该开始时间已有同类登记。", no=person.staff_no))
     absence = Absence(
         staff_id=person.id,
@@ -217,14 +226,30 @@ def add_absence(
 
 
 def withdraw_absence(
-    session: Session, hall: Hall, *, absence_id: int | None, reason: str | None, user_id: int
-) -> None:
-    """Withdraw a registration entered by mistake; the audit log keeps what it was."""
+    session: Session,
+    hall: Hall,
+    *,
+    absence_id: int | None,
+    reason: str | None,
+    user_id: int,
+    now: dt.datetime | None = None,
+) -> Absence:
+    """Withdraw a registration entered by mistake (audited).
+
+    The row is kept, marked with who, when and why; from then on it excuses nothing
+    (attendance, scoring) and is left out of the export.
+    """
     why = _reason(reason)
     absence = session.get(Absence, absence_id) if absence_id is not None else None
     if absence is None or absence.staff.hall_id != hall.id:
         raise RecordError(_("找不到这条登记。"), "not_found")
-    before = _absence_snapshot(absence, absence.staff, hall.timezone)
+    if absence.withdrawn_at is not None:
+        raise RecordError(_("这条登记已撤销。"))
+    snapshot = _absence_snapshot(absence, absence.staff, hall.timezone)
+    absence.withdrawn_at = now or utcnow()
+    absence.withdrawn_by = user_id
+    absence.withdraw_reason = why
+    session.flush()
     audit.record(
         session,
         action=f"absence.{absence.kind}.withdraw",
@@ -232,12 +257,67 @@ def withdraw_absence(
         object_id=absence.id,
         user_id=user_id,
         hall_id=hall.id,
-        before=before,
-        after=None,
+        before={**snapshot, "withdrawn": False},
+        after={**snapshot, "withdrawn": True},
         reason=why,
     )
-    session.delete(absence)
+    return absence
+
+
+def _event_snapshot(event: Event, zone_name: str) -> dict[str, object]:
+    return {
+        "staff_no": event.staff.staff_no,
+        "at_local": to_local(event.at, hall_zone(zone_name)),
+        "kind": event.kind,
+        "category": event.category,
+        "points": event.points,
+        "veto": event.veto,
+        "note": event.note,
+    }
+
+
+def withdraw_event(
+    session: Session,
+    hall: Hall,
+    *,
+    event_id: str | None,
+    reason: str | None,
+    user_id: int,
+    now: dt.datetime | None = None,
+) -> Event:
+    """Withdraw a spot check, complaint or commendation recorded by mistake (audited).
+
+    Kept and marked like a withdrawn absence; it no longer adds or deducts points and
+    its veto no longer bars anyone.
+    """
+    why = _reason(reason)
+    code = (event_id or "").strip()
+    event = (
+        session.scalar(select(Event).where(Event.hall_id == hall.id, Event.event_id == code))
+        if code and len(code) <= 64
+        else None
+    )
+    if event is None:
+        raise RecordError(_("找不到这条记录。"), "not_found")
+    if event.withdrawn_at is not None:
+        raise RecordError(_("这条记录已撤销。"))
+    snapshot = _event_snapshot(event, hall.timezone)
+    event.withdrawn_at = now or utcnow()
+    event.withdrawn_by = user_id
+    event.withdraw_reason = why
     session.flush()
+    audit.record(
+        session,
+        action="event.withdraw",
+        object_type="event",
+        object_id=event.event_id,
+        user_id=user_id,
+        hall_id=hall.id,
+        before={**snapshot, "withdrawn": False},
+        after={**snapshot, "withdrawn": True},
+        reason=why,
+    )
+    return event
 
 
 def add_event(

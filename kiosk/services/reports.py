@@ -144,7 +144,12 @@ def attendance_records(
         punches[person_id].append(to_local(at, zone))
     excuses: dict[int, list[Excuse]] = defaultdict(list)
     for absence in session.scalars(
-        select(Absence).where(Absence.staff_id.in_(ids), Absence.start < stop, Absence.end >= start)
+        select(Absence).where(
+            Absence.staff_id.in_(ids),
+            Absence.start < stop,
+            Absence.end >= start,
+            Absence.withdrawn_at.is_(None),
+        )
     ):
         excuses[absence.staff_id].append(
             Excuse(absence.kind, to_local(absence.start, zone), to_local(absence.end, zone))

@@ -119,3 +119,76 @@ def set_duty(
         after=after,
         reason=(note or "").strip() or None,
     )
+
+
+HANDOVER_CHOICES = ("keep", "clear", "hand")
+"""What happens to a deactivated officer's future roster days: kept, cleared, handed on."""
+
+
+def future_days(session: Session, hall: Hall, user_id: int, today: dt.date) -> list[dt.date]:
+    """The days from ``today`` on that ``user_id`` is on the hall's duty roster."""
+    return list(
+        session.scalars(
+            select(DutyAssignment.day)
+            .where(
+                DutyAssignment.hall_id == hall.id,
+                DutyAssignment.user_id == user_id,
+                DutyAssignment.day >= today,
+            )
+            .order_by(DutyAssignment.day)
+        )
+    )
+
+
+def hand_over(
+    session: Session,
+    hall: Hall,
+    *,
+    officer: User,
+    choice: str,
+    to_user_id: int | None,
+    today: dt.date,
+    actor_id: int,
+    reason: str | None,
+) -> list[dt.date]:
+    """Deal with ``officer``'s future roster days when the account is deactivated.
+
+    ``keep`` leaves them (the roster then shows a deactivated officer, to be changed
+    later), ``clear`` empties them, ``hand`` gives them to another active officer. Each
+    day changed is audited by :func:`set_duty`; the choice itself is audited once.
+    Returns the days concerned; refuses (nothing changed) an unknown choice or a
+    hand-over to nobody, to the same officer or to someone who cannot be on duty.
+    """
+    if choice not in HANDOVER_CHOICES:
+        raise RosterError(_("请选择如何处理其今后的带班日（保留、清空或移交）。"))
+    days = future_days(session, hall, officer.id, today)
+    target: User | None = None
+    if choice == "hand":
+        target = session.get(User, to_user_id) if to_user_id is not None else None
+        if (
+            target is None
+            or target.id == officer.id
+            or target not in eligible_officers(session, hall)
+        ):
+            raise RosterError(_("请选择接手带班的其他在岗人员。"))
+    for day in days if choice != "keep" else []:
+        set_duty(
+            session,
+            hall,
+            day=day,
+            user_id=target.id if target else None,
+            actor_id=actor_id,
+            note=reason,
+        )
+    audit.record(
+        session,
+        action="duty.handover",
+        object_type="user",
+        object_id=officer.id,
+        user_id=actor_id,
+        hall_id=hall.id,
+        before={"days": [d.isoformat() for d in days]},
+        after={"choice": choice, "handed_to": target.username if target else None},
+        reason=(reason or "").strip() or None,
+    )
+    return days

@@ -232,6 +232,7 @@ def load_period_data(
                 _absences.c.staff_id.in_(hall_staff),
                 _absences.c.start < wide_stop,
                 _absences.c.end >= wide_start,
+                _absences.c.withdrawn_at.is_(None),  # a withdrawn excuse excuses nothing
             ),
         )
         if sid in numbers
@@ -302,6 +303,7 @@ def load_period_data(
                 _events.c.hall_id == hall_id,
                 _events.c.at >= start_utc,
                 _events.c.at < stop_utc,
+                _events.c.withdrawn_at.is_(None),  # a withdrawn event neither scores nor vetoes
             ),
         )
         if sid in numbers

@@ -12,11 +12,12 @@ which the citizen is still unhappy reopens it. The window's unit may appeal (申
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Row, select, update
+from sqlalchemy import ColumnElement, Row, select, update
 from sqlalchemy.orm import Session, aliased
 
 from kiosk.localtime import hall_zone, to_local, to_storage
@@ -325,10 +326,12 @@ def load_orders(
     rating_id: str | None = None,
     first: dt.datetime | None = None,
     last: dt.datetime | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> list[WorkOrder]:
     """Every work order of the hall (or the one ``rating_id``), rated in ``[first, last)``
-    (naive UTC) when given, with windows, units, callbacks and appeals filled in."""
-    query = _query(hall)
+    (naive UTC) when given, with windows, units, callbacks and appeals filled in;
+    ``where`` narrows the ratings read (the list filter of :mod:`kiosk.services.listing`)."""
+    query = _query(hall).where(*where)
     if rating_id is not None:
         query = query.where(Rating.rating_id == rating_id)
     if first is not None:
@@ -352,16 +355,18 @@ def list_work_orders(
     now: dt.datetime,
     status: str | None = None,
     unit_id: int | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> list[WorkOrder]:
     """The hall's work orders; ``status`` is one of :data:`STATUSES`, ``"open"`` or None (all).
 
     ``unit_id`` (a unit viewer's unit) keeps only the orders of that unit's windows.
     Open orders come first, soonest deadline first; closed ones follow, newest first.
-    ``now`` is naive UTC.
+    ``now`` is naive UTC. ``where`` narrows the ratings read (the back office's list
+    filter of :mod:`kiosk.services.listing`: staff, unit, window, dates).
     """
     if status is not None and status not in (*STATUSES, "open"):
         raise WorkOrderError(_("未知的工单状态：%(s)s", s=status))
-    orders = load_orders(session, hall, now)
+    orders = load_orders(session, hall, now, where=where)
     unit_code = _unit_code(session, unit_id)
     if unit_code is not None:
         orders = [o for o in orders if o.unit_code == unit_code]

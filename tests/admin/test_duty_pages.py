@@ -104,8 +104,12 @@ def test_today_page_renders_for_duty_and_is_refused_to_unit(
 
 def test_unit_viewer_cannot_open_duty_pages(login_as: Callable[..., FlaskClient]) -> None:
     client = login_as("unit", unit="SCJG")
-    for path in ("/admin/today", "/admin/corrections", "/admin/absences", "/admin/events"):
+    for path in ("/admin/today", "/admin/corrections"):
         assert client.get(path).status_code == 403, path
+    # The lists are theirs to read, their own unit only (issue 13); changing them is not.
+    for path in ("/admin/absences", "/admin/events"):
+        assert client.get(path).status_code == 200, path
+        assert client.post(path, data={"action": "add"}).status_code in (400, 403), path
 
 
 def test_correction_adds_a_punch_with_reason_and_audit(

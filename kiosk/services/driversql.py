@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Insert, Select, bindparam
-from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 Processor = Callable[[Any], Any]
 

@@ -464,6 +464,27 @@ class PublishedPeriod(db.Model):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+class AlertAck(db.Model):
+    """An officer's acknowledgement of an alert (SPEC 12), kept under the alert's identity.
+
+    An alert is ``(code, subject, since)`` (see :mod:`kiosk.rules.alerts`); ``since`` is
+    naive UTC like every stored instant. An acknowledged alert leaves the open list from
+    ``acked_at`` on; the row is never deleted.
+    """
+
+    __tablename__ = "alert_acks"
+    __table_args__ = (UniqueConstraint("hall_id", "code", "subject", "since"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64), default="")
+    since: Mapped[dt.datetime] = mapped_column(DateTime)
+    comment: Mapped[str] = mapped_column(Text)
+    acked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 # Hot-path indexes, named explicitly so migrations match on both backends. Punches need
 # none beyond their unique (staff_id, punched_at): period reads seek per staff member.
 Index("ix_cases_staff_completed_at", Case.staff_id, Case.completed_at)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from kiosk.rules.alerts import AlertThresholds
 from kiosk.rules.calendar import HallCalendar, schedule_from_mapping
 
 __all__ = [
@@ -22,7 +23,9 @@ __all__ = [
     "DEFAULT_GRACE_MINUTES",
     "DEFAULT_REASONS",
     "HallSettings",
+    "alert_thresholds",
     "calendar_from_settings",
+    "callback_workdays",
     "hall_settings",
     "rating_reasons",
     "setting",
@@ -118,3 +121,30 @@ def hall_settings(settings: Mapping[str, Any] | None) -> HallSettings:
         rating_reasons=rating_reasons(settings),
         notice_number_prefix=str(prefix or ""),
     )
+
+
+def alert_thresholds(settings: Mapping[str, Any] | None) -> AlertThresholds:
+    """The hall's alert thresholds (``[alerts]`` of hall.toml, SPEC 12); SPEC's defaults
+    for every key that is absent."""
+    table = setting(settings, "alerts", {})
+    if not isinstance(table, Mapping):
+        table = {}
+    base = AlertThresholds()
+    return AlertThresholds(
+        burst_minutes=float(table.get("burst_minutes", base.burst_minutes)),
+        burst_min_ratings=int(table.get("burst_min_ratings", base.burst_min_ratings)),
+        burst_bad_share=float(table.get("burst_bad_share", base.burst_bad_share)),
+        offline_minutes=float(table.get("offline_minutes", base.offline_minutes)),
+        no_am_in_minutes=float(table.get("no_am_in_minutes", base.no_am_in_minutes)),
+        due_workdays=int(table.get("due_workdays", base.due_workdays)),
+    )
+
+
+def callback_workdays(settings: Mapping[str, Any] | None) -> int:
+    """``[ratings] callback_workdays`` (SPEC 11, default 1): the first callback of a bad
+    review is due by the end of that many workdays after the rating day."""
+    value = setting(settings, "callback_workdays")
+    if value is None:
+        inner = settings.get("ratings") if settings else None
+        value = inner.get("callback_workdays") if isinstance(inner, Mapping) else None
+    return int(value) if value is not None else 1

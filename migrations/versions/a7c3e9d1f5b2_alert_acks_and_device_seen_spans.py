@@ -1,0 +1,50 @@
+"""alerts: acknowledgements and the readers' seen spans (issue 15)
+
+Revision ID: a7c3e9d1f5b2
+Revises: e3b8f1c4a9d2
+Create Date: 2026-12-01 11:00:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'a7c3e9d1f5b2'
+down_revision = 'e3b8f1c4a9d2'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('alert_acks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('hall_id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=32), nullable=False),
+    sa.Column('subject', sa.String(length=64), nullable=False),
+    sa.Column('since', sa.DateTime(), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('acked_by', sa.Integer(), nullable=True),
+    sa.Column('acked_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['acked_by'], ['users.id'], name=op.f('fk_alert_acks_acked_by_users')),
+    sa.ForeignKeyConstraint(['hall_id'], ['halls.id'], name=op.f('fk_alert_acks_hall_id_halls')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_acks')),
+    sa.UniqueConstraint('hall_id', 'code', 'subject', 'since', name=op.f('uq_alert_acks_hall_id'))
+    )
+    op.create_table('device_seen',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('first_seen', sa.DateTime(), nullable=False),
+    sa.Column('last_seen', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_device_seen_device_id_devices')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_device_seen'))
+    )
+    with op.batch_alter_table('device_seen', schema=None) as batch_op:
+        batch_op.create_index('ix_device_seen_device_last', ['device_id', 'last_seen'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('device_seen', schema=None) as batch_op:
+        batch_op.drop_index('ix_device_seen_device_last')
+    op.drop_table('device_seen')
+    op.drop_table('alert_acks')

@@ -194,9 +194,12 @@ def _roster(session: Session, hall: Hall, now: dt.datetime) -> list[RosterPerson
         .where(Staff.hall_id == hall.id, Absence.start < day_stop, Absence.end >= day_start)
     ):
         excuses[staff_id].append(Excuse(kind, to_local(start, zone), to_local(end, zone)))
-    numbers = dict(
-        session.execute(select(Staff.id, Staff.staff_no).where(Staff.id.in_(ids))).tuples()
-    )
+    numbers = {
+        staff_id: staff_no
+        for staff_id, staff_no in session.execute(
+            select(Staff.id, Staff.staff_no).where(Staff.id.in_(ids))
+        )
+    }
     return [
         RosterPerson(numbers[i], tuple(punches.get(i, ())), tuple(excuses.get(i, ()))) for i in ids
     ]

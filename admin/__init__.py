@@ -14,13 +14,15 @@ Pages and who may open them:
 * ``/admin/reports/weekly`` (duty, leader, unit) and ``/admin/reports/appraisal``
   (leader, unit);
 * ``/admin/audit`` and ``/admin/users``: admins;
-* ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`).
+* ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`);
+* ``/admin/alerts``: the open alerts, acknowledged by duty officers (:mod:`admin.alert_views`).
 """
 
 from __future__ import annotations
 
 # Imported for their side effect of registering routes on ``bp``.
 from admin import (  # noqa: F401
+    alert_views,
     audit_views,
     auth,
     duty,

@@ -466,3 +466,56 @@ def recent_acknowledgements(session: Session, hall: Hall, limit: int = 50) -> li
         )
         for ack, display, username in rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """An open alert for the back office: the alert, its stored ``since``, and names."""
+
+    alert: Alert
+    since_utc: dt.datetime
+    window_name: str | None
+    staff: tuple[tuple[str, str], ...]
+    """(staff_no, name) of the person or people it is about."""
+    overdue: bool
+
+
+def alert_rows(session: Session, hall: Hall, now: dt.datetime) -> list[AlertRow]:
+    """The open alerts of ``hall`` at ``now`` with the names a page shows."""
+    found = hall_alerts(session, hall, now)
+    numbers = {a.staff_no for a in found if a.staff_no} | {n for a in found for n in a.staff}
+    names: dict[str, str] = {}
+    if numbers:
+        names = {
+            number: name
+            for number, name in session.execute(
+                select(Staff.staff_no, Staff.name).where(
+                    Staff.hall_id == hall.id, Staff.staff_no.in_(sorted(numbers))
+                )
+            )
+        }
+    windows = {
+        code: name
+        for code, name in session.execute(
+            select(Window.code, Window.name).where(Window.hall_id == hall.id)
+        )
+    }
+    now_local = to_local(now, hall_zone(hall.timezone))
+    rows = []
+    for alert in found:
+        people = alert.staff or ((alert.staff_no,) if alert.staff_no else ())
+        rows.append(
+            AlertRow(
+                alert,
+                since_utc(alert, hall),
+                windows.get(alert.window) if alert.window else None,
+                tuple((n, names.get(n, "")) for n in people),
+                alert.due is not None and now_local > alert.due,
+            )
+        )
+    return rows
+
+
+def open_count(session: Session, hall: Hall, now: dt.datetime) -> int:
+    """How many alerts of ``hall`` are open (and not acknowledged) at ``now``."""
+    return len(hall_alerts(session, hall, now))

@@ -91,6 +91,7 @@ def _page(errors: dict[str, str] | None = None, status: int = 200) -> ResponseRe
             errors=errors or {},
             typed=request.form if errors else {},
             comment_max=COMMENT_MAX,
+            timedelta1=dt.timedelta(days=1),
         ),
         status,
     )

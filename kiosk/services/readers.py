@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from devices.enrol import EnrolJob, Outcome, Stage
 from devices.listener import DeviceSpec, Match, Status, pause_point
@@ -170,7 +171,7 @@ class DatabaseSink:
             db.session.commit()
 
 
-def note_seen(session: Session, device_id: int, at: dt.datetime) -> None:
+def note_seen(session: Session | scoped_session[Any], device_id: int, at: dt.datetime) -> None:
     """Record that the reader answered at ``at`` (naive UTC) in its seen spans (SPEC 12).
 
     Extends the latest span when ``at`` is at most :data:`SEEN_GAP_SECONDS` after its end,

@@ -488,5 +488,8 @@ class AlertAck(db.Model):
 # Hot-path indexes, named explicitly so migrations match on both backends. Punches need
 # none beyond their unique (staff_id, punched_at): period reads seek per staff member.
 Index("ix_cases_staff_completed_at", Case.staff_id, Case.completed_at)
+# The alerts (SPEC 12) read a hall's open cases and its bad reviews on every page's count.
+Index("ix_cases_hall_completed_at", Case.hall_id, Case.completed_at)
+Index("ix_ratings_hall_level", Rating.hall_id, Rating.level)
 
 from kiosk.models_devices import DeviceEvent  # noqa: E402,F401  (reader events table)

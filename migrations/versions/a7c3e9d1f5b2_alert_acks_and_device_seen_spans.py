@@ -41,9 +41,18 @@ def upgrade():
     )
     with op.batch_alter_table('device_seen', schema=None) as batch_op:
         batch_op.create_index('ix_device_seen_device_last', ['device_id', 'last_seen'], unique=False)
+    # The alerts read a hall's open cases and its bad reviews for every page's count.
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.create_index('ix_cases_hall_completed_at', ['hall_id', 'completed_at'], unique=False)
+    with op.batch_alter_table('ratings', schema=None) as batch_op:
+        batch_op.create_index('ix_ratings_hall_level', ['hall_id', 'level'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('ratings', schema=None) as batch_op:
+        batch_op.drop_index('ix_ratings_hall_level')
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_cases_hall_completed_at')
     with op.batch_alter_table('device_seen', schema=None) as batch_op:
         batch_op.drop_index('ix_device_seen_device_last')
     op.drop_table('device_seen')

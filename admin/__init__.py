@@ -15,6 +15,7 @@ Pages and who may open them:
   (leader, unit);
 * ``/admin/audit`` and ``/admin/users``: admins;
 * ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`);
+* ``/admin/reports/monthly``: the monthly attendance sheet (:mod:`admin.insight_views`);
 * ``/admin/alerts``: the open alerts, acknowledged by duty officers (:mod:`admin.alert_views`).
 """
 
@@ -27,6 +28,7 @@ from admin import (  # noqa: F401
     auth,
     duty,
     entries,
+    insight_views,
     period_views,
     report_views,
     user_views,

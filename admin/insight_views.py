@@ -1,0 +1,91 @@
+"""Sheets and pictures of how the hall is doing (issue 15): the monthly attendance sheet.
+
+``/admin/reports/monthly`` shows the 考勤月报 of a month per unit (printable, one unit per
+page); ``/admin/reports/monthly.xlsx`` the same as Excel. Duty officers and leaders see
+every unit (or choose one); a unit viewer only their own.
+"""
+
+from __future__ import annotations
+
+from flask import Response, flash, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from admin.auth import roles_required
+from admin.blueprint import bp
+from admin.context import current_hall, viewer_unit_id
+from admin.views import register_nav
+from kiosk.extensions import db
+from kiosk.localtime import hall_zone, to_local
+from kiosk.models import Hall, Unit, utcnow
+from kiosk.services.insight import (
+    COLUMNS,
+    MonthlySheet,
+    PersonMonth,
+    monthly_sheet,
+    monthly_sheet_xlsx,
+    parse_month,
+    row_values,
+)
+
+VIEWERS = ("duty", "leader", "unit")
+
+register_nav("admin.monthly", _l("考勤月报"), VIEWERS, 72)
+
+
+def _sheet(hall: Hall) -> tuple[MonthlySheet, list[Unit], str]:
+    """The sheet the query string asks for (month, unit), refusals flashed."""
+    today = to_local(utcnow(), hall_zone(hall.timezone)).date()
+    try:
+        year, month = parse_month(request.args.get("month"), today)
+    except ValueError as exc:
+        flash(str(exc), "error")
+        year, month = parse_month(None, today)
+    units = list(
+        db.session.scalars(select(Unit).where(Unit.hall_id == hall.id).order_by(Unit.code))
+    )
+    unit_id = viewer_unit_id()
+    chosen = (request.args.get("unit") or "")[:32]
+    if unit_id is None and chosen:
+        match = next((u for u in units if u.code == chosen), None)
+        if match is None:
+            flash(_("本中心没有代码为“%(code)s”的单位。", code=chosen), "error")
+            chosen = ""
+        else:
+            unit_id = match.id
+    sheet = monthly_sheet(db.session, hall, year, month, unit_id=unit_id)
+    return sheet, (units if viewer_unit_id() is None else []), chosen
+
+
+@bp.get("/reports/monthly")
+@roles_required(*VIEWERS)
+def monthly() -> ResponseReturnValue:
+    """The monthly attendance sheet per unit, on screen and for print."""
+    hall = current_hall()
+    sheet, units, chosen = _sheet(hall)
+    return render_template(
+        "admin/monthly.html",
+        sheet=sheet,
+        units=units,
+        chosen_unit=chosen,
+        month_value=f"{sheet.year:04d}-{sheet.month:02d}",
+        columns=COLUMNS,
+        row_values=row_values,
+        total_line=lambda unit: PersonMonth(_("合计"), "", (), unit.totals),
+    )
+
+
+@bp.get("/reports/monthly.xlsx")
+@roles_required(*VIEWERS)
+def monthly_xlsx() -> ResponseReturnValue:
+    """The monthly attendance sheet as Excel, one worksheet per unit."""
+    hall = current_hall()
+    sheet, _units, chosen = _sheet(hall)
+    name = f"attendance-{hall.code}-{sheet.year:04d}-{sheet.month:02d}{'-' + chosen if chosen else ''}.xlsx"
+    return Response(
+        monthly_sheet_xlsx(sheet),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

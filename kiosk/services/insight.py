@@ -1,0 +1,200 @@
+"""Pictures and sheets of how the hall is doing (issue 15): the monthly attendance sheet.
+
+:func:`monthly_sheet` gives the 考勤月报 of a month per unit, one line per person
+(:func:`kiosk.rules.attendance.month_line` over the person's day records at that unit's
+windows); :func:`monthly_sheet_xlsx` writes it as an Excel workbook, one sheet per unit,
+every text cell kept text (never a formula).
+"""
+
+from __future__ import annotations
+
+import calendar as month_calendar
+import datetime as dt
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kiosk.models import Hall, Unit
+from kiosk.rules.attendance import DayRecord, MonthLine, month_line
+from kiosk.services.notices import append_row
+from kiosk.services.reports import attendance_records
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_month(text: str | None, today: dt.date) -> tuple[int, int]:
+    """``YYYY-MM`` (an HTML month input) as (year, month); the previous month when empty.
+
+    Raises ``ValueError`` with a readable message for anything else, or a year outside
+    2000–2099.
+    """
+    if not text:
+        first = today.replace(day=1) - dt.timedelta(days=1)
+        return first.year, first.month
+    match = _MONTH.match(text.strip())
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        raise ValueError(f"“{text[:20]}”不是有效的月份（格式 2026-10）")
+    year, month = int(match.group(1)), int(match.group(2))
+    if not 2000 <= year <= 2099:
+        raise ValueError("月份须在 2000 年至 2099 年之间")
+    return year, month
+
+
+@dataclass(frozen=True, slots=True)
+class PersonMonth:
+    """One line of a unit's sheet."""
+
+    staff_no: str
+    name: str
+    windows: tuple[str, ...]
+    line: MonthLine
+
+
+@dataclass(slots=True)
+class UnitMonth:
+    """A unit's part of the sheet, people by staff number, and its totals."""
+
+    code: str
+    name: str
+    people: list[PersonMonth] = field(default_factory=list)
+    totals: MonthLine = MonthLine()
+
+
+@dataclass(slots=True)
+class MonthlySheet:
+    """The 考勤月报 of one month."""
+
+    hall_name: str
+    year: int
+    month: int
+    workdays: tuple[dt.date, ...]
+    units: list[UnitMonth]
+    warnings: list[str]
+    open_days: tuple[dt.date, ...]
+    as_of_local: dt.datetime | None
+
+
+def _sum(lines: list[MonthLine]) -> MonthLine:
+    names = MonthLine.__dataclass_fields__
+    return MonthLine(**{n: sum(getattr(x, n) for x in lines) for n in names})
+
+
+def monthly_sheet(
+    session: Session,
+    hall: Hall,
+    year: int,
+    month: int,
+    *,
+    unit_id: int | None = None,
+    as_of: dt.datetime | None = None,
+) -> MonthlySheet:
+    """The month's sheet per unit (only ``unit_id``'s when given), judged at ``as_of``
+    (naive UTC, default now: days not closed yet are counted apart)."""
+    first = dt.date(year, month, 1)
+    last = dt.date(year, month, month_calendar.monthrange(year, month)[1])
+    data = attendance_records(session, hall, first, last, unit_id=unit_id, as_of=as_of)
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.hall_id == hall.id))}
+    days: dict[tuple[int, str], list[DayRecord]] = defaultdict(list)
+    names: dict[str, str] = {}
+    windows: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for item in data.records:
+        key = (item.unit_id, item.staff_no)
+        days[key].append(item.record)
+        names[item.staff_no] = item.name
+        if item.window_code not in windows[key]:
+            windows[key].append(item.window_code)
+    by_unit: dict[int, UnitMonth] = {}
+    for (unit, staff_no), records in sorted(days.items(), key=lambda kv: kv[0][1]):
+        part = by_unit.setdefault(unit, UnitMonth(units[unit].code, units[unit].name))
+        part.people.append(
+            PersonMonth(
+                staff_no, names[staff_no], tuple(windows[(unit, staff_no)]), month_line(records)
+            )
+        )
+    for part in by_unit.values():
+        part.totals = _sum([p.line for p in part.people])
+    return MonthlySheet(
+        hall.name,
+        year,
+        month,
+        data.days,
+        sorted(by_unit.values(), key=lambda u: u.code),
+        list(data.warnings),
+        data.open_days,
+        data.as_of_local,
+    )
+
+
+COLUMNS = (
+    "工号",
+    "姓名",
+    "窗口",
+    "应出勤(天)",
+    "在岗(天)",
+    "迟到(次)",
+    "早退(次)",
+    "缺卡(次)",
+    "旷工(天)",
+    "请假(天)",
+    "外出(天)",
+)
+
+
+def half_days(value: int) -> float | int:
+    """Half-days as days: 3 -> 1.5, 4 -> 2."""
+    return value // 2 if value % 2 == 0 else value / 2
+
+
+def row_values(person: PersonMonth) -> list[object]:
+    """The cells of one line, in :data:`COLUMNS` order."""
+    line = person.line
+    return [
+        person.staff_no,
+        person.name,
+        "、".join(person.windows),
+        line.workdays,
+        line.on_duty_days,
+        line.late,
+        line.early,
+        line.missing,
+        half_days(line.absent_half_days),
+        half_days(line.leave_half_days),
+        half_days(line.out_half_days),
+    ]
+
+
+def monthly_sheet_xlsx(sheet: MonthlySheet) -> bytes:
+    """The sheet as an Excel workbook: one worksheet per unit, title and total rows."""
+    book = Workbook()
+    default = book.active
+    assert default is not None
+    book.remove(default)
+    title = f"{sheet.year}年{sheet.month}月考勤月报"
+    for unit in sheet.units or [UnitMonth("-", "（无）")]:
+        ws = book.create_sheet(re.sub(r"[\[\]:*?/\\]", "", unit.name)[:31] or unit.code)
+        append_row(ws, [f"{sheet.hall_name} {title}"])
+        append_row(ws, [f"单位：{unit.name}（{unit.code}）"])
+        append_row(ws, COLUMNS)
+        for person in unit.people:
+            append_row(ws, row_values(person))
+        totals = PersonMonth("合计", "", (), unit.totals)
+        append_row(ws, row_values(totals))
+        if sheet.open_days:
+            append_row(ws, [f"注：本月尚有 {len(sheet.open_days)} 个工作日未结束，未计入。"])
+        for warning in sheet.warnings:
+            append_row(ws, [f"注：{warning}"])
+        ws["A1"].font = Font(bold=True, size=14)
+        for cell in ws[3]:
+            cell.font = Font(bold=True)
+            cell.alignment = Alignment(horizontal="center")
+        for column, width in zip("ABCDEFGHIJK", (10, 10, 14, 11, 9, 9, 9, 9, 9, 9, 9), strict=True):
+            ws.column_dimensions[column].width = width
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

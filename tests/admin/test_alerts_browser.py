@@ -73,3 +73,26 @@ def test_a_burst_of_bad_ratings_shows_in_the_count_within_seconds(
     expect(badge.locator(".n")).to_have_text(str(before))
     page.screenshot(path=str(SHOTS / "alerts-handled.png"), full_page=True)
     context.close()
+
+
+def test_monthly_sheet_on_screen_and_in_print(
+    browser: Browser, live_url: str, make_user: Callable[..., int], example_hall: Path
+) -> None:
+    make_user("leader1", "leader")
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    context.set_default_timeout(8000)
+    page = context.new_page()
+    sign_in(page, live_url, "leader1")
+    page.goto(f"{live_url}/admin/reports/monthly?month=2026-10")
+    expect(page.locator('section.sheet[data-unit="SCJG"]')).to_contain_text("2026年10月考勤月报")
+    expect(page.locator('section.sheet[data-unit="SCJG"] tfoot')).to_contain_text("合计")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "monthly.png"), full_page=True)
+    page.emulate_media(media="print")
+    pdf = page.pdf(format="A4", print_background=True)
+    assert pdf.startswith(b"%PDF")
+    (SHOTS / "monthly-print.pdf").write_bytes(pdf)
+    # One unit per page: the top bar and the toolbar are not printed.
+    expect(page.locator("header.admin-top")).to_be_hidden()
+    expect(page.locator("form.toolbar")).to_be_hidden()
+    context.close()

@@ -340,6 +340,9 @@ class ServiceSession(db.Model):
     opened_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # A keyed hash of the address the session was opened from (the terminal's), for the
+    # fraud signals of SPEC 12; never the address itself.
+    opened_from: Mapped[str | None] = mapped_column(String(16))
 
     staff: Mapped[Staff] = relationship()
     window: Mapped[Window] = relationship()
@@ -376,6 +379,9 @@ class Rating(db.Model):
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     rectified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     rectification_note: Mapped[str | None] = mapped_column(Text)
+    # A keyed hash of the address the rating was posted from (a phone's, for a QR rating):
+    # the fraud signals of SPEC 12 compare them; the address itself is not kept.
+    client_tag: Mapped[str | None] = mapped_column(String(16))
 
     staff: Mapped[Staff] = relationship()
 

@@ -1,4 +1,4 @@
-"""alerts: acknowledgements and the readers' seen spans (issue 15)
+"""alerts: acknowledgements, the readers' seen spans, address tags of ratings (issue 15)
 
 Revision ID: a7c3e9d1f5b2
 Revises: e3b8f1c4a9d2
@@ -46,10 +46,17 @@ def upgrade():
         batch_op.create_index('ix_cases_hall_completed_at', ['hall_id', 'completed_at'], unique=False)
     with op.batch_alter_table('ratings', schema=None) as batch_op:
         batch_op.create_index('ix_ratings_hall_level', ['hall_id', 'level'], unique=False)
+        # Keyed hashes of the posting address (fraud signals of SPEC 12).
+        batch_op.add_column(sa.Column('client_tag', sa.String(length=16), nullable=True))
+    with op.batch_alter_table('service_sessions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('opened_from', sa.String(length=16), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('service_sessions', schema=None) as batch_op:
+        batch_op.drop_column('opened_from')
     with op.batch_alter_table('ratings', schema=None) as batch_op:
+        batch_op.drop_column('client_tag')
         batch_op.drop_index('ix_ratings_hall_level')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_hall_completed_at')

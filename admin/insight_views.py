@@ -1,4 +1,5 @@
-"""Sheets and pictures of how the hall is doing (issue 15): the monthly attendance sheet.
+"""Sheets and pictures of how the hall is doing (issue 15): the monthly attendance sheet
+and the rating fraud signals (``/admin/insight/fraud``, leaders and duty officers).
 
 ``/admin/reports/monthly`` shows the 考勤月报 of a month per unit (printable, one unit per
 page); ``/admin/reports/monthly.xlsx`` the same as Excel. Duty officers and leaders see
@@ -6,6 +7,8 @@ every unit (or choose one); a unit viewer only their own.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from flask import Response, flash, render_template, request
 from flask.typing import ResponseReturnValue
@@ -16,6 +19,7 @@ from sqlalchemy import select
 from admin.auth import roles_required
 from admin.blueprint import bp
 from admin.context import current_hall, viewer_unit_id
+from admin.forms import day_range_message
 from admin.views import register_nav
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
@@ -24,11 +28,13 @@ from kiosk.services.insight import (
     COLUMNS,
     MonthlySheet,
     PersonMonth,
+    fraud_review,
     monthly_sheet,
     monthly_sheet_xlsx,
     parse_month,
     row_values,
 )
+from kiosk.textlimits import day_in_range
 
 VIEWERS = ("duty", "leader", "unit")
 
@@ -89,3 +95,44 @@ def monthly_xlsx() -> ResponseReturnValue:
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+FRAUD_VIEWERS = ("leader", "duty")
+FRAUD_LABELS = {
+    "quick_rating": _l("开启服务后 15 秒内即评价"),
+    "same_phone": _l("同一手机多次扫码评价同一人"),
+    "terminal_address": _l("扫码评价来自开启服务的终端地址"),
+    "many_corrections": _l("考勤更正次数异常偏多"),
+}
+register_nav("admin.fraud", _l("评价异常"), FRAUD_VIEWERS, 74)
+
+
+def _day(name: str, default: dt.date) -> dt.date:
+    text = (request.args.get(name) or "").strip()[:10]
+    if not text:
+        return default
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        flash(_("日期格式应为 2026-10-01。"), "error")
+        return default
+    if not day_in_range(day):
+        flash(day_range_message(), "error")
+        return default
+    return day
+
+
+@bp.get("/insight/fraud")
+@roles_required(*FRAUD_VIEWERS)
+def fraud() -> ResponseReturnValue:
+    """Rating fraud signals of a date range, each with the ratings behind it (for review;
+    nothing here changes a score)."""
+    hall = current_hall()
+    today = to_local(utcnow(), hall_zone(hall.timezone)).date()
+    first = _day("from", today.replace(day=1))
+    last = _day("to", today)
+    if last < first or (last - first).days > 366:
+        flash(_("统计区间须从开始日期到结束日期，且不超过一年。"), "error")
+        first, last = today.replace(day=1), today
+    review = fraud_review(db.session, hall, first, last)
+    return render_template("admin/fraud.html", review=review, labels=FRAUD_LABELS, hall=hall)

@@ -1,4 +1,5 @@
-"""Pictures and sheets of how the hall is doing (issue 15): the monthly attendance sheet.
+"""Pictures and sheets of how the hall is doing (issue 15): the monthly attendance sheet
+and the rating fraud signals.
 
 :func:`monthly_sheet` gives the 考勤月报 of a month per unit, one line per person
 (:func:`kiosk.rules.attendance.month_line` over the person's day records at that unit's
@@ -18,10 +19,12 @@ from dataclasses import dataclass, field
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from kiosk.models import Hall, Unit
+from kiosk.localtime import hall_zone, local_day_bounds, to_local
+from kiosk.models import Hall, Punch, PunchVoid, Rating, ServiceSession, Staff, Unit, User, Window
 from kiosk.rules.attendance import DayRecord, MonthLine, month_line
+from kiosk.rules.fraud import CorrectionFact, FraudSignal, RatingFact, fraud_signals
 from kiosk.services.notices import append_row
 from kiosk.services.reports import attendance_records
 
@@ -198,3 +201,111 @@ def monthly_sheet_xlsx(sheet: MonthlySheet) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+# --------------------------------------------------------------------------- fraud signals
+
+
+@dataclass(frozen=True, slots=True)
+class RatingBehind:
+    """A rating behind a signal, as the review page lists it (times local)."""
+
+    rating_id: str
+    staff_no: str
+    staff_name: str
+    window: str | None
+    rated_at: dt.datetime
+    opened_at: dt.datetime | None
+    level: int
+    channel: str
+
+    @property
+    def seconds_after_opening(self) -> float | None:
+        """Seconds from the session's opening to the rating; None without a session."""
+        if self.opened_at is None:
+            return None
+        return (self.rated_at - self.opened_at).total_seconds()
+
+
+@dataclass(slots=True)
+class FraudReview:
+    """The signals of a range and the ratings behind them, by rating id."""
+
+    first: dt.date
+    last: dt.date
+    signals: list[FraudSignal]
+    ratings: dict[str, RatingBehind]
+    names: dict[str, str]
+
+
+def fraud_review(session: Session, hall: Hall, first: dt.date, last: dt.date) -> FraudReview:
+    """The fraud signals (SPEC 12) of the local dates ``first``..``last``; never changes
+    a rating or a score."""
+    zone = hall_zone(hall.timezone)
+    start, stop = local_day_bounds(first, last, zone)
+    rows = session.execute(
+        select(
+            Rating.rating_id,
+            Staff.staff_no,
+            Staff.name,
+            Window.code,
+            Rating.rated_at,
+            ServiceSession.opened_at,
+            Rating.level,
+            Rating.channel,
+            Rating.client_tag,
+            ServiceSession.opened_from,
+        )
+        .join(Staff, Staff.id == Rating.staff_id)
+        .outerjoin(ServiceSession, ServiceSession.id == Rating.session_id)
+        .outerjoin(Window, Window.id == ServiceSession.window_id)
+        .where(Rating.hall_id == hall.id, Rating.rated_at >= start, Rating.rated_at < stop)
+    ).all()
+    behind: dict[str, RatingBehind] = {}
+    facts = []
+    names: dict[str, str] = {}
+    for r in rows:
+        rated = to_local(r.rated_at, zone)
+        opened = to_local(r.opened_at, zone) if r.opened_at is not None else None
+        names[r.staff_no] = r.name
+        behind[r.rating_id] = RatingBehind(
+            r.rating_id, r.staff_no, r.name, r.code, rated, opened, r.level, r.channel
+        )
+        facts.append(
+            RatingFact(
+                r.rating_id, r.staff_no, rated, r.channel, opened, r.client_tag, r.opened_from
+            )
+        )
+    officer = aliased(User)
+    corrections = [
+        CorrectionFact(staff_no, display or username or "?", to_local(at, zone))
+        for staff_no, display, username, at in session.execute(
+            select(Staff.staff_no, officer.display_name, officer.username, Punch.created_at)
+            .join(Staff, Staff.id == Punch.staff_id)
+            .outerjoin(officer, officer.id == Punch.created_by)
+            .where(
+                Staff.hall_id == hall.id,
+                Punch.source == "correction",
+                Punch.created_at >= start,
+                Punch.created_at < stop,
+            )
+        )
+    ]
+    corrections += [
+        CorrectionFact(staff_no, display or username or "?", to_local(at, zone))
+        for staff_no, display, username, at in session.execute(
+            select(Staff.staff_no, officer.display_name, officer.username, PunchVoid.voided_at)
+            .join(Punch, Punch.id == PunchVoid.punch_id)
+            .join(Staff, Staff.id == Punch.staff_id)
+            .outerjoin(officer, officer.id == PunchVoid.voided_by)
+            .where(
+                Staff.hall_id == hall.id, PunchVoid.voided_at >= start, PunchVoid.voided_at < stop
+            )
+        )
+    ]
+    for staff_no, name in session.execute(
+        select(Staff.staff_no, Staff.name).where(Staff.hall_id == hall.id)
+    ):
+        names[staff_no] = name
+    signals = fraud_signals(facts, corrections, names.keys())
+    return FraudReview(first, last, signals, behind, names)

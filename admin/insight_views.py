@@ -14,6 +14,7 @@ from flask import Response, flash, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import select
 
 from admin.auth import roles_required
@@ -23,16 +24,20 @@ from admin.forms import day_range_message
 from admin.views import register_nav
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, to_local
-from kiosk.models import Hall, Unit, utcnow
+from kiosk.models import Hall, Unit, Window, utcnow
 from kiosk.services.insight import (
     COLUMNS,
+    WEEKDAYS,
     MonthlySheet,
     PersonMonth,
     fraud_review,
+    heat_map,
     monthly_sheet,
     monthly_sheet_xlsx,
     parse_month,
     row_values,
+    trend_svg,
+    unit_trends,
 )
 from kiosk.textlimits import day_in_range
 
@@ -136,3 +141,52 @@ def fraud() -> ResponseReturnValue:
         first, last = today.replace(day=1), today
     review = fraud_review(db.session, hall, first, last)
     return render_template("admin/fraud.html", review=review, labels=FRAUD_LABELS, hall=hall)
+
+
+CHART_VIEWERS = ("leader", "duty", "unit")
+register_nav("admin.charts", _l("图表分析"), CHART_VIEWERS, 76)
+
+
+@bp.get("/insight/charts")
+@roles_required(*CHART_VIEWERS)
+def charts() -> ResponseReturnValue:
+    """Satisfaction by hour × weekday (a window, a person or the hall) and each unit's
+    monthly trend as server-side SVG (pygal), legible when printed."""
+    hall = current_hall()
+    today = to_local(utcnow(), hall_zone(hall.timezone)).date()
+    first = _day("from", (today.replace(day=1) - dt.timedelta(days=62)).replace(day=1))
+    last = _day("to", today)
+    if last < first or (last - first).days > 366:
+        flash(_("统计区间须从开始日期到结束日期，且不超过一年。"), "error")
+        first, last = today.replace(day=1), today
+    windows = [
+        w.code
+        for w in db.session.scalars(
+            select(Window).where(Window.hall_id == hall.id).order_by(Window.code)
+        )
+    ]
+    window = (request.args.get("window") or "")[:32]
+    staff_no = (request.args.get("staff_no") or "")[:32].strip()
+    if window and window not in windows:
+        flash(_("本中心没有代码为“%(code)s”的窗口。", code=window), "error")
+        window = ""
+    unit_id = viewer_unit_id()
+    heat = None
+    if unit_id is None or window:
+        # A unit viewer sees the heat map of a chosen window of the hall, not the whole hall.
+        heat = heat_map(
+            db.session, hall, first, last, window=window or None, staff_no=staff_no or None
+        )
+    trends = unit_trends(db.session, hall, (last.year, last.month), 6, unit_id=unit_id)
+    return render_template(
+        "admin/charts.html",
+        hall=hall,
+        heat=heat,
+        weekdays=WEEKDAYS,
+        windows=windows,
+        window=window,
+        staff_no=staff_no,
+        first=first,
+        last=last,
+        trends=[(t, Markup(trend_svg(t))) for t in trends],
+    )

@@ -96,3 +96,21 @@ def test_monthly_sheet_on_screen_and_in_print(
     expect(page.locator("header.admin-top")).to_be_hidden()
     expect(page.locator("form.toolbar")).to_be_hidden()
     context.close()
+
+
+def test_charts_on_screen_and_in_print(
+    browser: Browser, live_url: str, make_user: Callable[..., int], example_hall: Path
+) -> None:
+    make_user("leader1", "leader")
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    sign_in(page, live_url, "leader1")
+    page.goto(f"{live_url}/admin/insight/charts?from=2026-09-01&to=2026-10-31&window=W01")
+    expect(page.locator("#heat-map")).to_contain_text("满意度热力图")
+    expect(page.locator('figure.trend[data-unit="SCJG"] svg')).to_be_visible()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "charts.png"), full_page=True)
+    page.emulate_media(media="print")
+    (SHOTS / "charts-print.pdf").write_bytes(page.pdf(format="A4", print_background=True))
+    context.close()

@@ -20,7 +20,7 @@ from flask_login import current_user
 
 from admin.auth import has_role, roles_required
 from admin.blueprint import bp
-from admin.context import current_hall
+from admin.context import current_hall, hall_if_any
 from admin.views import register_nav
 from kiosk.extensions import db
 from kiosk.models import utcnow
@@ -58,8 +58,11 @@ def alert_badge() -> dict[str, Any]:
     def badge() -> dict[str, Any] | None:
         if not has_role(current_user, *VIEWERS):
             return None
+        hall = hall_if_any()
+        if hall is None:
+            return None
         return {
-            "count": open_count(db.session, current_hall(), utcnow()),
+            "count": open_count(db.session, hall, utcnow()),
             "href": url_for("admin.alerts"),
             "poll": url_for("admin.alerts_count"),
             "seconds": POLL_SECONDS,

@@ -137,3 +137,15 @@ def test_acknowledge_with_a_comment(
         assert entry.after["subject"] == "QJ-ALERT-1" and entry.reason == "已督促经办人今日办结"
     again = client.post("/admin/alerts/acknowledge", data={**form, "comment": "再次"})
     assert again.status_code == 400
+
+
+def test_a_page_without_any_hall_shows_no_count(
+    client: FlaskClient, make_user: Callable[..., int]
+) -> None:
+    from tests.admin.conftest import sign_in
+
+    make_user("root", "admin")
+    assert sign_in(client, "root") == 302
+    page = client.get("/admin/users")
+    assert page.status_code == 200
+    assert 'id="alert-count"' not in page.get_data(as_text=True)

@@ -146,6 +146,6 @@ def test_a_page_without_any_hall_shows_no_count(
 
     make_user("root", "admin")
     assert sign_in(client, "root") == 302
-    page = client.get("/admin/users")
+    page = client.get("/admin/")
     assert page.status_code == 200
     assert 'id="alert-count"' not in page.get_data(as_text=True)

@@ -18,8 +18,8 @@ LABELS = {
     "bad_burst": "差评集中",
     "reader_offline": "指纹机离线",
     "no_am_in": "上午未打卡",
-    "callback_due": "回访到期",
-    "rectify_due": "整改到期",
+    "callback_due": "差评回访临期",
+    "rectify_due": "差评整改临期",
     "case_due": "办件临期",
 }
 
@@ -65,11 +65,9 @@ def alerts_command(as_of: str | None, hall_code: str | None, output: str) -> Non
     if not items:
         click.echo("没有未处理的预警。")
     for item in items:
-        about = (
-            item.get("window")
-            or item.get("device")
-            or item.get("rating_id")
-            or item.get("case_no")
-            or "、".join(item.get("staff", []))
-        )
+        about = " ".join(
+            str(item[key])
+            for key in ("device", "rating_id", "case_no", "window", "staff_no")
+            if key in item
+        ) or "、".join(item.get("staff", []))
         click.echo(f"{item['since']}  {LABELS[item['code']]}  {about}")

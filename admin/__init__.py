@@ -23,19 +23,23 @@ URL rule is tested against):
 * ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`);
 * ``/admin/imports`` uploads (admins every kind, duty officers punches, absences, events,
   cases), ``/admin/terminals`` and ``/admin/devices`` (admins), ``/admin/rules`` the rule
-  file in force (leaders and admins).
+  file in force (leaders and admins);
+* ``/admin/reports/monthly``: the monthly attendance sheet (:mod:`admin.insight_views`);
+* ``/admin/alerts``: the open alerts, acknowledged by duty officers (:mod:`admin.alert_views`).
 """
 
 from __future__ import annotations
 
 # Imported for their side effect of registering routes on ``bp``.
 from admin import (  # noqa: F401
+    alert_views,
     audit_views,
     auth,
     device_views,
     duty,
     entries,
     import_views,
+    insight_views,
     lists,
     period_views,
     report_views,

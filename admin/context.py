@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, request, session
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from kiosk.extensions import db
 from kiosk.models import Hall
@@ -36,6 +37,16 @@ def current_hall() -> Hall:
     if hall is None:
         abort(404)
     return hall
+
+
+def hall_if_any() -> Hall | None:
+    """:func:`current_hall`, or None where it would abort (no hall yet, an unknown code):
+    for what every page shows beside its content (the alert count), which must not turn
+    a page that works without a hall into a 404."""
+    try:
+        return current_hall()
+    except HTTPException:
+        return None
 
 
 def all_halls() -> list[Hall]:

@@ -351,6 +351,9 @@ class ServiceSession(db.Model):
     opened_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # A keyed hash of the address the session was opened from (the terminal's), for the
+    # fraud signals of SPEC 12; never the address itself.
+    opened_from: Mapped[str | None] = mapped_column(String(16))
 
     staff: Mapped[Staff] = relationship()
     window: Mapped[Window] = relationship()
@@ -392,6 +395,9 @@ class Rating(db.Model):
     rectification_cause: Mapped[str | None] = mapped_column(Text)
     rectification_action: Mapped[str | None] = mapped_column(Text)
     reopened_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A keyed hash of the address the rating was posted from (a phone's, for a QR rating):
+    # the fraud signals of SPEC 12 compare them; the address itself is not kept.
+    client_tag: Mapped[str | None] = mapped_column(String(16))
 
     staff: Mapped[Staff] = relationship()
 
@@ -530,9 +536,33 @@ class PublishedPeriod(db.Model):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+class AlertAck(db.Model):
+    """An officer's acknowledgement of an alert (SPEC 12), kept under the alert's identity.
+
+    An alert is ``(code, subject, since)`` (see :mod:`kiosk.rules.alerts`); ``since`` is
+    naive UTC like every stored instant. An acknowledged alert leaves the open list from
+    ``acked_at`` on; the row is never deleted.
+    """
+
+    __tablename__ = "alert_acks"
+    __table_args__ = (UniqueConstraint("hall_id", "code", "subject", "since"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64), default="")
+    since: Mapped[dt.datetime] = mapped_column(DateTime)
+    comment: Mapped[str] = mapped_column(Text)
+    acked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 # Hot-path indexes, named explicitly so migrations match on both backends. Punches need
 # none beyond their unique (staff_id, punched_at): period reads seek per staff member.
 Index("ix_cases_staff_completed_at", Case.staff_id, Case.completed_at)
+# The alerts (SPEC 12) read a hall's open cases and its bad reviews on every page's count.
+Index("ix_cases_hall_completed_at", Case.hall_id, Case.completed_at)
+Index("ix_ratings_hall_level", Rating.hall_id, Rating.level)
 
 from kiosk.models_devices import DeviceEvent  # noqa: E402,F401  (reader events table)
 from kiosk.models_rules import RuleAdoption, RuleFile  # noqa: E402,F401  (rule files)

@@ -41,3 +41,27 @@ class DeviceEvent(db.Model):
 
 
 Index("ix_device_events_at", DeviceEvent.at)
+
+
+class DeviceSeen(db.Model):
+    """A stretch of time in which the listener kept seeing a reader (SPEC 12 ``reader_offline``).
+
+    The listener reports a live reader every few seconds; each report extends the reader's
+    latest span when it comes at most :data:`SEEN_GAP_SECONDS` after the span's end, and
+    starts a new one otherwise. So "when was the reader last seen, as of instant T" is a
+    question of the data alone, for any T: the latest span end before T, or T itself
+    inside a span. Instants are naive UTC.
+    """
+
+    __tablename__ = "device_seen"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+SEEN_GAP_SECONDS = 60
+"""Two reports further apart than this are two spans (the listener reports every 5 s)."""
+
+Index("ix_device_seen_device_last", DeviceSeen.device_id, DeviceSeen.last_seen)

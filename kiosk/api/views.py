@@ -39,6 +39,7 @@ from kiosk.services.ratings import (
     RatingPost,
     TerminalIdentity,
     authenticate,
+    client_tag,
     credentials_from_key,
     current_rating_limit,
     invalid,
@@ -223,6 +224,7 @@ def create_session() -> tuple[Response, int]:
             ttl_seconds=int(current_app.config["RATING_TOKEN_TTL"]),
             secret_key=current_app.config["SECRET_KEY"],
             now=utcnow(),
+            opened_from=client_tag(current_app.config["SECRET_KEY"], request.remote_addr),
         )
         conn.commit()
     return jsonify(
@@ -283,7 +285,10 @@ def create_rating() -> tuple[Response, int]:
     ``wrong_terminal``, 404, 409, 410, invalid content.
     """
     post = RatingPost(
-        content=_rating_body, credentials=request_credentials, client_address=request.remote_addr
+        content=_rating_body,
+        credentials=request_credentials,
+        client_address=request.remote_addr,
+        client_tag=client_tag(current_app.config["SECRET_KEY"], request.remote_addr),
     )
     with db.engine.connect() as conn:
         stored = submit_rating(conn, post, now=utcnow(), limit=current_rating_limit())

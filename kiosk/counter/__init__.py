@@ -13,6 +13,7 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
+    current_app,
     jsonify,
     make_response,
     redirect,
@@ -42,6 +43,7 @@ from kiosk.services.ratings import (
     address_bucket,
     authenticate,
     bad_levels,
+    client_tag,
     credentials_from_key,
     current_rating_limit,
     hall_reasons,
@@ -280,7 +282,8 @@ def rate_post(token: str) -> Any:
         content = RatingContent(token, level, chosen, comment)
         try:
             # Counted on the address above already, before the page looked at the token.
-            submit_rating(conn, RatingPost(content=lambda: content), now=utcnow())
+            tag = client_tag(current_app.config["SECRET_KEY"], request.remote_addr)
+            submit_rating(conn, RatingPost(content=lambda: content, client_tag=tag), now=utcnow())
         except RatingRefused as refusal:
             if refusal.code == "already_rated":
                 return _phone_page(info, "rated")

@@ -282,6 +282,36 @@ def _check_loop_days(ratings: dict[str, Any], problems: list[str]) -> dict[str, 
     return days
 
 
+# [alerts] of SPEC 12: key -> (lowest, highest, whole number only); defaults in
+# kiosk.rules.alerts.AlertThresholds. Minutes of at least 1 for the reader, because the
+# listener's heartbeats are up to a minute apart (kiosk.services.readers).
+ALERT_KEYS: dict[str, tuple[float, float, bool]] = {
+    "burst_minutes": (1, 240, False),
+    "burst_min_ratings": (1, 1000, True),
+    "burst_bad_share": (0.01, 1, False),
+    "offline_minutes": (1, 1440, False),
+    "no_am_in_minutes": (0, 240, False),
+    "due_workdays": (0, 30, True),
+}
+
+
+def _check_alerts(alerts: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """The ``[alerts]`` table (SPEC 12 thresholds); only the keys given are kept."""
+    kept: dict[str, Any] = {}
+    for key, value in alerts.items():
+        if key not in ALERT_KEYS:
+            problems.append(f"[alerts] {key}: unknown key; known: {', '.join(ALERT_KEYS)}")
+            continue
+        low, high, whole = ALERT_KEYS[key]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or (whole and not isinstance(value, int)) or not low <= value <= high:
+            kind = "a whole number" if whole else "a number"
+            problems.append(f"[alerts] {key}: expected {kind} {low:g}–{high:g}")
+            continue
+        kept[key] = value
+    return kept
+
+
 def _check_notice(notice: Any, problems: list[str]) -> str:
     """The ``[notice] number_prefix`` of the 通报's 发文字号, stripped ("" when absent)."""
     prefix = notice.get("number_prefix", "") if isinstance(notice, dict) else None
@@ -373,6 +403,7 @@ def parse_hall_file(data: bytes) -> HallFile:
     reasons = _check_reasons(ratings, problems)
     loop_days = _check_loop_days(ratings, problems)
     prefix = _check_notice(doc.get("notice", {}), problems)
+    alerts = _check_alerts(_table(doc, "alerts", problems), problems)
     units = _check_units(_tables(doc, "unit", problems), problems)
     windows = _check_windows(
         _tables(doc, "window", problems), {ucode for ucode, _ in units}, problems
@@ -383,6 +414,8 @@ def parse_hall_file(data: bytes) -> HallFile:
     if prefix:
         # 发文字号 prefix of the 通报: X政服通 gives X政服通〔2026〕5号.
         settings["notice"] = {"number_prefix": prefix}
+    if alerts:
+        settings["alerts"] = alerts
     return HallFile(str(code), str(name), str(timezone), settings, units, windows)
 
 
@@ -435,6 +468,11 @@ def hall_file_text(hall: Hall) -> str:
     prefix = (settings.get("notice") or {}).get("number_prefix")
     if prefix:
         lines += ["", "[notice]", f"number_prefix = {_toml_string(prefix)}"]
+    alerts = settings.get("alerts") or {}
+    if alerts:
+        # The SPEC 12 thresholds the hall changed, as numbers (an int stays an int).
+        lines += ["", "[alerts]"]
+        lines += [f"{key} = {alerts[key]!r}" for key in ALERT_KEYS if key in alerts]
     for unit in hall.units:
         lines += ["", "[[unit]]", f"code = {_toml_string(unit.code)}"]
         lines += [f"name = {_toml_string(unit.name)}"]

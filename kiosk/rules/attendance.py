@@ -22,6 +22,7 @@ __all__ = [
     "DayPlan",
     "DayRecord",
     "Excuse",
+    "MonthLine",
     "PunchClassification",
     "Slot",
     "SlotResult",
@@ -33,6 +34,7 @@ __all__ = [
     "day_plan",
     "debounce",
     "evaluate_day",
+    "month_line",
 ]
 
 EARLIEST_BEFORE_A0 = timedelta(minutes=120)
@@ -417,3 +419,51 @@ def classify_hall_punch(
     if not is_workday(day, calendar):
         return PunchClassification(None, None, 0.0, None)
     return classify_punch(schedule_for(day, calendar.schedules), grace_minutes, local_dt)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthLine:
+    """One person's line of the monthly attendance sheet (考勤月报).
+
+    Counts over the person's roster workdays of the month that have closed: ``late``,
+    ``early`` and ``missing`` are slots (a session with both slots missing is one absent
+    half-day, not two missing punches); ``absent_half_days``, ``leave_half_days`` and
+    ``out_half_days`` are sessions (AM, PM), a session being on leave (or out) when one of
+    its slots is excused by it. ``open_days`` are roster workdays not closed yet: counted
+    for nothing else.
+    """
+
+    workdays: int = 0
+    on_duty_days: int = 0
+    late: int = 0
+    early: int = 0
+    missing: int = 0
+    absent_half_days: int = 0
+    leave_half_days: int = 0
+    out_half_days: int = 0
+    open_days: int = 0
+
+    @property
+    def clean(self) -> bool:
+        """No late, early, missing or absent."""
+        return not (self.late or self.early or self.missing or self.absent_half_days)
+
+
+def month_line(records: Iterable[DayRecord]) -> MonthLine:
+    """Sum one person's day records into their :class:`MonthLine`."""
+    counts = dict.fromkeys(MonthLine.__dataclass_fields__, 0)
+    for record in records:
+        if not record.closed:
+            counts["open_days"] += 1
+            continue
+        counts["workdays"] += 1
+        counts["on_duty_days"] += record.on_duty
+        counts["late"] += record.late
+        counts["early"] += record.early
+        counts["missing"] += record.missing
+        counts["absent_half_days"] += record.absent_half_days
+        for session in (record.slots[:2], record.slots[2:]):
+            kinds = {s.excused_by for s in session if s.status is SlotStatus.EXCUSED}
+            counts["leave_half_days"] += "leave" in kinds
+            counts["out_half_days"] += "out" in kinds
+    return MonthLine(**counts)

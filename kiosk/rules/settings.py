@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from kiosk.rules.alerts import AlertThresholds
 from kiosk.rules.badreview import (
     DEFAULT_APPEAL_WORKDAYS,
     DEFAULT_CALLBACK_WORKDAYS,
@@ -29,8 +30,10 @@ __all__ = [
     "DEFAULT_GRACE_MINUTES",
     "DEFAULT_REASONS",
     "HallSettings",
+    "alert_thresholds",
     "calendar_from_settings",
     "default_after_days",
+    "callback_workdays",
     "hall_settings",
     "loop_terms",
     "rating_reasons",
@@ -153,3 +156,26 @@ def hall_settings(settings: Mapping[str, Any] | None) -> HallSettings:
         appeal_workdays=int(setting(settings, "appeal_workdays", DEFAULT_APPEAL_WORKDAYS)),
         default_after_days=default_after_days(settings),
     )
+
+
+def alert_thresholds(settings: Mapping[str, Any] | None) -> AlertThresholds:
+    """The hall's alert thresholds (``[alerts]`` of hall.toml, SPEC 12); SPEC's defaults
+    for every key that is absent."""
+    table = setting(settings, "alerts", {})
+    if not isinstance(table, Mapping):
+        table = {}
+    base = AlertThresholds()
+    return AlertThresholds(
+        burst_minutes=float(table.get("burst_minutes", base.burst_minutes)),
+        burst_min_ratings=int(table.get("burst_min_ratings", base.burst_min_ratings)),
+        burst_bad_share=float(table.get("burst_bad_share", base.burst_bad_share)),
+        offline_minutes=float(table.get("offline_minutes", base.offline_minutes)),
+        no_am_in_minutes=float(table.get("no_am_in_minutes", base.no_am_in_minutes)),
+        due_workdays=int(table.get("due_workdays", base.due_workdays)),
+    )
+
+
+def callback_workdays(settings: Mapping[str, Any] | None) -> int:
+    """``[ratings] callback_workdays`` (SPEC 11, default 1): the first callback of a bad
+    review is due by the end of that many workdays after the rating day."""
+    return int(setting(settings, "callback_workdays", DEFAULT_CALLBACK_WORKDAYS))

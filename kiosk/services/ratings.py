@@ -269,6 +269,19 @@ class OpenedSession:
     staff_name: str
 
 
+def client_tag(secret_key: str | bytes, address: str | None) -> str | None:
+    """A keyed hash (16 hex digits) of a client address, or None without one.
+
+    The fraud signals (SPEC 12) compare the address a QR rating came from with other
+    ratings' and with the terminal's that opened the session; a keyed hash compares as
+    well as the address, and the address itself is never stored.
+    """
+    if not address:
+        return None
+    key = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    return hmac.new(key, b"client-address:" + address.encode(), hashlib.sha256).hexdigest()[:16]
+
+
 def open_session(
     conn: Connection,
     terminal: TerminalIdentity,
@@ -278,6 +291,7 @@ def open_session(
     ttl_seconds: int,
     secret_key: str | bytes,
     now: dt.datetime,
+    opened_from: str | None = None,
 ) -> OpenedSession:
     """Open a session at the terminal's window for a staff member of its hall; the caller
     commits.
@@ -313,6 +327,7 @@ def open_session(
             token_hash=token_hash(token),
             opened_at=now,
             expires_at=expires_at,
+            opened_from=opened_from,
         )
     )
     conn.execute(update(Terminal).where(Terminal.id == terminal.id).values(last_seen=now))
@@ -605,6 +620,8 @@ class RatingPost:
     content: Callable[[], RatingContent]
     credentials: Callable[[], Credentials | None] = _no_credentials
     client_address: str | None = None
+    client_tag: str | None = None
+    """:func:`client_tag` of the posting address, stored with the rating (SPEC 12)."""
 
 
 def submit_rating(
@@ -712,6 +729,7 @@ def _submit(  # noqa: C901
         "comment": comment,
         "misuse": misuse,
         "terminal_id": terminal.id if terminal is not None else None,
+        "client_tag": post.client_tag,
     }
     for _attempt in range(_INSERT_ATTEMPTS):
         rating_id = new_rating_id(info.hall_code, local_day)

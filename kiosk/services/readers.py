@@ -12,17 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, scoped_session
 
 from devices.enrol import EnrolJob, Outcome, Stage
 from devices.listener import DeviceSpec, Match, Status, pause_point
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, local_day_bounds
 from kiosk.models import Device, DeviceJob, DeviceTemplate, Hall, Punch, Staff, utcnow
-from kiosk.models_devices import DeviceEvent
+from kiosk.models_devices import SEEN_GAP_SECONDS, DeviceEvent, DeviceSeen
 from kiosk.services import audit
 
 log = logging.getLogger(__name__)
@@ -163,8 +165,30 @@ class DatabaseSink:
             row.state = status.state
             if status.last_seen is not None:
                 row.last_seen = naive_utc(status.last_seen)
+                if status.state == "connected":
+                    note_seen(db.session, row.id, row.last_seen)
             row.last_error = status.last_error
             db.session.commit()
+
+
+def note_seen(session: Session | scoped_session[Any], device_id: int, at: dt.datetime) -> None:
+    """Record that the reader answered at ``at`` (naive UTC) in its seen spans (SPEC 12).
+
+    Extends the latest span when ``at`` is at most :data:`SEEN_GAP_SECONDS` after its end,
+    else starts a new span; a report older than the latest span's end changes nothing.
+    """
+    span = session.scalar(
+        select(DeviceSeen)
+        .where(DeviceSeen.device_id == device_id)
+        .order_by(DeviceSeen.last_seen.desc())
+        .limit(1)
+    )
+    if span is not None and at <= span.last_seen:
+        return
+    if span is not None and (at - span.last_seen).total_seconds() <= SEEN_GAP_SECONDS:
+        span.last_seen = at
+    else:
+        session.add(DeviceSeen(device_id=device_id, first_seen=at, last_seen=at))
 
 
 def punches_today(device: Device, now: dt.datetime | None = None) -> int:

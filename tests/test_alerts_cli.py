@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from sqlalchemy import select
 
 from kiosk.extensions import db
 from kiosk.models import AlertAck, AuditEntry, Device, Hall
@@ -42,11 +43,12 @@ def test_cli_lists_the_open_alerts_of_an_instant(
         "due": "2026-10-16T00:00:00+08:00",
         "since": "2026-10-15T00:00:00+08:00",
     } in found
-    # Upheld and not rectified: the rectification alone is due (the verdict stands for
-    # the callback); the rectified and unfounded ones raise nothing.
+    # Not rectified: the rectification and, with no callback recorded, the callback are
+    # due; the rectified and unfounded ones raise nothing.
     rectify = sorted(a["rating_id"] for a in found if a["code"] == "rectify_due")
     assert rectify == ["R0055", "R0085", "R0184"]
-    assert [a["rating_id"] for a in found if a["code"] == "callback_due"] == ["R0055"]
+    callbacks = sorted(a["rating_id"] for a in found if a["code"] == "callback_due")
+    assert callbacks == ["R0055", "R0085", "R0184"]
     assert [a for a in found if a["code"] == "case_due"] == [
         {
             "code": "case_due",
@@ -230,3 +232,32 @@ def test_listener_reports_make_seen_spans(app: Flask, example_hall: Path) -> Non
             (0 * second, 65 * second),
             (126 * second, 130 * second),
         ]
+
+
+def test_a_recorded_callback_ends_its_callback_alert_from_its_time(
+    app: Flask, runner: FlaskCliRunner, example_hall: Path
+) -> None:
+    import datetime as dt
+
+    from kiosk.models import Rating, RatingCallback
+
+    with app.app_context():
+        rating = db.session.scalars(select(Rating).where(Rating.rating_id == "R0085")).one()
+        db.session.add(
+            RatingCallback(
+                rating_id=rating.id,
+                called_at=dt.datetime(2026, 11, 20, 0, 30),  # 08:30 in the hall (UTC+8)
+                outcome="reached",
+                note="已电话联系群众，说明情况。",
+            )
+        )
+        db.session.commit()
+    before = alerts(runner, "2026-11-20T08:00:00+08:00")
+    after = alerts(runner, "2026-11-20T09:00:00+08:00")
+
+    def due(found: list[dict], code: str) -> list[str]:
+        return sorted(a["rating_id"] for a in found if a["code"] == code)
+
+    assert "R0085" in due(before, "callback_due")
+    assert "R0085" not in due(after, "callback_due")
+    assert "R0085" in due(after, "rectify_due")  # the callback does not rectify

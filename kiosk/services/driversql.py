@@ -99,8 +99,9 @@ def _compile(statement: Select[Any] | Insert, dialect: Dialect) -> DriverStateme
 
 
 def insert_all_columns(statement: Insert) -> Insert:
-    """``statement`` with a bind for every column but the primary key and the scalar
-    defaults filled in: the driver has no ORM or Core default to apply on its own.
+    """``statement`` with a bind for every column but the primary key and those the
+    database fills in (a server default), and the scalar defaults filled in: the driver
+    has no ORM or Core default to apply on its own.
 
     Refuses a column whose default is a Python function (it would run per row, which a
     prepared insert cannot do): the hot path's table must not grow one unnoticed.
@@ -111,6 +112,8 @@ def insert_all_columns(statement: Insert) -> Insert:
         if column.primary_key:
             continue
         default = column.default
+        if default is None and column.server_default is not None:
+            continue  # the database fills it in (a bound NULL would override it)
         if default is None:
             values[column.key] = bindparam(column.key, value=None)
         elif isinstance(default, ScalarElementColumnDefault):

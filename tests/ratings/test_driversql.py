@@ -126,6 +126,7 @@ def test_scalar_defaults_are_filled_in(app: Flask) -> None:
         Column("name", String(8), default="x"),
         Column("flag", Boolean, default=False),
         Column("at", DateTime),
+        Column("version", Integer, server_default="1"),
     )
     statement = Prepared(insert_all_columns(insert(table)))
     with app.app_context(), db.engine.connect() as conn:
@@ -136,3 +137,4 @@ def test_scalar_defaults_are_filled_in(app: Flask) -> None:
         metadata.drop_all(conn)
         conn.commit()
     assert (row.name, row.flag, row.at) == ("x", False, dt.datetime(2026, 1, 2, 3, 4, 5))
+    assert row.version == 1  # a server default is the database's to fill in

@@ -1,7 +1,7 @@
 """Command-line interface: every ``flask --app kiosk ...`` command lives in this package.
 
 One module per command group (``interchange``, ``db``, ``score``, ``devices``,
-``terminals``, ``users``, ``demo``); what they share is in :mod:`kiosk.cli.common`, which
+``terminals``, ``users``, ``demo``, ``push``); what they share is in :mod:`kiosk.cli.common`, which
 imports no command module, so there is no cycle. :func:`register_cli` attaches them all.
 """
 
@@ -33,3 +33,6 @@ def register_cli(app: Flask) -> None:
     from kiosk.cli.terminals import terminals_group
 
     app.cli.add_command(terminals_group)
+    from kiosk.cli.push import push_group
+
+    app.cli.add_command(push_group)

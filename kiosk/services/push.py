@@ -1,0 +1,589 @@
+"""The provincial push (SPEC 11): what is pending, the records sent, the platform's answer.
+
+The outbox is :class:`kiosk.models.PushDelivery`, one row per rating once the platform
+has answered for it. A rating is **pending** when it has no row, or its row's
+``version`` is below the rating's ``push_version`` (the rating changed since: a verdict,
+an appeal). Nothing is written when a rating is stored, so the rating POST pays nothing;
+a change that must be sent again goes through :func:`mark_changed`, which raises
+``push_version`` in one statement.
+
+Every read and write here is a set-based Core statement (one select per batch of at most
+100, one upsert per answer). A delivery row is written only from the platform's answer,
+so a process killed at any instant leaves each rating either pending (sent again, and
+the platform answers it as a duplicate) or delivered because the platform said so.
+The caller (``push run``) commits after each answer; services never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import importlib
+import json
+import urllib.parse
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, and_, delete, func, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from kiosk.localtime import hall_zone, to_aware, to_local
+from kiosk.models import (
+    Assignment,
+    Case,
+    Hall,
+    PushDelivery,
+    PushStatus,
+    Rating,
+    ServiceSession,
+    Staff,
+    Unit,
+    Window,
+)
+from kiosk.rules.push_profiles import PROFILES, Profile, RatingFacts
+from kiosk.rules.seating import Assignment as Seat
+from kiosk.rules.seating import holding_on
+from kiosk.services import audit
+from kiosk.services.errors import PushError, Refused
+
+BATCH_MAX = 100  # SPEC 11: batches of at most 100 records
+REASON_MAX = 1000  # a platform's reason is kept, up to this many characters
+ANSWER_MAX_BYTES = 4 * 1024 * 1024  # a larger answer is not one to a batch of 100
+
+
+class PlatformUnavailable(Refused):
+    """The platform gave no usable answer (any status but 200, a body that is not the
+    answer, a timeout, a refused or dropped connection): the batch stays pending."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("platform_unavailable", message)
+
+
+# ------------------------------------------------------------------ profiles
+
+
+def profile_named(name: str) -> Profile:
+    """The record profile ``PUSH_PROFILE`` names: one of :data:`PROFILES` (``national``), or
+    ``package.module:function`` for a province's own profile outside this code base."""
+    if name in PROFILES:
+        return PROFILES[name]
+    module_name, _, attribute = name.partition(":")
+    if not attribute:
+        known = ", ".join(sorted(PROFILES))
+        raise PushError(f'unknown push profile "{name}" (known: {known}; or module:function)')
+    try:
+        profile = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise PushError(f'push profile "{name}" cannot be loaded: {exc}') from exc
+    if not callable(profile):
+        raise PushError(f'push profile "{name}" is not a function')
+    return profile  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------ pending
+
+
+def mark_changed(session: Session, rating_pks: Iterable[int]) -> None:
+    """Make these ratings pending again: something the push sends has changed (a review
+    verdict, an appeal making it ``unfounded``). Sent again under the same id."""
+    pks = sorted(set(rating_pks))
+    if pks:
+        session.execute(
+            update(Rating)
+            .where(Rating.id.in_(pks))
+            .values(push_version=Rating.push_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _pending_condition(delivery: Any) -> Any:
+    return or_(delivery.rating_pk.is_(None), delivery.version < Rating.push_version)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One record of a batch: the rating's key, the version sent, and the record."""
+
+    rating_pk: int
+    rating_id: str
+    version: int
+    rated_at: dt.datetime  # naive UTC, the batch cursor
+    record: dict[str, Any]
+
+
+Cursor = tuple[dt.datetime, int]
+
+
+def _batch_select(hall: Hall, after: Cursor | None, limit: int) -> Select[Any]:
+    delivery = aliased(PushDelivery)
+    window = aliased(Window)
+    unit = aliased(Unit)
+    stmt = (
+        select(
+            Rating.id,
+            Rating.rating_id,
+            Rating.push_version,
+            Rating.rated_at,
+            Rating.level,
+            Rating.channel,
+            Rating.case_no,
+            Rating.reasons,
+            Rating.comment,
+            Rating.staff_id,
+            Staff.staff_no,
+            Staff.name,
+            window.code,
+            unit.code,
+            unit.org_code,
+            unit.name,
+            Case.matter,
+        )
+        .join(Staff, Staff.id == Rating.staff_id)
+        .outerjoin(delivery, delivery.rating_pk == Rating.id)
+        .outerjoin(ServiceSession, ServiceSession.id == Rating.session_id)
+        .outerjoin(window, window.id == ServiceSession.window_id)
+        .outerjoin(unit, unit.id == window.unit_id)
+        .outerjoin(Case, and_(Case.hall_id == Rating.hall_id, Case.case_no == Rating.case_no))
+        .where(Rating.hall_id == hall.id, _pending_condition(delivery))
+        .order_by(Rating.rated_at, Rating.id)
+        .limit(limit)
+    )
+    if after is not None:
+        # Row-value comparison: both backends walk ix_ratings_hall_rated_at from the cursor.
+        stmt = stmt.where(tuple_(Rating.rated_at, Rating.id) > tuple_(*after))
+    return stmt
+
+
+def _seats(session: Session, hall: Hall, staff_ids: set[int]) -> dict[int, list[Seat]]:
+    """The staff members' assignments, for ratings that came without a counter session."""
+    seats: dict[int, list[Seat]] = {}
+    if staff_ids:
+        for staff_id, start, end, code in session.execute(
+            select(Assignment.staff_id, Assignment.start_date, Assignment.end_date, Window.code)
+            .join(Window, Window.id == Assignment.window_id)
+            .where(Assignment.staff_id.in_(sorted(staff_ids)))
+        ):
+            seats.setdefault(staff_id, []).append(Seat(code, start, end))
+    return seats
+
+
+def _units_by_window(session: Session, hall: Hall) -> dict[str, tuple[str, str | None, str]]:
+    return {
+        code: (ucode, org, uname)
+        for code, ucode, org, uname in session.execute(
+            select(Window.code, Unit.code, Unit.org_code, Unit.name)
+            .join(Unit, Unit.id == Window.unit_id)
+            .where(Window.hall_id == hall.id)
+        )
+    }
+
+
+def next_batch(
+    session: Session,
+    hall: Hall,
+    profile: Profile,
+    after: Cursor | None = None,
+    limit: int = BATCH_MAX,
+) -> list[Outgoing]:
+    """The hall's oldest pending ratings after ``after`` (rated_at, id), as records."""
+    rows = session.execute(_batch_select(hall, after, min(limit, BATCH_MAX))).all()
+    zone = hall_zone(hall.timezone)
+    seats = _seats(session, hall, {row[9] for row in rows if row[12] is None})
+    units = _units_by_window(session, hall) if seats else {}
+    batch = []
+    for (
+        pk,
+        rating_id,
+        version,
+        rated_at,
+        level,
+        channel,
+        case_no,
+        reasons,
+        comment,
+        staff_id,
+        staff_no,
+        staff_name,
+        window_code,
+        unit_code,
+        org_code,
+        unit_name,
+        matter,
+    ) in rows:
+        if window_code is None:
+            # An imported rating: the window the staff member held on the rating day.
+            held = holding_on(seats.get(staff_id, ()), to_local(rated_at, zone).date())
+            if held is not None:
+                window_code = held.window
+                unit_code, org_code, unit_name = units.get(held.window, (None, None, None))
+        facts = RatingFacts(
+            rating_id=rating_id,
+            area_code=hall.area_code,
+            unit_code=unit_code,
+            unit_org_code=org_code,
+            unit_name=unit_name,
+            window_code=window_code,
+            staff_no=staff_no,
+            staff_name=staff_name,
+            matter=matter,
+            case_no=case_no,
+            channel=channel,
+            level=level,
+            reasons=tuple(r for r in (reasons or "").split("|") if r),
+            comment=comment,
+            rated_at=to_aware(rated_at, zone),
+        )
+        batch.append(Outgoing(pk, rating_id, version, rated_at, profile(facts)))
+    return batch
+
+
+# ------------------------------------------------------------------ the platform
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The platform's answer to one batch: ids accepted, already held, and rejected."""
+
+    accepted: frozenset[str]
+    duplicates: frozenset[str]
+    rejected: dict[str, str] = field(default_factory=dict)
+
+
+def parse_answer(status: int, body: bytes) -> Answer:
+    """The answer of a 200 ``{"accepted", "duplicates", "rejected": [{"id", "reason"}]}``;
+    anything else raises :class:`PlatformUnavailable` (the batch is retried)."""
+    if status != 200:
+        raise PlatformUnavailable(f"the platform answered HTTP {status}")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise PlatformUnavailable("the platform's answer is not JSON") from None
+    if not isinstance(data, dict):
+        raise PlatformUnavailable("the platform's answer is not a JSON object")
+    lists = [data.get(key, []) for key in ("accepted", "duplicates", "rejected")]
+    if not all(isinstance(value, list) for value in lists):
+        raise PlatformUnavailable("accepted, duplicates and rejected must be lists")
+    accepted, duplicates, rejected_items = lists
+    if not all(isinstance(i, str) for i in (*accepted, *duplicates)):
+        raise PlatformUnavailable("accepted and duplicates must list record ids")
+    rejected: dict[str, str] = {}
+    for item in rejected_items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise PlatformUnavailable('each rejected entry must be {"id", "reason"}')
+        rejected[item["id"]] = str(item.get("reason") or "")[:REASON_MAX]
+    return Answer(frozenset(accepted), frozenset(duplicates), rejected)
+
+
+class PlatformClient:
+    """POSTs batches to ``PUSH_URL`` over one kept-alive connection (stdlib http.client);
+    any failure closes it, and the next batch opens a new one."""
+
+    def __init__(self, url: str, token: str | None, timeout: float) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise PushError(f'PUSH_URL "{url}" is not an http(s) address')
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.token = token
+        self.timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            kind = (
+                http.client.HTTPSConnection
+                if self.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            self._conn = kind(self.host, self.port, timeout=self.timeout)
+        return self._conn
+
+    def close(self) -> None:
+        """Close the kept-alive connection, if any."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def post(self, records: Sequence[dict[str, Any]]) -> Answer:
+        """Send one batch and return the platform's answer (or raise PlatformUnavailable)."""
+        body = json.dumps({"records": list(records)}, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            conn = self._connection()
+            conn.request("POST", self.path, body=body, headers=headers)
+            response = conn.getresponse()
+            raw = response.read(ANSWER_MAX_BYTES + 1)
+            if response.will_close:
+                self.close()
+        except TimeoutError:
+            self.close()
+            raise PlatformUnavailable(f"no answer within {self.timeout:g} s") from None
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise PlatformUnavailable(f"connection failed: {exc or type(exc).__name__}") from None
+        if len(raw) > ANSWER_MAX_BYTES:
+            self.close()
+            raise PlatformUnavailable("the platform's answer is too large")
+        return parse_answer(response.status, raw)
+
+
+# ------------------------------------------------------------------ storing the answer
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one answer did: delivered and rejected counts, and the ids it left unanswered."""
+
+    delivered: int
+    rejected: int
+    unanswered: tuple[str, ...]
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write delivery rows; a row never goes back to an older version than it holds."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(PushDelivery)
+    table = PushDelivery.__table__
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[table.c.rating_pk],
+            set_={
+                "version": stmt.excluded.version,
+                "state": stmt.excluded.state,
+                "reason": stmt.excluded.reason,
+                "at": stmt.excluded.at,
+            },
+            where=table.c.version <= stmt.excluded.version,
+        ),
+        rows,
+    )
+
+
+def _status_row(session: Session, hall_id: int) -> PushStatus:
+    row = session.get(PushStatus, hall_id)
+    if row is None:
+        row = PushStatus(hall_id=hall_id)
+        session.add(row)
+    return row
+
+
+def apply_answer(
+    session: Session, hall: Hall, batch: Sequence[Outgoing], answer: Answer, now: dt.datetime
+) -> Outcome:
+    """Store what the platform said of ``batch``: accepted and duplicate records delivered,
+    rejected ones kept with the reason. Ids the answer does not name stay pending; ids it
+    names that were not sent are ignored (nothing is delivered that was not sent)."""
+    rows = []
+    unanswered = []
+    rejected = 0
+    for item in batch:
+        base = {"rating_pk": item.rating_pk, "hall_id": hall.id, "version": item.version, "at": now}
+        if item.rating_id in answer.accepted or item.rating_id in answer.duplicates:
+            rows.append({**base, "state": "delivered", "reason": None})
+        elif item.rating_id in answer.rejected:
+            reason = answer.rejected[item.rating_id] or "rejected without a reason"
+            rows.append({**base, "state": "rejected", "reason": reason})
+            rejected += 1
+        else:
+            unanswered.append(item.rating_id)
+    _upsert(session, rows)
+    status = _status_row(session, hall.id)
+    status.last_success_at = now
+    status.last_success_count = len(rows) - rejected
+    return Outcome(len(rows) - rejected, rejected, tuple(unanswered))
+
+
+def record_error(session: Session, hall_id: int, message: str, now: dt.datetime) -> None:
+    """Remember the push's last error for the hall (``push status``, the back office)."""
+    status = _status_row(session, hall_id)
+    status.last_error_at = now
+    status.last_error = message[:REASON_MAX]
+
+
+# ------------------------------------------------------------------ what an officer sees
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record the platform rejected, with its reason; times naive hall-local."""
+
+    rating_id: str
+    reason: str
+    at: dt.datetime
+    rated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PushState:
+    """The push state of one hall (SPEC 11's ``push status``); times naive UTC."""
+
+    hall_code: str
+    area_code: str | None
+    pending: int
+    delivered: int
+    rejected: list[Rejected]
+    last_success_at: dt.datetime | None
+    last_success_count: int | None
+    last_error_at: dt.datetime | None
+    last_error: str | None
+
+    def as_json(self, zone_name: str) -> dict[str, Any]:
+        """The SPEC 11 object: pending, delivered, rejected, last_success, last_error."""
+        zone = hall_zone(zone_name)
+
+        def when(value: dt.datetime | None) -> str | None:
+            return to_aware(value, zone).isoformat(timespec="seconds") if value else None
+
+        return {
+            "pending": self.pending,
+            "delivered": self.delivered,
+            "rejected": [{"rating_id": r.rating_id, "reason": r.reason} for r in self.rejected],
+            "last_success": when(self.last_success_at),
+            "last_error": (
+                {"at": when(self.last_error_at), "message": self.last_error}
+                if self.last_error
+                else None
+            ),
+        }
+
+
+def push_state(session: Session, hall: Hall) -> PushState:
+    """Counts of pending and delivered ratings, the rejected ones, last success and error."""
+    delivery = aliased(PushDelivery)
+    current = and_(delivery.rating_pk.is_not(None), delivery.version >= Rating.push_version)
+    pending, delivered = session.execute(
+        select(
+            func.count().filter(_pending_condition(delivery)),
+            func.count().filter(and_(current, delivery.state == "delivered")),
+        )
+        .select_from(Rating)
+        .outerjoin(delivery, delivery.rating_pk == Rating.id)
+        .where(Rating.hall_id == hall.id)
+    ).one()
+    zone = hall_zone(hall.timezone)
+    rejected = [
+        Rejected(rating_id, reason or "", to_local(at, zone), to_local(rated_at, zone))
+        for rating_id, reason, at, rated_at in session.execute(
+            select(Rating.rating_id, PushDelivery.reason, PushDelivery.at, Rating.rated_at)
+            .join(PushDelivery, PushDelivery.rating_pk == Rating.id)
+            .where(
+                Rating.hall_id == hall.id,
+                PushDelivery.state == "rejected",
+                PushDelivery.version >= Rating.push_version,
+            )
+            .order_by(Rating.rated_at, Rating.id)
+        )
+    ]
+    status = session.get(PushStatus, hall.id)
+    return PushState(
+        hall_code=hall.code,
+        area_code=hall.area_code,
+        pending=int(pending or 0),
+        delivered=int(delivered or 0),
+        rejected=rejected,
+        last_success_at=status.last_success_at if status else None,
+        last_success_count=status.last_success_count if status else None,
+        last_error_at=status.last_error_at if status else None,
+        last_error=status.last_error if status else None,
+    )
+
+
+def units_without_org_code(session: Session, hall: Hall) -> list[tuple[str, str]]:
+    """(code, name) of units whose records carry their unit code as ``deptCode``."""
+    return [
+        (code, name)
+        for code, name in session.execute(
+            select(Unit.code, Unit.name)
+            .where(Unit.hall_id == hall.id, Unit.org_code.is_(None))
+            .order_by(Unit.code)
+        )
+    ]
+
+
+def resend(
+    session: Session,
+    hall: Hall,
+    rating_ids: Sequence[str],
+    user_id: int | None,
+    now: dt.datetime,
+) -> int:
+    """Make rejected records pending again (after an officer fixed what the platform
+    objected to); each is audited with the rejection it clears. Returns how many.
+
+    Refuses (and changes nothing) when an id is unknown or its record is not rejected.
+    """
+    wanted = sorted({r for r in rating_ids if r})
+    if not wanted:
+        raise PushError(_("请选择要重新上报的评价。"))
+    found = {
+        rating_id: (pk, reason, at)
+        for rating_id, pk, reason, at in session.execute(
+            select(Rating.rating_id, Rating.id, PushDelivery.reason, PushDelivery.at)
+            .join(PushDelivery, PushDelivery.rating_pk == Rating.id)
+            .where(
+                Rating.hall_id == hall.id,
+                Rating.rating_id.in_(wanted),
+                PushDelivery.state == "rejected",
+                PushDelivery.version >= Rating.push_version,
+            )
+        )
+    }
+    missing = [r for r in wanted if r not in found]
+    if missing:
+        raise PushError(
+            _("以下评价不是被退回的记录：%(ids)s", ids="、".join(missing[:10])), "not_found"
+        )
+    session.execute(
+        delete(PushDelivery)
+        .where(PushDelivery.rating_pk.in_([pk for pk, _, _ in found.values()]))
+        .execution_options(synchronize_session=False)
+    )
+    for rating_id, (_pk, reason, at) in sorted(found.items()):
+        audit.record(
+            session,
+            action="push.resend",
+            object_type="rating",
+            object_id=rating_id,
+            user_id=user_id,
+            hall_id=hall.id,
+            before={"push": "rejected", "reason": reason, "at": at},
+            after={"push": "pending", "at": now},
+            reason=reason,
+        )
+    return len(found)
+
+
+def halls(session: Session) -> list[Hall]:
+    """Every hall, by code (each is pushed in turn)."""
+    return list(session.scalars(select(Hall).order_by(Hall.code)))
+
+
+__all__ = [
+    "BATCH_MAX",
+    "Answer",
+    "Outcome",
+    "Outgoing",
+    "PlatformClient",
+    "PlatformUnavailable",
+    "PushError",
+    "PushState",
+    "apply_answer",
+    "halls",
+    "mark_changed",
+    "next_batch",
+    "parse_answer",
+    "profile_named",
+    "push_state",
+    "record_error",
+    "resend",
+]

@@ -14,7 +14,9 @@ Pages and who may open them:
 * ``/admin/reports/weekly`` (duty, leader, unit) and ``/admin/reports/appraisal``
   (leader, unit);
 * ``/admin/audit`` and ``/admin/users``: admins;
-* ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`).
+* ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`);
+* ``/admin/push``: the provincial push (:mod:`admin.push_views`): duty officers resend,
+  leaders read.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from admin import (  # noqa: F401
     duty,
     entries,
     period_views,
+    push_views,
     report_views,
     user_views,
     views,

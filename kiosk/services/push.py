@@ -556,8 +556,8 @@ def resend(
             object_id=rating_id,
             user_id=user_id,
             hall_id=hall.id,
-            before={"push": "rejected", "reason": reason, "at": at},
-            after={"push": "pending", "at": now},
+            before={"push_state": "rejected", "push_reason": reason, "push_answered_at": at},
+            after={"push_state": "pending"},
             reason=reason,
         )
     return len(found)

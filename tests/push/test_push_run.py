@@ -141,7 +141,9 @@ def test_a_rejected_record_is_kept_with_its_reason_until_an_officer_resends_it(
         entry = db.session.scalars(
             select(AuditEntry).where(AuditEntry.action == "push.resend")
         ).one()
-        assert entry.object_id == "X-QR" and entry.before["reason"] == "deptCode 不在本省机构库中"
+        assert (
+            entry.object_id == "X-QR" and entry.before["push_reason"] == "deptCode 不在本省机构库中"
+        )
     assert status(push_app)["pending"] == 1
     assert run_once(push_app)[0] == 0
     assert state.requests[-1]["ids"] == ["X-QR"]

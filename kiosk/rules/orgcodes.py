@@ -27,12 +27,12 @@ PROVINCE_PREFIXES = frozenset(
 CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 # Weight of position i (0-based) is 3^i mod 31.
 CREDIT_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
-_CREDIT_SHAPE = re.compile(rf"^[{CREDIT_ALPHABET}]{{2}}\d{{6}}[{CREDIT_ALPHABET}]{{10}}$")
+_CREDIT_SHAPE = re.compile(rf"[{CREDIT_ALPHABET}]{{2}}[0-9]{{6}}[{CREDIT_ALPHABET}]{{10}}")
 
 
 def area_code_problem(value: str) -> str | None:
     """Why ``value`` is not a 行政区划代码, or None when it is one."""
-    if not re.fullmatch(r"\d{6}", value):
+    if not re.fullmatch(r"[0-9]{6}", value):  # ASCII only: \d would take ４
         return "expected six digits (行政区划代码, e.g. 429005)"
     if value[:2] not in PROVINCE_PREFIXES:
         return f'"{value[:2]}" is not a province-level code of GB/T 2260'
@@ -51,7 +51,7 @@ def org_code_problem(value: str) -> str | None:
     """Why ``value`` is not a 统一社会信用代码, or None when it is one."""
     if len(value) != 18:
         return "expected 18 characters (统一社会信用代码)"
-    if not _CREDIT_SHAPE.match(value):
+    if not _CREDIT_SHAPE.fullmatch(value):
         return (
             "expected digits and capital letters other than I, O, S, V, Z, "
             "with six digits (the area code) at places 3–8"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import Select, and_, delete, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -80,7 +80,7 @@ def profile_named(name: str) -> Profile:
         raise PushError(f'push profile "{name}" cannot be loaded: {exc}') from exc
     if not callable(profile):
         raise PushError(f'push profile "{name}" is not a function')
-    return profile  # type: ignore[no-any-return]
+    return profile
 
 
 # ------------------------------------------------------------------ pending
@@ -153,7 +153,11 @@ def _batch_select(hall: Hall, after: Cursor | None, limit: int) -> Select[Any]:
     )
     if after is not None:
         # Row-value comparison: both backends walk ix_ratings_hall_rated_at from the cursor.
-        stmt = stmt.where(tuple_(Rating.rated_at, Rating.id) > tuple_(*after))
+        at, pk = after
+        stmt = stmt.where(
+            tuple_(Rating.rated_at, Rating.id)
+            > tuple_(literal(at, Rating.rated_at.type), literal(pk, Rating.id.type))
+        )
     return stmt
 
 

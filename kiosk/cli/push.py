@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 
 from kiosk.cli.common import fail, hall_or_exit
 from kiosk.extensions import db
-from kiosk.models import Hall, utcnow
+from kiosk.models import utcnow
 from kiosk.rules.push_profiles import Profile
 from kiosk.services import push
 from kiosk.services.errors import PushError
@@ -63,7 +63,7 @@ class Pusher:
     stopping: threading.Event
     echo: Callable[[str], None]
 
-    def _hall_pass(self, hall: Hall) -> tuple[str | None, bool]:
+    def _hall_pass(self, hall: push.PushHall) -> tuple[str | None, bool]:
         """Send the hall's pending ratings once through: the error met, if any, and whether
         the platform failed (the pass stops) rather than leaving some records unanswered."""
         hall_id, code = hall.id, hall.code
@@ -71,7 +71,6 @@ class Pusher:
         problem = None
         delivered = rejected = 0
         while not self.stopping.is_set():
-            hall = db.session.get_one(Hall, hall_id)
             batch = push.next_batch(db.session, hall, self.profile, cursor)
             # No transaction stays open while the platform thinks.
             db.session.commit()
@@ -84,7 +83,6 @@ class Pusher:
                 push.record_error(db.session, hall_id, exc.message, utcnow())
                 db.session.commit()
                 return f"{code}: {exc.message}", True
-            hall = db.session.get_one(Hall, hall_id)
             outcome = push.apply_answer(db.session, hall, batch, answer, utcnow())
             if outcome.unanswered:
                 # Left pending; the pass goes on, and ends as a failure (a pause, then again).
@@ -108,7 +106,7 @@ class Pusher:
                 break
             if hall.area_code is None:
                 message = f"{hall.code}: hall.toml names no [hall] area_code; not pushed"
-                if push.push_state(db.session, hall).last_error != message:
+                if push.last_error(db.session, hall.id) != message:
                     push.record_error(db.session, hall.id, message, utcnow())
                 db.session.commit()
                 continue

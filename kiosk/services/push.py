@@ -23,10 +23,23 @@ import json
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -117,86 +130,143 @@ class Outgoing:
 Cursor = tuple[dt.datetime, int]
 
 
-def _batch_select(hall: Hall, after: Cursor | None, limit: int) -> Select[Any]:
-    delivery = aliased(PushDelivery)
-    window = aliased(Window)
-    unit = aliased(Unit)
-    stmt = (
-        select(
-            Rating.id,
-            Rating.rating_id,
-            Rating.push_version,
-            Rating.rated_at,
-            Rating.level,
-            Rating.channel,
-            Rating.case_no,
-            Rating.reasons,
-            Rating.comment,
-            Rating.staff_id,
-            Staff.staff_no,
-            Staff.name,
-            window.code,
-            unit.code,
-            unit.org_code,
-            unit.name,
-            Case.matter,
-        )
-        .join(Staff, Staff.id == Rating.staff_id)
-        .outerjoin(delivery, delivery.rating_pk == Rating.id)
-        .outerjoin(ServiceSession, ServiceSession.id == Rating.session_id)
-        .outerjoin(window, window.id == ServiceSession.window_id)
-        .outerjoin(unit, unit.id == window.unit_id)
-        .outerjoin(Case, and_(Case.hall_id == Rating.hall_id, Case.case_no == Rating.case_no))
-        .where(Rating.hall_id == hall.id, _pending_condition(delivery))
-        .order_by(Rating.rated_at, Rating.id)
-        .limit(limit)
+# Core tables: the batch statements are built once (building an ORM select per batch
+# cost more than running it).
+_R = Rating.__table__
+_D = PushDelivery.__table__
+_W = Window.__table__
+_U = Unit.__table__
+_PENDING = or_(_D.c.rating_pk.is_(None), _D.c.version < _R.c.push_version)
+# Before any stored instant: the cursor of a pass's first batch.
+_START: Cursor = (dt.datetime(1900, 1, 1), 0)
+
+
+def _build_batch_select() -> Select[Any]:
+    staff = Staff.__table__
+    sessions = ServiceSession.__table__
+    cases = Case.__table__
+    joined = (
+        _R.join(staff, staff.c.id == _R.c.staff_id)
+        .outerjoin(_D, _D.c.rating_pk == _R.c.id)
+        .outerjoin(sessions, sessions.c.id == _R.c.session_id)
+        .outerjoin(_W, _W.c.id == sessions.c.window_id)
+        .outerjoin(_U, _U.c.id == _W.c.unit_id)
+        .outerjoin(cases, and_(cases.c.hall_id == _R.c.hall_id, cases.c.case_no == _R.c.case_no))
     )
-    if after is not None:
-        # Row-value comparison: both backends walk ix_ratings_hall_rated_at from the cursor.
-        at, pk = after
-        stmt = stmt.where(
-            tuple_(Rating.rated_at, Rating.id)
-            > tuple_(literal(at, Rating.rated_at.type), literal(pk, Rating.id.type))
+    return (
+        select(
+            _R.c.id,
+            _R.c.rating_id,
+            _R.c.push_version,
+            _R.c.rated_at,
+            _R.c.level,
+            _R.c.channel,
+            _R.c.case_no,
+            _R.c.reasons,
+            _R.c.comment,
+            _R.c.staff_id,
+            staff.c.staff_no,
+            staff.c.name,
+            _W.c.code,
+            _U.c.code,
+            _U.c.org_code,
+            _U.c.name,
+            cases.c.matter,
         )
-    return stmt
+        .select_from(joined)
+        .where(
+            _R.c.hall_id == bindparam("hall_id"),
+            _PENDING,
+            # Row-value comparison: both backends walk ix_ratings_hall_rated_at from the
+            # cursor, so a pass costs one index walk, not one per batch.
+            tuple_(_R.c.rated_at, _R.c.id)
+            > tuple_(
+                bindparam("after_at", type_=_R.c.rated_at.type),
+                bindparam("after_id", type_=_R.c.id.type),
+            ),
+        )
+        .order_by(_R.c.rated_at, _R.c.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
 
 
-def _seats(session: Session, hall: Hall, staff_ids: set[int]) -> dict[int, list[Seat]]:
+_BATCH = _build_batch_select()
+_SEATS = (
+    select(Assignment.staff_id, Assignment.start_date, Assignment.end_date, Window.code)
+    .join(Window, Window.id == Assignment.window_id)
+    .where(Assignment.staff_id.in_(bindparam("staff_ids", expanding=True)))
+)
+_UNITS = (
+    select(_W.c.code, _U.c.code, _U.c.org_code, _U.c.name)
+    .select_from(_W.join(_U, _U.c.id == _W.c.unit_id))
+    .where(_W.c.hall_id == bindparam("hall_id"))
+)
+
+
+def _seats(conn: Connection, staff_ids: set[int]) -> dict[int, list[Seat]]:
     """The staff members' assignments, for ratings that came without a counter session."""
     seats: dict[int, list[Seat]] = {}
     if staff_ids:
-        for staff_id, start, end, code in session.execute(
-            select(Assignment.staff_id, Assignment.start_date, Assignment.end_date, Window.code)
-            .join(Window, Window.id == Assignment.window_id)
-            .where(Assignment.staff_id.in_(sorted(staff_ids)))
-        ):
+        for staff_id, start, end, code in conn.execute(_SEATS, {"staff_ids": sorted(staff_ids)}):
             seats.setdefault(staff_id, []).append(Seat(code, start, end))
     return seats
 
 
-def _units_by_window(session: Session, hall: Hall) -> dict[str, tuple[str, str | None, str]]:
+def _units_by_window(conn: Connection, hall_id: int) -> dict[str, tuple[str, str | None, str]]:
     return {
         code: (ucode, org, uname)
-        for code, ucode, org, uname in session.execute(
-            select(Window.code, Unit.code, Unit.org_code, Unit.name)
-            .join(Unit, Unit.id == Window.unit_id)
-            .where(Window.hall_id == hall.id)
-        )
+        for code, ucode, org, uname in conn.execute(_UNITS, {"hall_id": hall_id})
     }
+
+
+class HallFacts(Protocol):
+    """What the push needs of a hall: a :class:`Hall` row or a :class:`PushHall`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def area_code(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PushHall:
+    """A hall as a ``push run`` pass sees it (read once per pass, not once per batch)."""
+
+    id: int
+    code: str
+    timezone: str
+    area_code: str | None
+
+
+def halls(session: Session) -> list[PushHall]:
+    """Every hall, by code (each is pushed in turn)."""
+    return [
+        PushHall(*row)
+        for row in session.execute(
+            select(Hall.id, Hall.code, Hall.timezone, Hall.area_code).order_by(Hall.code)
+        )
+    ]
 
 
 def next_batch(
     session: Session,
-    hall: Hall,
+    hall: HallFacts,
     profile: Profile,
     after: Cursor | None = None,
     limit: int = BATCH_MAX,
 ) -> list[Outgoing]:
     """The hall's oldest pending ratings after ``after`` (rated_at, id), as records."""
-    rows = session.execute(_batch_select(hall, after, min(limit, BATCH_MAX))).all()
+    conn = session.connection()
+    at, pk = after or _START
+    params = {"hall_id": hall.id, "after_at": at, "after_id": pk, "limit": min(limit, BATCH_MAX)}
+    rows = conn.execute(_BATCH, params).all()
     zone = hall_zone(hall.timezone)
-    seats = _seats(session, hall, {row[9] for row in rows if row[12] is None})
-    units = _units_by_window(session, hall) if seats else {}
+    seats = _seats(conn, {row[9] for row in rows if row[12] is None})
+    units = _units_by_window(conn, hall.id) if seats else {}
     batch = []
     for (
         pk,
@@ -350,39 +420,48 @@ class Outcome:
     unanswered: tuple[str, ...]
 
 
-def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Write delivery rows; a row never goes back to an older version than it holds."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
+def _build_upsert(dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(PushDelivery)
-    table = PushDelivery.__table__
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[table.c.rating_pk],
-            set_={
-                "version": stmt.excluded.version,
-                "state": stmt.excluded.state,
-                "reason": stmt.excluded.reason,
-                "at": stmt.excluded.at,
-            },
-            where=table.c.version <= stmt.excluded.version,
-        ),
-        rows,
+    stmt = insert(_D)
+    return stmt.on_conflict_do_update(
+        index_elements=[_D.c.rating_pk],
+        set_={
+            "version": stmt.excluded.version,
+            "state": stmt.excluded.state,
+            "reason": stmt.excluded.reason,
+            "at": stmt.excluded.at,
+        },
+        where=_D.c.version <= stmt.excluded.version,
     )
 
 
-def _status_row(session: Session, hall_id: int) -> PushStatus:
-    row = session.get(PushStatus, hall_id)
-    if row is None:
-        row = PushStatus(hall_id=hall_id)
-        session.add(row)
-    return row
+_UPSERTS = {name: _build_upsert(name) for name in ("sqlite", "postgresql")}
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write delivery rows in one statement; a row never goes back to an older version."""
+    if rows:
+        conn = session.connection()
+        conn.execute(_UPSERTS[conn.dialect.name], rows)
+
+
+_S = PushStatus.__table__
+
+
+def _set_status(session: Session, hall_id: int, **values: Any) -> None:
+    """Update the hall's push status row (made on first use); two Core statements at most."""
+    conn = session.connection()
+    changed = conn.execute(update(_S).where(_S.c.hall_id == hall_id).values(**values))
+    if changed.rowcount == 0:
+        conn.execute(insert(_S).values(hall_id=hall_id, **values))
 
 
 def apply_answer(
-    session: Session, hall: Hall, batch: Sequence[Outgoing], answer: Answer, now: dt.datetime
+    session: Session,
+    hall: HallFacts,
+    batch: Sequence[Outgoing],
+    answer: Answer,
+    now: dt.datetime,
 ) -> Outcome:
     """Store what the platform said of ``batch``: accepted and duplicate records delivered,
     rejected ones kept with the reason. Ids the answer does not name stay pending; ids it
@@ -401,17 +480,18 @@ def apply_answer(
         else:
             unanswered.append(item.rating_id)
     _upsert(session, rows)
-    status = _status_row(session, hall.id)
-    status.last_success_at = now
-    status.last_success_count = len(rows) - rejected
+    _set_status(session, hall.id, last_success_at=now, last_success_count=len(rows) - rejected)
     return Outcome(len(rows) - rejected, rejected, tuple(unanswered))
 
 
 def record_error(session: Session, hall_id: int, message: str, now: dt.datetime) -> None:
     """Remember the push's last error for the hall (``push status``, the back office)."""
-    status = _status_row(session, hall_id)
-    status.last_error_at = now
-    status.last_error = message[:REASON_MAX]
+    _set_status(session, hall_id, last_error_at=now, last_error=message[:REASON_MAX])
+
+
+def last_error(session: Session, hall_id: int) -> str | None:
+    """The hall's last push error, as recorded."""
+    return session.scalar(select(_S.c.last_error).where(_S.c.hall_id == hall_id))
 
 
 # ------------------------------------------------------------------ what an officer sees
@@ -461,7 +541,7 @@ class PushState:
         }
 
 
-def push_state(session: Session, hall: Hall) -> PushState:
+def push_state(session: Session, hall: HallFacts) -> PushState:
     """Counts of pending and delivered ratings, the rejected ones, last success and error."""
     delivery = aliased(PushDelivery)
     current = and_(delivery.rating_pk.is_not(None), delivery.version >= Rating.push_version)
@@ -488,7 +568,7 @@ def push_state(session: Session, hall: Hall) -> PushState:
             .order_by(Rating.rated_at, Rating.id)
         )
     ]
-    status = session.get(PushStatus, hall.id)
+    status = session.execute(select(_S).where(_S.c.hall_id == hall.id)).first()
     return PushState(
         hall_code=hall.code,
         area_code=hall.area_code,
@@ -567,11 +647,6 @@ def resend(
     return len(found)
 
 
-def halls(session: Session) -> list[Hall]:
-    """Every hall, by code (each is pushed in turn)."""
-    return list(session.scalars(select(Hall).order_by(Hall.code)))
-
-
 __all__ = [
     "BATCH_MAX",
     "Answer",
@@ -583,6 +658,7 @@ __all__ = [
     "PushState",
     "apply_answer",
     "halls",
+    "last_error",
     "mark_changed",
     "next_batch",
     "parse_answer",

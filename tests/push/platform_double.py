@@ -75,6 +75,12 @@ def _handler(state: PlatformState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a real platform
 
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out as two writes: without TCP_NODELAY, Nagle's
+            # algorithm and the client's delayed ACK stall each answer by 40 ms.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass  # quiet in tests
 

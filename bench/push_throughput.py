@@ -91,7 +91,7 @@ def _app(uri: str, instance: Path) -> Any:
 def _load(app: Any, workdir: Path, count: int) -> None:
     """The schema, the hall, 20 staff and ``count`` ratings (bulk Core inserts)."""
     from flask_migrate import upgrade
-    from sqlalchemy import insert, select
+    from sqlalchemy import insert, select, text
 
     from kiosk.extensions import db
     from kiosk.interchange import import_file
@@ -130,6 +130,11 @@ def _load(app: Any, workdir: Path, count: int) -> None:
         for first in range(0, count, 10000):
             db.session.execute(insert(Rating), rows[first : first + 10000])
         db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            # A hall's tables have statistics (autovacuum); a table loaded a second ago has none.
+            with db.engine.connect() as conn:
+                conn.execute(text("ANALYZE")).close()
+                conn.commit()
         db.session.remove()
 
 

@@ -70,8 +70,9 @@ class Pusher:
         cursor: push.Cursor | None = None
         problem = None
         delivered = rejected = 0
+        units = push.units_by_window(db.session, hall_id)
         while not self.stopping.is_set():
-            batch = push.next_batch(db.session, hall, self.profile, cursor)
+            batch = push.next_batch(db.session, hall, self.profile, cursor, units=units)
             # No transaction stays open while the platform thinks.
             db.session.commit()
             if not batch:

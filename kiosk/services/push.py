@@ -37,10 +37,11 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, aliased
 
 from kiosk.localtime import hall_zone, to_aware, to_local
@@ -142,12 +143,33 @@ _START: Cursor = (dt.datetime(1900, 1, 1), 0)
 
 
 def _build_batch_select() -> Select[Any]:
+    # The pending ids first, over ratings and deliveries alone: an index walk of
+    # ix_ratings_hall_rated_at from the cursor with a primary-key probe per rating, which
+    # no planner estimate can turn into a scan (joining the details in the same select
+    # let PostgreSQL start from staff and sort the whole hall, 600 ms a batch).
+    pending_ids = (
+        select(_R.c.id)
+        .select_from(_R.outerjoin(_D, _D.c.rating_pk == _R.c.id))
+        .where(
+            _R.c.hall_id == bindparam("hall_id"),
+            _PENDING,
+            # Row-value comparison: both backends start the index walk at the cursor.
+            tuple_(_R.c.rated_at, _R.c.id)
+            > tuple_(
+                bindparam("after_at", type_=_R.c.rated_at.type),
+                bindparam("after_id", type_=_R.c.id.type),
+            ),
+        )
+        .order_by(_R.c.rated_at, _R.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .subquery("pending")
+    )
     staff = Staff.__table__
     sessions = ServiceSession.__table__
     cases = Case.__table__
     joined = (
-        _R.join(staff, staff.c.id == _R.c.staff_id)
-        .outerjoin(_D, _D.c.rating_pk == _R.c.id)
+        pending_ids.join(_R, _R.c.id == pending_ids.c.id)
+        .join(staff, staff.c.id == _R.c.staff_id)
         .outerjoin(sessions, sessions.c.id == _R.c.session_id)
         .outerjoin(_W, _W.c.id == sessions.c.window_id)
         .outerjoin(_U, _U.c.id == _W.c.unit_id)
@@ -174,19 +196,7 @@ def _build_batch_select() -> Select[Any]:
             cases.c.matter,
         )
         .select_from(joined)
-        .where(
-            _R.c.hall_id == bindparam("hall_id"),
-            _PENDING,
-            # Row-value comparison: both backends walk ix_ratings_hall_rated_at from the
-            # cursor, so a pass costs one index walk, not one per batch.
-            tuple_(_R.c.rated_at, _R.c.id)
-            > tuple_(
-                bindparam("after_at", type_=_R.c.rated_at.type),
-                bindparam("after_id", type_=_R.c.id.type),
-            ),
-        )
         .order_by(_R.c.rated_at, _R.c.id)
-        .limit(bindparam("limit", type_=Integer))
     )
 
 
@@ -212,10 +222,11 @@ def _seats(conn: Connection, staff_ids: set[int]) -> dict[int, list[Seat]]:
     return seats
 
 
-def _units_by_window(conn: Connection, hall_id: int) -> dict[str, tuple[str, str | None, str]]:
+def units_by_window(session: Session, hall_id: int) -> dict[str, tuple[str, str | None, str]]:
+    """Window code to (unit code, org code, unit name), for the hall's records."""
     return {
         code: (ucode, org, uname)
-        for code, ucode, org, uname in conn.execute(_UNITS, {"hall_id": hall_id})
+        for code, ucode, org, uname in session.connection().execute(_UNITS, {"hall_id": hall_id})
     }
 
 
@@ -258,15 +269,21 @@ def next_batch(
     profile: Profile,
     after: Cursor | None = None,
     limit: int = BATCH_MAX,
+    units: dict[str, tuple[str, str | None, str]] | None = None,
 ) -> list[Outgoing]:
-    """The hall's oldest pending ratings after ``after`` (rated_at, id), as records."""
+    """The hall's oldest pending ratings after ``after`` (rated_at, id), as records.
+
+    ``units`` (window code to unit code, org code, name; read here when not given) lets a
+    pass read the hall's units once rather than once per batch.
+    """
     conn = session.connection()
     at, pk = after or _START
     params = {"hall_id": hall.id, "after_at": at, "after_id": pk, "limit": min(limit, BATCH_MAX)}
     rows = conn.execute(_BATCH, params).all()
     zone = hall_zone(hall.timezone)
     seats = _seats(conn, {row[9] for row in rows if row[12] is None})
-    units = _units_by_window(conn, hall.id) if seats else {}
+    if seats and units is None:
+        units = units_by_window(session, hall.id)
     batch = []
     for (
         pk,
@@ -292,7 +309,7 @@ def next_batch(
             held = holding_on(seats.get(staff_id, ()), to_local(rated_at, zone).date())
             if held is not None:
                 window_code = held.window
-                unit_code, org_code, unit_name = units.get(held.window, (None, None, None))
+                unit_code, org_code, unit_name = (units or {}).get(held.window, (None, None, None))
         facts = RatingFacts(
             rating_id=rating_id,
             area_code=hall.area_code,
@@ -420,29 +437,43 @@ class Outcome:
     unanswered: tuple[str, ...]
 
 
-def _build_upsert(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(_D)
+def _build_sqlite_upsert() -> Any:
+    stmt = sqlite.insert(_D)
     return stmt.on_conflict_do_update(
         index_elements=[_D.c.rating_pk],
-        set_={
-            "version": stmt.excluded.version,
-            "state": stmt.excluded.state,
-            "reason": stmt.excluded.reason,
-            "at": stmt.excluded.at,
-        },
+        set_={c: stmt.excluded[c] for c in ("version", "state", "reason", "at")},
         where=_D.c.version <= stmt.excluded.version,
     )
 
 
-_UPSERTS = {name: _build_upsert(name) for name in ("sqlite", "postgresql")}
+_SQLITE_UPSERT = _build_sqlite_upsert()
+# One statement for the whole answer, over arrays: a multi-row VALUES list compiles anew
+# for every batch and an executemany costs a round trip per row.
+_PG_UPSERT = text(
+    "INSERT INTO push_deliveries (rating_pk, hall_id, version, state, reason, at) "
+    "SELECT * FROM unnest(CAST(:rating_pk AS integer[]), CAST(:hall_id AS integer[]), "
+    "CAST(:version AS integer[]), CAST(:state AS varchar[]), CAST(:reason AS text[]), "
+    "CAST(:at AS timestamp[])) "
+    "ON CONFLICT (rating_pk) DO UPDATE SET version = excluded.version, "
+    "state = excluded.state, reason = excluded.reason, at = excluded.at "
+    "WHERE push_deliveries.version <= excluded.version"
+)
+_COLUMNS = ("rating_pk", "hall_id", "version", "state", "reason", "at")
 
 
 def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
     """Write delivery rows in one statement; a row never goes back to an older version."""
-    if rows:
-        conn = session.connection()
-        conn.execute(_UPSERTS[conn.dialect.name], rows)
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        conn.execute(_SQLITE_UPSERT, rows)
+        return
+    conn.execute(_PG_UPSERT, {c: [row[c] for row in rows] for c in _COLUMNS})
+    # The commit of a delivery need not wait for the disk: a mark lost in a database
+    # crash leaves the rating pending, sent again and answered as a duplicate; it can
+    # never make a rating delivered that the platform did not accept.
+    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
 _S = PushStatus.__table__

@@ -142,13 +142,30 @@ _PENDING = or_(_D.c.rating_pk.is_(None), _D.c.version < _R.c.push_version)
 _START: Cursor = (dt.datetime(1900, 1, 1), 0)
 
 
+_RATING_COLUMNS = (
+    "id",
+    "rating_id",
+    "push_version",
+    "rated_at",
+    "level",
+    "channel",
+    "case_no",
+    "reasons",
+    "comment",
+    "staff_id",
+    "session_id",
+    "hall_id",
+)
+
+
 def _build_batch_select() -> Select[Any]:
-    # The pending ids first, over ratings and deliveries alone: an index walk of
+    # The pending ratings first, over ratings and deliveries alone: an index walk of
     # ix_ratings_hall_rated_at from the cursor with a primary-key probe per rating, which
-    # no planner estimate can turn into a scan (joining the details in the same select
-    # let PostgreSQL start from staff and sort the whole hall, 600 ms a batch).
-    pending_ids = (
-        select(_R.c.id)
+    # no planner estimate turns into a sort of the hall (with the details joined in the
+    # same select, PostgreSQL started from staff and sorted the whole hall, 600 ms a
+    # batch; joining ratings again by id, it hashed the whole table).
+    pending = (
+        select(*(_R.c[name] for name in _RATING_COLUMNS))
         .select_from(_R.outerjoin(_D, _D.c.rating_pk == _R.c.id))
         .where(
             _R.c.hall_id == bindparam("hall_id"),
@@ -164,29 +181,20 @@ def _build_batch_select() -> Select[Any]:
         .limit(bindparam("limit", type_=Integer))
         .subquery("pending")
     )
+    p = pending.c
     staff = Staff.__table__
     sessions = ServiceSession.__table__
     cases = Case.__table__
     joined = (
-        pending_ids.join(_R, _R.c.id == pending_ids.c.id)
-        .join(staff, staff.c.id == _R.c.staff_id)
-        .outerjoin(sessions, sessions.c.id == _R.c.session_id)
+        pending.join(staff, staff.c.id == p.staff_id)
+        .outerjoin(sessions, sessions.c.id == p.session_id)
         .outerjoin(_W, _W.c.id == sessions.c.window_id)
         .outerjoin(_U, _U.c.id == _W.c.unit_id)
-        .outerjoin(cases, and_(cases.c.hall_id == _R.c.hall_id, cases.c.case_no == _R.c.case_no))
+        .outerjoin(cases, and_(cases.c.hall_id == p.hall_id, cases.c.case_no == p.case_no))
     )
     return (
         select(
-            _R.c.id,
-            _R.c.rating_id,
-            _R.c.push_version,
-            _R.c.rated_at,
-            _R.c.level,
-            _R.c.channel,
-            _R.c.case_no,
-            _R.c.reasons,
-            _R.c.comment,
-            _R.c.staff_id,
+            *(p[name] for name in _RATING_COLUMNS[:10]),
             staff.c.staff_no,
             staff.c.name,
             _W.c.code,
@@ -196,7 +204,7 @@ def _build_batch_select() -> Select[Any]:
             cases.c.matter,
         )
         .select_from(joined)
-        .order_by(_R.c.rated_at, _R.c.id)
+        .order_by(p.rated_at, p.id)
     )
 
 

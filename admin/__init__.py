@@ -26,6 +26,8 @@ URL rule is tested against):
   file in force (leaders and admins);
 * ``/admin/reports/monthly``: the monthly attendance sheet (:mod:`admin.insight_views`);
 * ``/admin/alerts``: the open alerts, acknowledged by duty officers (:mod:`admin.alert_views`).
+* ``/admin/push``: the provincial push (:mod:`admin.push_views`): duty officers resend,
+  leaders read.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from admin import (  # noqa: F401
     insight_views,
     lists,
     period_views,
+    push_views,
     report_views,
     rule_views,
     terminal_views,

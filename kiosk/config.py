@@ -126,6 +126,46 @@ SETTINGS: tuple[Setting, ...] = (
         "Where rate limits (ratings, sign-in) are counted, a `limits` storage URI: `memory://` "
         "for one process, `redis://127.0.0.1:6379/0` to share the counts between processes.",
     ),
+    # --- the provincial push (`push run`, SPEC 11) ---------------------------------------
+    Setting(
+        "PUSH_URL",
+        None,
+        "Address of the provincial 好差评 platform that `push run` POSTs batches of ratings to "
+        "(None: the push is off; `push run` refuses to start).",
+    ),
+    Setting(
+        "PUSH_TOKEN",
+        None,
+        "Sent to the platform as `Authorization: Bearer <token>` (keep it in "
+        "`instance/config.py` or `FLASK_PUSH_TOKEN`, never in the code).",
+    ),
+    Setting(
+        "PUSH_PROFILE",
+        "national",
+        "The record profile: `national` (SPEC 11's table, GB/T 39046), or "
+        "`package.module:function` for a province's own field names and codes.",
+    ),
+    Setting(
+        "PUSH_TIMEOUT",
+        10.0,
+        "Seconds the platform has to answer a batch before it is retried.",
+    ),
+    Setting(
+        "PUSH_RETRY_MIN",
+        1.0,
+        "First pause in seconds after a failed batch (doubles each time).",
+    ),
+    Setting(
+        "PUSH_RETRY_MAX",
+        300.0,
+        "Longest pause in seconds between retries (SPEC 11: up to 5 minutes).",
+    ),
+    Setting(
+        "PUSH_IDLE_SECONDS",
+        10.0,
+        "Seconds `push run` waits, once everything is delivered, before it looks for new or "
+        "changed ratings again.",
+    ),
     # --- sign-in and cookies -------------------------------------------------------------
     Setting(
         "LOGIN_MAX_FAILURES",

@@ -66,6 +66,9 @@ class Hall(db.Model):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # 行政区划代码 (GB/T 2260) of hall.toml's ``[hall] area_code``: the provincial push's
+    # ``areaCode`` (SPEC 11). None when the file names none; such a hall is not pushed.
+    area_code: Mapped[str | None] = mapped_column(String(6))
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -83,6 +86,8 @@ class Unit(db.Model):
     hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"), index=True)
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
+    # 统一社会信用代码 (GB 32100) of hall.toml's ``org_code``; the push's ``deptCode``.
+    org_code: Mapped[str | None] = mapped_column(String(18))
 
     hall: Mapped[Hall] = relationship(back_populates="units")
     windows: Mapped[list[Window]] = relationship(back_populates="unit", order_by="Window.code")
@@ -398,6 +403,10 @@ class Rating(db.Model):
     # A keyed hash of the address the rating was posted from (a phone's, for a QR rating):
     # the fraud signals of SPEC 12 compare them; the address itself is not kept.
     client_tag: Mapped[str | None] = mapped_column(String(16))
+    # Raised by kiosk.services.push.mark_changed whenever something the provincial push
+    # sends changes after the rating was stored (a verdict, an appeal): a delivery of an
+    # older version makes the rating pending again (SPEC 11). A new rating starts at 1.
+    push_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     staff: Mapped[Staff] = relationship()
 
@@ -555,6 +564,48 @@ class AlertAck(db.Model):
     comment: Mapped[str] = mapped_column(Text)
     acked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     acked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+PUSH_STATES = ("delivered", "rejected")
+
+
+class PushDelivery(db.Model):
+    """The outbox of the provincial push (SPEC 11): how the platform last answered for a
+    rating, and at which ``version`` (the rating's ``push_version`` that was sent).
+
+    A rating is pending when it has no row here, or its row's ``version`` is below the
+    rating's ``push_version`` (it changed since). ``delivered`` means the platform accepted
+    it (or already had it: a duplicate); ``rejected`` keeps the platform's ``reason`` until an
+    officer resends it (the row is then removed, so the rating is pending again). A row is
+    written only after the platform's answer, in the same transaction as nothing else.
+    """
+
+    __tablename__ = "push_deliveries"
+    __table_args__ = (CheckConstraint(one_of("state", PUSH_STATES), name="state"),)
+
+    rating_pk: Mapped[int] = mapped_column(
+        ForeignKey("ratings.id"), primary_key=True, autoincrement=False
+    )
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PushStatus(db.Model):
+    """Per hall, the push's last success and last error, for ``push status`` and the back
+    office (times naive UTC)."""
+
+    __tablename__ = "push_status"
+
+    hall_id: Mapped[int] = mapped_column(
+        ForeignKey("halls.id"), primary_key=True, autoincrement=False
+    )
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_success_count: Mapped[int | None] = mapped_column(Integer)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 # Hot-path indexes, named explicitly so migrations match on both backends. Punches need

@@ -1,8 +1,8 @@
 """Command-line interface: every ``flask --app kiosk ...`` command lives in this package.
 
 One module per command group (``interchange``, ``db``, ``score``, ``devices``,
-``terminals``, ``users``, ``demo``, ``ratings``, ``alerts``); what they share is in
-:mod:`kiosk.cli.common`, which
+``terminals``, ``users``, ``demo``, ``ratings``, ``alerts``, ``push``); what they share is
+in :mod:`kiosk.cli.common`, which
 imports no command module, so there is no cycle. :func:`register_cli` attaches them all.
 """
 
@@ -40,3 +40,6 @@ def register_cli(app: Flask) -> None:
     from kiosk.cli.alerts import alerts_command
 
     app.cli.add_command(alerts_command)
+    from kiosk.cli.push import push_group
+
+    app.cli.add_command(push_group)

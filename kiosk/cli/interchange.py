@@ -20,6 +20,7 @@ from kiosk.interchange import (
     import_file,
     write_csv,
 )
+from kiosk.interchange.hallfile import hall_file_text
 from kiosk.services.halls import HallNotFound
 from kiosk.textlimits import DAY_RANGE, day_in_range
 
@@ -70,15 +71,19 @@ def _parse_day(value: str | None, name: str) -> dt.date | None:
 
 
 @click.command("export")
-@click.argument("kind", type=click.Choice(tuple(EXPORT_HEADER)))
+@click.argument("kind", type=click.Choice(("hall", *EXPORT_HEADER)))
 @click.option("--from", "first", help="First local date, YYYY-MM-DD (inclusive).")
 @click.option("--to", "last", help="Last local date, YYYY-MM-DD (inclusive).")
 @click.option("--hall", "hall_code", help="Hall code (needed when the database has several).")
 @with_appcontext
 def export_command(kind: str, first: str | None, last: str | None, hall_code: str | None) -> None:
-    """Write KIND as CSV to standard output, in the columns import reads."""
+    """Write KIND as CSV to standard output, in the columns import reads (``hall``: the
+    hall.toml that imports back to the same hall, units and windows)."""
     first_day, last_day = _parse_day(first, "--from"), _parse_day(last, "--to")
     if first_day and last_day and last_day < first_day:
         raise click.BadParameter("--to is before --from", param_hint="--to")
     hall = hall_or_exit(hall_code)
+    if kind == "hall":
+        click.echo(hall_file_text(hall), nl=False)
+        return
     write_csv(export_rows(db.session, kind, hall, first_day, last_day), sys.stdout)

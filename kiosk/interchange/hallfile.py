@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.models import Hall, Unit, Window
+from kiosk.rules.orgcodes import area_code_problem, org_code_problem
 from kiosk.textlimits import DAY_RANGE, control_character, day_in_range, max_length, shown
 
 DEFAULT_REASONS = ["态度不好", "效率低", "业务不熟", "推诿扯皮", "解释不清", "其他"]
@@ -55,6 +56,10 @@ class HallFile:
     units: list[tuple[str, str]] = field(default_factory=list)  # (code, name)
     # (code, name, unit_code, handles_cases)
     windows: list[tuple[str, str, str, bool]] = field(default_factory=list)
+    # ``[hall] area_code`` (行政区划代码) and each unit's ``org_code`` (统一社会信用代码), for
+    # the provincial push (SPEC 11); both optional.
+    area_code: str | None = None
+    org_codes: dict[str, str] = field(default_factory=dict)  # unit code -> org_code
 
 
 def _check_month_day(value: Any, where: str, problems: list[str]) -> str | None:
@@ -190,6 +195,30 @@ def _check_hall(hall: dict[str, Any], problems: list[str]) -> tuple[Any, Any, An
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             problems.append(f'[hall] timezone: "{shown(timezone)}" is not a known time zone')
     return code, name, timezone
+
+
+def _check_area_code(hall: dict[str, Any], problems: list[str]) -> str | None:
+    """The optional ``[hall] area_code``: a 行政区划代码 of GB/T 2260 (six digits)."""
+    value = hall.get("area_code")
+    if value is None:
+        return None
+    problem = "expected a text" if not isinstance(value, str) else area_code_problem(value)
+    if problem:
+        problems.append(f"[hall] area_code: {problem}")
+        return None
+    return str(value)
+
+
+def _check_org_code(unit: dict[str, Any], where: str, problems: list[str]) -> str | None:
+    """A unit's optional ``org_code``: a 统一社会信用代码 of GB 32100, check character too."""
+    value = unit.get("org_code")
+    if value is None:
+        return None
+    problem = "expected a text" if not isinstance(value, str) else org_code_problem(value)
+    if problem:
+        problems.append(f"{where} org_code: {problem}")
+        return None
+    return str(value)
 
 
 def _check_schedules(raw_schedules: Any, problems: list[str]) -> list[dict[str, Any]]:
@@ -328,8 +357,13 @@ def _check_notice(notice: Any, problems: list[str]) -> str:
     return prefix.strip()
 
 
-def _check_units(raw_units: list[Any], problems: list[str]) -> list[tuple[str, str]]:
-    """The ``[[unit]]`` tables as (code, name); a code given twice is a problem."""
+def _check_units(
+    raw_units: list[Any], problems: list[str], org_codes: dict[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """The ``[[unit]]`` tables as (code, name); a code given twice is a problem.
+
+    Each unit's ``org_code``, when given and valid, is put into ``org_codes``.
+    """
     units: list[tuple[str, str]] = []
     seen_units: set[str] = set()
     for index, unit in enumerate(raw_units, start=1):
@@ -348,6 +382,9 @@ def _check_units(raw_units: list[Any], problems: list[str]) -> list[tuple[str, s
             problems.append(f'[[unit]] #{index}: code "{ucode}" appears twice')
         seen_units.add(ucode)
         units.append((ucode, uname))
+        org_code = _check_org_code(unit, f"[[unit]] #{index}", problems)
+        if org_code is not None and org_codes is not None:
+            org_codes[ucode] = org_code
     return units
 
 
@@ -397,6 +434,7 @@ def parse_hall_file(data: bytes) -> HallFile:
         raise HallFileError(["[hall] table is missing"])
     # The sections are checked in the file's reading order, so the messages come in it too.
     code, name, timezone = _check_hall(hall, problems)
+    area_code = _check_area_code(hall, problems)
     schedules = _check_schedules(doc.get("schedule", []), problems)
     attendance = _check_attendance(_table(doc, "attendance", problems), problems)
     ratings = _table(doc, "ratings", problems)
@@ -404,7 +442,8 @@ def parse_hall_file(data: bytes) -> HallFile:
     loop_days = _check_loop_days(ratings, problems)
     prefix = _check_notice(doc.get("notice", {}), problems)
     alerts = _check_alerts(_table(doc, "alerts", problems), problems)
-    units = _check_units(_tables(doc, "unit", problems), problems)
+    org_codes: dict[str, str] = {}
+    units = _check_units(_tables(doc, "unit", problems), problems, org_codes)
     windows = _check_windows(
         _tables(doc, "window", problems), {ucode for ucode, _ in units}, problems
     )
@@ -416,73 +455,62 @@ def parse_hall_file(data: bytes) -> HallFile:
         settings["notice"] = {"number_prefix": prefix}
     if alerts:
         settings["alerts"] = alerts
-    return HallFile(str(code), str(name), str(timezone), settings, units, windows)
+    return HallFile(
+        str(code), str(name), str(timezone), settings, units, windows, area_code, org_codes
+    )
 
 
 # ------------------------------------------------------------------ writing hall.toml
 
 
-def _toml_string(value: str) -> str:
-    """A TOML basic string: JSON's escapes (backslash, quote, u-escapes) are TOML's too."""
-    return json.dumps(value, ensure_ascii=False)
+def _toml_value(value: Any) -> str:
+    """A TOML literal for a text, number, boolean or list of those (JSON's string escapes
+    are TOML's basic-string escapes)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)
 
 
-def _toml_list(values: list[str]) -> str:
-    return "[" + ", ".join(_toml_string(v) for v in values) + "]"
+def _toml_table(header: str, values: dict[str, Any]) -> list[str]:
+    lines = [header]
+    lines += [f"{key} = {_toml_value(v)}" for key, v in values.items() if v is not None]
+    return [*lines, ""]
 
 
 def hall_file_text(hall: Hall) -> str:
-    """The hall as a ``hall.toml`` of SPEC 2 that imports back into the same rows.
-
-    Reads the hall's stored settings, units and windows (relationships of ``hall``).
-    """
-    settings = hall.settings or {}
-    lines = [
-        "[hall]",
-        f"code = {_toml_string(hall.code)}",
-        f"name = {_toml_string(hall.name)}",
-        f"timezone = {_toml_string(hall.timezone)}",
-    ]
-    for schedule in settings.get("schedules", []):
-        lines += [
-            "",
-            "[[schedule]]",
-            f"name = {_toml_string(schedule['name'])}",
-            f"from = {_toml_string(schedule['from'])}",
-            f"to = {_toml_string(schedule['to'])}",
-            f"am = {_toml_list(schedule['am'])}",
-            f"pm = {_toml_list(schedule['pm'])}",
-        ]
-    lines += [
-        "",
-        "[attendance]",
-        f"grace_minutes = {int(settings.get('grace_minutes', DEFAULT_GRACE_MINUTES))}",
-        f"debounce_seconds = {int(settings.get('debounce_seconds', DEFAULT_DEBOUNCE_SECONDS))}",
-        f"closed_days = {_toml_list(settings.get('closed_days', []))}",
-        f"extra_workdays = {_toml_list(settings.get('extra_workdays', []))}",
-        "",
-        "[ratings]",
-        f"reasons = {_toml_list(settings.get('rating_reasons') or DEFAULT_REASONS)}",
-    ]
-    lines += [f"{key} = {int(settings[key])}" for key, _, _ in LOOP_DAYS if key in settings]
+    """The hall as a ``hall.toml`` of SPEC 2 that :func:`parse_hall_file` reads back to the
+    same hall, its units and windows (``flask --app kiosk export hall``)."""
+    settings = dict(hall.settings or {})
+    identity = {"code": hall.code, "name": hall.name, "timezone": hall.timezone}
+    lines = _toml_table("[hall]", {**identity, "area_code": hall.area_code})
+    for sched in settings.get("schedules", []):
+        lines += _toml_table(
+            "[[schedule]]", {k: sched.get(k) for k in ("name", "from", "to", "am", "pm")}
+        )
+    attendance = ("grace_minutes", "debounce_seconds", "closed_days", "extra_workdays")
+    lines += _toml_table("[attendance]", {k: settings.get(k) for k in attendance})
+    # The loop's day counts only when the hall gave them (SPEC 4.2, 11).
+    loop_days = {key: settings[key] for key, _low, _high in LOOP_DAYS if key in settings}
+    lines += _toml_table(
+        "[ratings]", {"reasons": settings.get("rating_reasons") or DEFAULT_REASONS, **loop_days}
+    )
     prefix = (settings.get("notice") or {}).get("number_prefix")
     if prefix:
-        lines += ["", "[notice]", f"number_prefix = {_toml_string(prefix)}"]
+        lines += _toml_table("[notice]", {"number_prefix": prefix})
     alerts = settings.get("alerts") or {}
     if alerts:
-        # The SPEC 12 thresholds the hall changed, as numbers (an int stays an int).
-        lines += ["", "[alerts]"]
-        lines += [f"{key} = {alerts[key]!r}" for key in ALERT_KEYS if key in alerts]
+        # The SPEC 12 thresholds the hall changed.
+        lines += _toml_table("[alerts]", {k: alerts[k] for k in ALERT_KEYS if k in alerts})
     for unit in hall.units:
-        lines += ["", "[[unit]]", f"code = {_toml_string(unit.code)}"]
-        lines += [f"name = {_toml_string(unit.name)}"]
+        lines += _toml_table(
+            "[[unit]]", {"code": unit.code, "name": unit.name, "org_code": unit.org_code}
+        )
+    units = {unit.id: unit.code for unit in hall.units}
     for window in hall.windows:
-        lines += [
-            "",
-            "[[window]]",
-            f"code = {_toml_string(window.code)}",
-            f"name = {_toml_string(window.name)}",
-            f"unit = {_toml_string(window.unit.code)}",
-            f"handles_cases = {'true' if window.handles_cases else 'false'}",
-        ]
-    return "\n".join(lines) + "\n"
+        values = {"code": window.code, "name": window.name, "unit": units[window.unit_id]}
+        lines += _toml_table("[[window]]", {**values, "handles_cases": window.handles_cases})
+    return "\n".join(lines)

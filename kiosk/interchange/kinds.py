@@ -66,17 +66,23 @@ def import_hall(session: Session, data: bytes) -> tuple[Hall, ImportReport]:
     hall = session.scalar(select(Hall).where(Hall.code == parsed.code))
     if hall is None:
         hall = Hall(
-            code=parsed.code, name=parsed.name, timezone=parsed.timezone, settings=parsed.settings
+            code=parsed.code,
+            name=parsed.name,
+            timezone=parsed.timezone,
+            settings=parsed.settings,
+            area_code=parsed.area_code,
         )
         session.add(hall)
         session.flush()
         report.inserted += 1
-    elif (hall.name, hall.timezone, hall.settings) != (
+    elif (hall.name, hall.timezone, hall.settings, hall.area_code) != (
         parsed.name,
         parsed.timezone,
         parsed.settings,
+        parsed.area_code,
     ):
         hall.name, hall.timezone, hall.settings = parsed.name, parsed.timezone, parsed.settings
+        hall.area_code = parsed.area_code
         report.updated += 1
     else:
         report.unchanged += 1
@@ -84,12 +90,13 @@ def import_hall(session: Session, data: bytes) -> tuple[Hall, ImportReport]:
     units = {u.code: u for u in session.scalars(select(Unit).where(Unit.hall_id == hall.id))}
     for code, name in parsed.units:
         unit = units.get(code)
+        org_code = parsed.org_codes.get(code)
         if unit is None:
-            units[code] = unit = Unit(hall_id=hall.id, code=code, name=name)
+            units[code] = unit = Unit(hall_id=hall.id, code=code, name=name, org_code=org_code)
             session.add(unit)
             report.inserted += 1
-        elif unit.name != name:
-            unit.name = name
+        elif (unit.name, unit.org_code) != (name, org_code):
+            unit.name, unit.org_code = name, org_code
             report.updated += 1
         else:
             report.unchanged += 1

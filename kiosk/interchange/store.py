@@ -63,11 +63,12 @@ def _upsert(
         session.execute(insert(table), new)
     if changed:
         columns = [c for c in changed[0] if c != "_id"]
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("_id"))
-            .values({c: bindparam(c) for c in columns})
-        )
+        values: dict[str, Any] = {c: bindparam(c) for c in columns}
+        if "push_version" in table.c:
+            # A rating changed by a re-import is sent to the provincial platform again
+            # (SPEC 11), under its id, like one changed by a verdict.
+            values["push_version"] = table.c.push_version + 1
+        stmt = update(table).where(table.c.id == bindparam("_id")).values(values)
         session.execute(stmt, changed)
     report.inserted += len(new)
     report.updated += len(changed)

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kiosk.models import APPEAL_DECISIONS, Hall, Rating, RatingAppeal, Unit, User
-from kiosk.services import audit
+from kiosk.services import audit, push
 from kiosk.services.errors import WorkOrderError
 from kiosk.services.workorders import NOTE_MAX, WorkOrder, get_work_order
 
@@ -115,6 +115,8 @@ def decide_appeal(
         session.execute(
             update(Rating).where(Rating.id == order.rating_pk).values(review="unfounded")
         )
+        # The platform holds the rating as it was: send it again under its id (SPEC 11).
+        push.mark_changed(session, [order.rating_pk])
         after["review"] = "unfounded"
     audit.record(
         session,

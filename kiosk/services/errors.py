@@ -63,6 +63,11 @@ class WorkOrderError(Invalid):
     """A verification or rectification that cannot be done (``kiosk.services.workorders``)."""
 
 
+class PushError(Invalid):
+    """A refused push step (``kiosk.services.push``): an unknown profile or address, or a
+    resend of a record that is not rejected."""
+
+
 class RatingRefused(Refused):
     """A refused terminal call, rating or service session (``kiosk.services.ratings``).
 

@@ -40,7 +40,7 @@ from kiosk.rules.calendar import rectification_deadline
 from kiosk.rules.seating import Assignment as Seat
 from kiosk.rules.seating import holding_on
 from kiosk.rules.settings import calendar_from_settings, loop_terms
-from kiosk.services import audit
+from kiosk.services import audit, push
 from kiosk.services.errors import WorkOrderError
 from kiosk.services.rulefile import rules_in_force
 
@@ -478,6 +478,8 @@ def verify(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         # Another officer verified it since it was read: the update changed nothing.
         raise WorkOrderError(_("工单 %(id)s 已经核实过了。", id=rating_id), "conflict")
+    # The verdict is part of what the provincial platform holds: send the rating again.
+    push.mark_changed(session, [order.rating_pk])
     audit.record(
         session,
         action="workorder.verify",

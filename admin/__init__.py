@@ -14,7 +14,9 @@ Pages and who may open them:
 * ``/admin/reports/weekly`` (duty, leader, unit) and ``/admin/reports/appraisal``
   (leader, unit);
 * ``/admin/audit`` and ``/admin/users``: admins;
-* ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`).
+* ``/admin/workorders``: the bad-review work orders (:mod:`admin.workorders`);
+* ``/admin/units``, ``/admin/windows``, ``/admin/hall`` (:mod:`admin.setup_views`) and
+  ``/admin/staff`` (:mod:`admin.staff_views`): the hall's set-up, admins change, others read.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from admin import (  # noqa: F401
     entries,
     period_views,
     report_views,
+    setup_views,
+    staff_views,
     user_views,
     views,
     workorders,

@@ -609,7 +609,9 @@ def photo_digests(session: Session, staff_ids: list[int]) -> dict[int, str]:
     return dict(
         session.execute(
             select(StaffPhoto.staff_id, StaffPhoto.sha256).where(StaffPhoto.staff_id.in_(staff_ids))
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
 
 

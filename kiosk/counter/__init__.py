@@ -29,7 +29,6 @@ from kiosk.localtime import hall_zone, to_local
 from kiosk.models import Assignment, Hall, Staff, Window, utcnow
 from kiosk.rules.seating import holding_on
 from kiosk.services.errors import RatingRefused
-from kiosk.services.staffing import photo_digests, photo_of
 from kiosk.services.ratings import (
     COUNTER_SESSION_KEY,
     LEVEL_LABELS,
@@ -49,6 +48,7 @@ from kiosk.services.ratings import (
     session_by_token,
     submit_rating,
 )
+from kiosk.services.staffing import photo_digests, photo_of
 
 bp = Blueprint(
     "counter",

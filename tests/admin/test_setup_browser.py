@@ -6,7 +6,6 @@ screenshot of every page goes to ``KIOSK_SHOTS`` (default: the test's temporary 
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path

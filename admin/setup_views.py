@@ -369,8 +369,11 @@ def hall_settings() -> ResponseReturnValue:
         else:
             errors = form_errors(form)
         general_error(errors)
+        rows = list(sent.schedules)
+        while rows and rows[-1].blank():
+            rows.pop()  # the unused new row (a new blank one is added again)
         shown.update(
-            schedules=list(sent.schedules),
+            schedules=rows,
             grace_minutes=sent.grace_minutes,
             debounce_seconds=sent.debounce_seconds,
             closed_days=sent.closed_days,

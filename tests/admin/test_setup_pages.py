@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -18,8 +19,11 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from kiosk.extensions import db
+from kiosk.interchange import import_file
 from kiosk.models import Assignment, AuditEntry, Hall, Staff, StaffPhoto, Unit, Window
 from tests.admin.conftest import csrf_token
+from tests.admin.test_hallsetup_service import _exports, _fresh_app
+from tests.conftest import EXAMPLE_DIR
 
 READ_PAGES = ["/admin/units", "/admin/windows", "/admin/hall", "/admin/hall/hall.toml"]
 STAFF_PAGES = ["/admin/staff", "/admin/staff/S001", "/admin/staff?q=S00&page=1"]
@@ -342,3 +346,67 @@ def test_staff_list_searches_and_filters(login_as: Callable[..., FlaskClient]) -
     assert client.get("/admin/staff/NOBODY").status_code == 404
     page = client.get("/admin/staff/S005?month=2026-10").get_data(as_text=True)
     assert 'data-day="2026-10-10"' in page and "缺卡" in page
+
+
+def test_changes_made_by_form_export_as_the_same_changes_imported(
+    app: Flask,
+    login_as: Callable[..., FlaskClient],
+    database_template: dict[str, object],
+    tmp_path: Path,
+) -> None:
+    """SPEC 10: what is changed in the browser exports exactly as if it had been imported."""
+    client = login_as("admin")
+    for path, data in (
+        ("/admin/units/new", {"code": "GAJ", "name": "市公安局"}),
+        (
+            "/admin/windows/new",
+            {"code": "W05", "name": "出入境", "unit": "GAJ", "handles_cases": "y"},
+        ),
+        ("/admin/windows/W03", {"name": "综合咨询台", "unit": "ZWB"}),
+        ("/admin/hall", {"grace_minutes": "4", "closed_days": "2026-10-16\n2026-12-24"}),
+        (
+            "/admin/staff/new",
+            {"staff_no": "S900", "name": "李华", "window_code": "W05", "start_date": "2026-11-02"},
+        ),
+        (
+            "/admin/staff/S900",
+            {"action": "move", "move-window_code": "W01", "move-start_date": "2026-11-16"},
+        ),
+        ("/admin/staff/S900", {"action": "leave", "leave-end_date": "2026-12-31"}),
+    ):
+        response = _post(client, path, data)
+        assert response.status_code == 302, (path, response.get_data(as_text=True)[-2000:])  # type: ignore[attr-defined]
+    with app.app_context():
+        by_form = _exports(db.session.scalars(select(Hall)).one())
+        db.session.remove()
+        db.engine.dispose()
+
+    other = _fresh_app(database_template, tmp_path, "imported")
+    with other.app_context():
+        for kind in ("hall", "roster"):
+            name = "hall.toml" if kind == "hall" else "roster.csv"
+            import_file(db.session, kind, (EXAMPLE_DIR / name).read_bytes())
+        text = (EXAMPLE_DIR / "hall.toml").read_text(encoding="utf-8")
+        text = text.replace("grace_minutes = 5", "grace_minutes = 4")
+        text = text.replace(
+            'closed_days = ["2026-10-16"]', 'closed_days = ["2026-10-16", "2026-12-24"]'
+        )
+        text = text.replace('name = "综合咨询"', 'name = "综合咨询台"')
+        text += (
+            '\n[[unit]]\ncode = "GAJ"\nname = "市公安局"\n'
+            '\n[[window]]\ncode = "W05"\nname = "出入境"\nunit = "GAJ"\nhandles_cases = true\n'
+        )
+        import_file(db.session, "hall", text.encode())
+        roster = (
+            "staff_no,name,window_code,start_date,end_date\n"
+            "S900,李华,W05,2026-11-02,2026-11-15\nS900,李华,W01,2026-11-16,2026-12-31\n"
+        )
+        import_file(db.session, "roster", roster.encode())
+        by_import = _exports(db.session.scalars(select(Hall)).one())
+        db.session.remove()
+        db.engine.dispose()
+    assert by_form == by_import
+    assert (
+        "grace_minutes = 4" in by_form["hall"]
+        and "S900,李华,W01,2026-11-16,2026-12-31" in by_form["roster"]
+    )

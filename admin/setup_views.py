@@ -299,11 +299,11 @@ class SettingsForm(HallForm):
     """The CSRF token of the settings form; its fields are read by name (lists of rows)."""
 
 
-FIELD_MAX = 20_000
-
-
 def _settings_input() -> SettingsInput:
-    """The settings form as sent: ``schedule-N-from`` ... rows, then the single fields."""
+    """The settings form as sent: ``schedule-N-from`` ... rows, then the single fields.
+
+    Nothing is cut short here: an overlong value reaches the service and is refused there
+    (the request itself is bounded by ``MAX_CONTENT_LENGTH``)."""
     form = request.form
     count = min(sum(1 for k in form if k.startswith("schedule-") and k.endswith("-from")), 50)
     rows = []
@@ -315,18 +315,18 @@ def _settings_input() -> SettingsInput:
         rows.append(
             ScheduleInput(
                 *(
-                    form.get(prefix + key, "")[:200]
+                    form.get(prefix + key, "")
                     for key in ("name", "from", "to", "am-start", "am-end", "pm-start", "pm-end")
                 )
             )
         )
     return SettingsInput(
         schedules=tuple(rows),
-        grace_minutes=form.get("grace_minutes", "")[:200],
-        debounce_seconds=form.get("debounce_seconds", "")[:200],
-        closed_days=form.get("closed_days", "")[:FIELD_MAX],
-        extra_workdays=form.get("extra_workdays", "")[:FIELD_MAX],
-        reasons=form.get("reasons", "")[:FIELD_MAX],
+        grace_minutes=form.get("grace_minutes", ""),
+        debounce_seconds=form.get("debounce_seconds", ""),
+        closed_days=form.get("closed_days", ""),
+        extra_workdays=form.get("extra_workdays", ""),
+        reasons=form.get("reasons", ""),
     )
 
 

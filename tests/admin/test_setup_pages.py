@@ -210,6 +210,10 @@ HOSTILE = [
     ("/admin/hall", {"extra_workdays": "2026-10-16"}, "extra_workdays", "闭厅日"),
     ("/admin/hall", {"schedule-0-am-start": "8点半"}, "schedule-0-am-start", "时:分"),
     ("/admin/hall", {"reasons": "a|b"}, "reasons", "|"),
+    ("/admin/hall", {"schedule-0-name": "冬" * 300}, "schedule-0-name", "50"),
+    ("/admin/hall", {"grace_minutes": "5" + " " * 300 + "x"}, "grace_minutes", "整数"),
+    ("/admin/hall", {"reasons": "\n".join(f"原因{n}" for n in range(31))}, "reasons", "30"),
+    ("/admin/hall", {"closed_days": " ".join(["2026-10-16"] * 401)}, "closed_days", "400"),
     (
         "/admin/staff/new",
         {"staff_no": "S001", "name": "重复", "window_code": "W01", "start_date": "2026-11-02"},

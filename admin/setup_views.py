@@ -327,6 +327,9 @@ def _settings_input() -> SettingsInput:
         closed_days=form.get("closed_days", ""),
         extra_workdays=form.get("extra_workdays", ""),
         reasons=form.get("reasons", ""),
+        default_after_days=(
+            form.get("default_after_days", "") if hallsetup.default_ratings_supported() else None
+        ),
     )
 
 

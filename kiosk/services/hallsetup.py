@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -453,7 +453,9 @@ class SettingsInput:
     closed_days: str = ""
     extra_workdays: str = ""
     reasons: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    default_after_days: str | None = None
+    """``[ratings] default_after_days`` (SPEC 4.2); None when the form has no such field
+    (the settings reader does not know the key yet: see :func:`default_ratings_supported`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -627,6 +629,11 @@ def update_settings(
     if both and "extra_workdays" not in errors:
         errors["extra_workdays"] = _("%(d)s 不能既是闭厅日又是加班工作日。", d=both[0])
     reasons = _reasons(errors, form.reasons)
+    after_days = None
+    if form.default_after_days is not None and default_ratings_supported():
+        after_days = _whole(
+            errors, "default_after_days", form.default_after_days, _("默认评价天数"), (0, 365)
+        )
     _refuse_if(errors)
 
     doc = _locked_document(session, hall, lock_wait)
@@ -636,6 +643,9 @@ def update_settings(
         grace_minutes=grace, debounce_seconds=debounce, closed_days=closed, extra_workdays=extra
     )
     doc["ratings"]["reasons"] = reasons
+    if after_days is not None:
+        # Stored as the importer stores [ratings] default_after_days, once it reads it.
+        doc["ratings"]["default_after_days"] = after_days
     _store(session, doc, lock_wait)
     after = dict(hall.settings or {})
     changed = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]

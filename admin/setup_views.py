@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,7 +31,7 @@ from wtforms.validators import Length
 
 from admin.auth import has_role, roles_required
 from admin.blueprint import bp
-from admin.context import current_hall
+from admin.context import SESSION_KEY, current_hall
 from admin.forms import HallForm, first_error, select_choices
 from admin.views import register_nav
 from kiosk.extensions import db
@@ -345,10 +355,58 @@ def _shown(view: hallsetup.SettingsView) -> dict[str, Any]:
     }
 
 
+class NewHallForm(HallForm):
+    """A new hall (``[hall]`` of the hall file): code, name and time zone."""
+
+    code = StringField(
+        _l("中心代码（code）"), validators=[Length(max=hallsetup.HALL_CODE_LEN + SLACK)]
+    )
+    name = StringField(
+        _l("中心名称（name）"), validators=[Length(max=hallsetup.HALL_NAME_LEN + SLACK)]
+    )
+    timezone = StringField(_l("时区（timezone）"), validators=[Length(max=64 + SLACK)])
+
+
+@bp.route("/hall/new", methods=["GET", "POST"])
+@roles_required("admin")
+def hall_new() -> ResponseReturnValue:
+    """Create a hall, so a new database is set up in the browser alone (an admin of no
+    hall only: an admin of a hall has theirs)."""
+    if current_user.hall_id is not None:
+        abort(403)
+    form = NewHallForm(data={"timezone": "Asia/Shanghai"} if request.method == "GET" else None)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                hall = hallsetup.create_hall(
+                    db.session,
+                    code=form.code.data or "",
+                    name=form.name.data or "",
+                    timezone=form.timezone.data or "",
+                    user_id=current_user.id,
+                    lock_wait=lock_wait(),
+                )
+            except Refused as exc:
+                errors = refused(exc)
+            else:
+                db.session.commit()
+                session[SESSION_KEY] = hall.code
+                flash(_("已建立 %(name)s，请核对作息时间等设置。", name=hall.name), "success")
+                return redirect(url_for("admin.hall_settings"))
+        else:
+            errors = form_errors(form)
+        general_error(errors)
+    status = 400 if errors else 200
+    return render_template("admin/hall_new.html", form=form, errors=errors), status
+
+
 @bp.route("/hall", methods=["GET", "POST"])
 @roles_required(*READERS)
 def hall_settings() -> ResponseReturnValue:
     """The hall's settings of SPEC 2; admins change them, others read."""
+    if has_role(current_user, "admin") and not hallsetup.any_hall(db.session):
+        return redirect(url_for("admin.hall_new"))
     hall = current_hall()
     may_change = has_role(current_user, "admin")
     form = SettingsForm()

@@ -186,6 +186,7 @@ def _person_page(
             which=which,
             may_change=has_role(current_user, "admin"),
             max_mb=staffing.PHOTO_MAX_BYTES // (1024 * 1024),
+            today=_today(),
         ),
         status,
     )

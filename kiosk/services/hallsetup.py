@@ -662,3 +662,87 @@ def update_settings(
         after={k: after.get(k) for k in changed},
     )
     return after
+
+
+# ---------------------------------------------------------------------- a hall of its own
+
+
+# The seasons a new hall starts with (SPEC 2's example); the admin changes them on /admin/hall.
+NEW_HALL_SCHEDULES: tuple[dict[str, Any], ...] = (
+    {
+        "name": "winter",
+        "from": "10-01",
+        "to": "04-30",
+        "am": ["08:30", "12:00"],
+        "pm": ["14:00", "17:30"],
+    },
+    {
+        "name": "summer",
+        "from": "05-01",
+        "to": "09-30",
+        "am": ["08:00", "12:00"],
+        "pm": ["14:30", "17:30"],
+    },
+)
+HALL_CODE_LEN = max_length(Hall.__table__.c.code)
+HALL_NAME_LEN = max_length(Hall.__table__.c.name)
+
+
+def create_hall(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    timezone: str,
+    user_id: int | None,
+    lock_wait: float,
+) -> Hall:
+    """A new hall (``[hall]`` code, name, timezone) with SPEC 2's example schedules and the
+    default attendance and rating settings, made by importing its hall file."""
+    import zoneinfo
+
+    errors: dict[str, str] = {}
+    code = _text(errors, "code", code, _("中心代码"), HALL_CODE_LEN)
+    if "code" not in errors and not re.fullmatch(r"[A-Za-z0-9_-]+", code):
+        errors["code"] = _("中心代码只能由字母、数字和 - _ 组成。")
+    name = _text(errors, "name", name, _("中心名称"), HALL_NAME_LEN)
+    timezone = (timezone or "").strip() or "Asia/Shanghai"
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        errors["timezone"] = _("“%(z)s”不是已知的时区（如 Asia/Shanghai）。", z=timezone[:40])
+    _refuse_if(errors)
+    try:
+        take_import_lock(session, lock_wait)
+    except ImportFailed as exc:
+        raise SetupError({"": _("另一个导入正在进行，请稍后再试。")}, "conflict") from exc
+    if session.scalar(select(Hall.id).where(Hall.code == code)) is not None:
+        raise SetupError({"code": _("中心代码“%(c)s”已存在。", c=code)}, "conflict")
+    doc: dict[str, Any] = {
+        "hall": {"code": code, "name": name, "timezone": timezone},
+        "schedule": [dict(s) for s in NEW_HALL_SCHEDULES],
+        "attendance": {
+            "grace_minutes": DEFAULT_GRACE_MINUTES,
+            "debounce_seconds": DEFAULT_DEBOUNCE_SECONDS,
+            "closed_days": [],
+            "extra_workdays": [],
+        },
+        "ratings": {"reasons": list(DEFAULT_REASONS)},
+    }
+    _store(session, doc, lock_wait)
+    hall = session.scalars(select(Hall).where(Hall.code == code)).one()
+    audit.record(
+        session,
+        action="hall.create",
+        object_type="hall",
+        object_id=code,
+        user_id=user_id,
+        hall_id=hall.id,
+        after={"code": code, "name": name, "timezone": timezone},
+    )
+    return hall
+
+
+def any_hall(session: Session) -> bool:
+    """Whether the database has a hall yet."""
+    return session.scalar(select(Hall.id).limit(1)) is not None

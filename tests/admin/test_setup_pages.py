@@ -415,3 +415,70 @@ def test_changes_made_by_form_export_as_the_same_changes_imported(
         "grace_minutes = 4" in by_form["hall"]
         and "S900,李华,W01,2026-11-16,2026-12-31" in by_form["roster"]
     )
+
+
+def test_a_new_database_is_set_up_in_the_browser_alone(
+    app: Flask, client: FlaskClient, make_user: Callable[..., int]
+) -> None:
+    """From an empty database: the hall, a unit, a window and a person, no terminal."""
+    from tests.admin.conftest import sign_in
+
+    make_user("root", "admin")
+    assert sign_in(client, "root") == 302
+    first = client.get("/admin/hall")
+    assert first.status_code == 302 and first.headers["Location"].endswith("/admin/hall/new")
+    token = csrf_token(client, "/admin/hall/new")
+    refused = client.post(
+        "/admin/hall/new",
+        data={"code": "Q J", "name": "", "timezone": "Mars/Olympus", "csrf_token": token},
+    )
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    for field in ("code", "name", "timezone"):
+        assert f'id="{field}-error"' in body
+    created = client.post(
+        "/admin/hall/new",
+        data={
+            "code": "QJ",
+            "name": "潜江市行政服务中心",
+            "timezone": "Asia/Shanghai",
+            "csrf_token": token,
+        },
+    )
+    assert created.status_code == 302
+    again = client.post(
+        "/admin/hall/new",
+        data={"code": "QJ", "name": "又一个", "timezone": "Asia/Shanghai", "csrf_token": token},
+    )
+    assert again.status_code == 400 and "已存在" in again.get_data(as_text=True)
+    for path, data in (
+        ("/admin/units/new", {"code": "SCJG", "name": "市场监督管理局"}),
+        (
+            "/admin/windows/new",
+            {"code": "W01", "name": "企业登记", "unit": "SCJG", "handles_cases": "y"},
+        ),
+        (
+            "/admin/staff/new",
+            {"staff_no": "S001", "name": "张敏", "window_code": "W01", "start_date": "2026-11-02"},
+        ),
+    ):
+        assert _post(client, path, data).status_code == 302, path  # type: ignore[attr-defined]
+    with app.app_context():
+        hall = db.session.scalars(select(Hall)).one()
+        text = _exports(hall)["hall"]
+        assert 'code = "QJ"' in text and 'name = "winter"' in text
+        assert _changes() == ["hall.create", "unit.add", "window.add", "staff.add"]
+        assert _exports(hall)["roster"].endswith("S001,张敏,W01,2026-11-02,")
+
+
+def test_only_an_admin_of_no_hall_creates_halls(
+    app: Flask, login_as: Callable[..., FlaskClient], make_user: Callable[..., int]
+) -> None:
+    from tests.admin.conftest import sign_in
+
+    assert login_as("leader").get("/admin/hall/new").status_code == 403
+    make_user("hall-admin", "admin")  # in the only hall
+    client = app.test_client()
+    assert sign_in(client, "hall-admin") == 302
+    assert client.get("/admin/hall/new").status_code == 403
+    assert client.get("/admin/hall").status_code == 200

@@ -235,3 +235,29 @@ def test_a_duty_officer_reads_without_forms(
     expect(page.locator('input[name="grace_minutes"]')).to_have_attribute("readonly", "")
     _shot(page, shots, "hall-read-only")
     assert page.goto(f"{live_url}/admin/units/new").status == 403  # type: ignore[union-attr]
+
+
+def test_a_new_hall_from_an_empty_database(
+    app: Flask, page: Page, live_url: str, make_user: Callable[..., int], shots: Path
+) -> None:
+    make_user("root", "admin")
+    sign_in(page, live_url, "root")
+    page.goto(f"{live_url}/admin/hall")
+    expect(page).to_have_url(f"{live_url}/admin/hall/new")
+    form = page.locator("#hall-new-form")
+    form.get_by_label("中心代码（code）").fill("潜江")
+    form.get_by_label("中心名称（name）").fill("潜江市行政服务中心")
+    form.get_by_role("button", name="建立").click()
+    expect(page.locator("#code-error")).to_contain_text("字母")
+    _shot(page, shots, "hall-new-refused")
+    page.get_by_label("中心代码（code）").fill("QJ")
+    page.get_by_role("button", name="建立").click()
+    expect(page.get_by_role("alert").first).to_contain_text("已建立 潜江市行政服务中心")
+    expect(page.locator('input[name="schedule-1-name"]')).to_have_value("summer")
+    page.goto(f"{live_url}/admin/units/new")
+    page.get_by_label("单位代码（code）").fill("SCJG")
+    page.get_by_label("单位名称（name）").fill("市场监督管理局")
+    page.get_by_role("button", name="添加").click()
+    expect(page.locator("#unit-list")).to_contain_text("市场监督管理局")
+    with app.app_context():
+        assert db.session.scalars(select(Hall)).one().code == "QJ"

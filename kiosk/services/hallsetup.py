@@ -85,7 +85,10 @@ def hall_document(session: Session, hall: Hall) -> dict[str, Any]:
             "closed_days": list(hall_rules.setting(stored, "closed_days", [])),
             "extra_workdays": list(hall_rules.setting(stored, "extra_workdays", [])),
         },
-        "ratings": {"reasons": list(hall_rules.setting(stored, "rating_reasons", DEFAULT_REASONS))},
+        # An empty list means the default reasons (kiosk.rules.settings.rating_reasons).
+        "ratings": {
+            "reasons": list(hall_rules.setting(stored, "rating_reasons") or DEFAULT_REASONS)
+        },
     }
     notice = stored.get("notice")
     if isinstance(notice, Mapping) and notice:

@@ -316,22 +316,25 @@ def _settings_input() -> SettingsInput:
     (the request itself is bounded by ``MAX_CONTENT_LENGTH``)."""
     form = request.form
     count = min(sum(1 for k in form if k.startswith("schedule-") and k.endswith("-from")), 50)
-    rows = []
+    rows: list[tuple[int, int, ScheduleInput]] = []
     for index in range(count):
         prefix = f"schedule-{index}-"
         if form.get(prefix + "delete"):
-            rows.append(ScheduleInput())
             continue
-        rows.append(
-            ScheduleInput(
-                *(
-                    form.get(prefix + key, "")
-                    for key in ("name", "from", "to", "am-start", "am-end", "pm-start", "pm-end")
-                )
+        item = ScheduleInput(
+            *(
+                form.get(prefix + key, "")
+                for key in ("name", "from", "to", "am-start", "am-end", "pm-start", "pm-end")
             )
         )
+        if item.blank():
+            continue
+        # The order (1 first) decides which schedule applies where two hold a day.
+        order = form.get(prefix + "order", "").strip()
+        rank = int(order) if order.isascii() and order.isdigit() and len(order) < 4 else 999
+        rows.append((rank, index, item))
     return SettingsInput(
-        schedules=tuple(rows),
+        schedules=tuple(item for _rank, _index, item in sorted(rows, key=lambda r: r[:2])),
         grace_minutes=form.get("grace_minutes", ""),
         debounce_seconds=form.get("debounce_seconds", ""),
         closed_days=form.get("closed_days", ""),
@@ -426,15 +429,22 @@ def hall_settings() -> ResponseReturnValue:
             else:
                 db.session.commit()
                 flash(_("已保存中心设置。"), "success")
+                for name in hallsetup.unused_schedules(hall.settings):
+                    flash(
+                        _(
+                            "作息时间“%(name)s”的日期都已被排在前面的作息时间包含，不会生效；"
+                            "如需生效，请把它的顺序调到前面。",
+                            name=name,
+                        ),
+                        "info",
+                    )
                 return redirect(url_for("admin.hall_settings"))
         else:
             errors = form_errors(form)
         general_error(errors)
-        rows = list(sent.schedules)
-        while rows and rows[-1].blank():
-            rows.pop()  # the unused new row (a new blank one is added again)
+        # Shown in the order they were checked in, so each message sits beside its row.
         shown.update(
-            schedules=rows,
+            schedules=list(sent.schedules),
             grace_minutes=sent.grace_minutes,
             debounce_seconds=sent.debounce_seconds,
             closed_days=sent.closed_days,

@@ -749,3 +749,20 @@ def create_hall(
 def any_hall(session: Session) -> bool:
     """Whether the database has a hall yet."""
     return session.scalar(select(Hall.id).limit(1)) is not None
+
+
+def unused_schedules(settings: Mapping[str, Any] | None) -> list[str]:
+    """Names of schedules that apply on no day of the year: an earlier one holds each of
+    their days (SPEC 2: the first whose range holds the day applies). Said, not refused,
+    since the hall file allows it."""
+    from kiosk.rules.calendar import schedule_for
+
+    schedules = hall_rules.calendar_from_settings(settings).schedules
+    used: set[int] = set()
+    day = dt.date(2000, 1, 1)  # a leap year: 02-29 is a day too
+    while day.year == 2000:
+        found = schedule_for(day, schedules)
+        if found is not None:
+            used.add(id(found))
+        day += dt.timedelta(days=1)
+    return [s.name for s in schedules if id(s) not in used]

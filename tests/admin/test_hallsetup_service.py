@@ -597,3 +597,22 @@ def test_default_ratings_wait_for_the_settings_reader(
         )
     db.session.rollback()
     assert "0 至 365" in caught.value.fields["default_after_days"]
+
+
+def test_a_schedule_that_never_applies_is_named(ctx: Hall) -> None:
+    settings = dict(ctx.settings)
+    assert hallsetup.unused_schedules(settings) == []
+    holiday = {
+        "name": "国庆",
+        "from": "10-01",
+        "to": "10-07",
+        "am": ["09:00", "12:00"],
+        "pm": ["14:00", "17:00"],
+    }
+    assert hallsetup.unused_schedules(
+        {**settings, "schedules": [*settings["schedules"], holiday]}
+    ) == ["国庆"]
+    assert (
+        hallsetup.unused_schedules({**settings, "schedules": [holiday, *settings["schedules"]]})
+        == []
+    )

@@ -135,13 +135,20 @@ def test_hall_settings(
         form.locator(f'input[name="schedule-2-{key}"]').fill(value)
     form.get_by_role("button", name="保存设置").click()
     expect(page.get_by_role("alert").first).to_contain_text("已保存中心设置")
+    # Third, inside winter's range: it never applies, and the page says so.
+    expect(page.get_by_role("alert").nth(1)).to_contain_text("“国庆”")
     expect(page.locator('input[name="schedule-2-name"]')).to_have_value("国庆")
+    for index, order in ((0, "2"), (1, "3"), (2, "1")):
+        page.locator(f'input[name="schedule-{index}-order"]').fill(order)
+    page.get_by_role("button", name="保存设置").click()
+    expect(page.get_by_role("alert")).to_have_count(1)
+    expect(page.locator('input[name="schedule-0-name"]')).to_have_value("国庆")
     _shot(page, shots, "hall")
     with app.app_context():
         settings = db.session.scalars(select(Hall)).one().settings
         assert settings["grace_minutes"] == 3
         assert settings["extra_workdays"] == ["2026-09-12", "2026-11-07"]
-        assert [s["name"] for s in settings["schedules"]] == ["winter", "summer", "国庆"]
+        assert [s["name"] for s in settings["schedules"]] == ["国庆", "winter", "summer"]
 
 
 def test_staff_list_new_person_move_leave_and_photo(

@@ -25,9 +25,11 @@ URL rule is tested against):
   cases), ``/admin/terminals`` and ``/admin/devices`` (admins), ``/admin/rules`` the rule
   file in force (leaders and admins);
 * ``/admin/reports/monthly``: the monthly attendance sheet (:mod:`admin.insight_views`);
-* ``/admin/alerts``: the open alerts, acknowledged by duty officers (:mod:`admin.alert_views`).
+* ``/admin/alerts``: the open alerts, acknowledged by duty officers (:mod:`admin.alert_views`);
 * ``/admin/push``: the provincial push (:mod:`admin.push_views`): duty officers resend,
-  leaders read.
+  leaders read;
+* ``/admin/units``, ``/admin/windows``, ``/admin/hall`` (:mod:`admin.setup_views`) and
+  ``/admin/staff`` (:mod:`admin.staff_views`): the hall's set-up, admins change, others read.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ from admin import (  # noqa: F401
     push_views,
     report_views,
     rule_views,
+    setup_views,
+    staff_views,
     terminal_views,
     user_views,
     views,

@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -125,6 +126,22 @@ class Staff(db.Model):
     assignments: Mapped[list[Assignment]] = relationship(
         back_populates="staff", order_by="Assignment.start_date"
     )
+
+
+class StaffPhoto(db.Model):
+    """A staff member's photo for the counter's 亮牌 card and their page: a JPEG re-encoded
+    and resized by the back office (never the file as uploaded), one per person."""
+
+    __tablename__ = "staff_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), unique=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Assignment(db.Model):

@@ -51,6 +51,7 @@ from kiosk.services.ratings import (
     session_by_token,
     submit_rating,
 )
+from kiosk.services.staffing import photo_digests, photo_of
 
 bp = Blueprint(
     "counter",
@@ -107,15 +108,25 @@ def _staff_on_duty(window_id: int, hall: Hall, today: dt.date) -> list[dict[str,
     if not ids:
         return []
     staff = db.session.scalars(select(Staff).where(Staff.id.in_(ids)).order_by(Staff.staff_no))
+    digests = photo_digests(db.session, ids)
     return [
         {
             "staff_no": s.staff_no,
             "name": s.name,
             "initials": initials(s.name),
-            "photo": s.photo or None,
+            "photo": photo_url(s, digests.get(s.id)),
         }
         for s in staff
     ]
+
+
+def photo_url(staff: Staff, digest: str | None) -> str | None:
+    """Where the card's photo is: the one uploaded in the back office (its digest in the
+    address, so a new photo is fetched at once and an unchanged one comes from the cache),
+    else the ``photo`` address the staff row carries, else none (the initials show)."""
+    if digest:
+        return url_for("counter.staff_photo", staff_no=staff.staff_no, v=digest[:12])
+    return staff.photo or None
 
 
 def _counter_state(terminal: TerminalIdentity) -> dict[str, Any]:
@@ -218,9 +229,25 @@ def session_state(public_id: str) -> Any:
             "staff_no": staff.staff_no,
             "name": staff.name,
             "initials": initials(staff.name),
-            "photo": staff.photo or None,
+            "photo": photo_url(staff, photo_digests(db.session, [staff.id]).get(staff.id)),
         }
     return jsonify(state=info.state(utcnow()), staff=person)
+
+
+@bp.get("/counter/photo/<staff_no>.jpg")
+def staff_photo(staff_no: str) -> Any:
+    """A staff member's photo for the 亮牌 card; only for a signed-in terminal of the hall."""
+    terminal = _signed_in_terminal()
+    if terminal is None:
+        return jsonify(error="unauthorized", message=_("终端未登录。")), 401
+    hall = db.session.get(Hall, terminal.hall_id)
+    photo = photo_of(db.session, hall, staff_no) if hall is not None else None
+    if photo is None:
+        return jsonify(error="not_found", message=_("没有照片。")), 404
+    response = Response(photo.content, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # --- the phone page ------------------------------------------------------------------

@@ -463,21 +463,23 @@ def parse_hall_file(data: bytes) -> HallFile:
 # ------------------------------------------------------------------ writing hall.toml
 
 
-def _toml_value(value: Any) -> str:
-    """A TOML literal for a text, number, boolean or list of those (JSON's string escapes
-    are TOML's basic-string escapes)."""
+def toml_value(value: Any) -> str:
+    """A TOML literal for a text, number, boolean, date or list of those (JSON's string
+    escapes are TOML's basic-string escapes); the one writer of hall.toml values."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dt.date):
+        return json.dumps(value.isoformat())
     return json.dumps(str(value), ensure_ascii=False)
 
 
 def _toml_table(header: str, values: dict[str, Any]) -> list[str]:
     lines = [header]
-    lines += [f"{key} = {_toml_value(v)}" for key, v in values.items() if v is not None]
+    lines += [f"{key} = {toml_value(v)}" for key, v in values.items() if v is not None]
     return [*lines, ""]
 
 

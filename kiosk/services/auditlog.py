@@ -65,6 +65,16 @@ ACTION_TEXT: dict[str, Any] = {
     "import": _l("导入数据"),
     "rules.upload": _l("上传规则文件"),
     "rules.adopt": _l("启用规则文件"),
+    "unit.add": _l("添加单位"),
+    "unit.rename": _l("单位更名"),
+    "window.add": _l("添加窗口"),
+    "window.edit": _l("修改窗口"),
+    "hall.settings": _l("修改中心设置"),
+    "hall.create": _l("新建服务中心"),
+    "staff.add": _l("添加工作人员"),
+    "staff.move": _l("工作人员调岗"),
+    "staff.leave": _l("工作人员离岗"),
+    "staff.photo": _l("更新工作人员照片"),
 }
 
 OBJECT_TEXT: dict[str, Any] = {
@@ -85,6 +95,9 @@ OBJECT_TEXT: dict[str, Any] = {
     "cases": _l("办件记录"),
     "absences": _l("请假/外出"),
     "events": _l("巡查抽查与奖惩"),
+    "unit": _l("进驻单位"),
+    "window": _l("窗口"),
+    "staff": _l("工作人员"),
 }
 
 FIELD_TEXT: dict[str, Any] = {
@@ -137,6 +150,21 @@ FIELD_TEXT: dict[str, Any] = {
     "rows": _l("行数"),
     "inserted": _l("新增"),
     "updated": _l("更新"),
+    "code": _l("代码"),
+    "handles_cases": _l("承办办件"),
+    "window_code": _l("窗口"),
+    "start_date": _l("起始日期"),
+    "end_date": _l("截止日期"),
+    "schedules": _l("作息时间"),
+    "grace_minutes": _l("宽限分钟"),
+    "debounce_seconds": _l("重复打卡间隔（秒）"),
+    "closed_days": _l("闭厅日"),
+    "extra_workdays": _l("加班工作日"),
+    "rating_reasons": _l("差评原因"),
+    "timezone": _l("时区"),
+    "width": _l("宽"),
+    "height": _l("高"),
+    "bytes": _l("字节"),
 }
 
 # Stored code values shown in words.

@@ -1,7 +1,8 @@
 """Every URL rule of the back office × every role × GET/POST against ONE permission table.
 
 The table below says, for each endpoint under ``admin.`` and each method it answers,
-which roles may use it (``admin`` may use everything; :data:`PUBLIC` needs no sign-in).
+which roles may use it (``admin`` may use everything but :data:`ADMIN_OF_NO_HALL` pages;
+:data:`PUBLIC` needs no sign-in).
 The test walks ``app.url_map`` itself: a new page that is not in the table fails loudly,
 naming the endpoint, so whoever adds a page adds its line here. A role that may not
 use a rule must get 403 (a sign-in redirect when anonymous); a role that may must get
@@ -27,6 +28,9 @@ SIGNED_IN = ("admin", "leader", "duty", "unit")
 READERS = ("admin", "leader", "duty", "unit")  # unit viewers: their own unit's rows only
 DUTY = ("admin", "duty")
 LEADER = ("admin", "leader")
+OFFICERS = ("admin", "leader", "duty")  # everyone but unit viewers
+# An admin of no hall only; the walk's admin has the example hall (see test_setup_pages).
+ADMIN_OF_NO_HALL: tuple[str, ...] = ()
 ADMIN = ("admin",)
 
 # endpoint -> {method: roles allowed, or PUBLIC}. Keep it sorted by room; one line a page.
@@ -39,9 +43,47 @@ PERMISSIONS: dict[str, dict[str, Any]] = {
     "admin.index": {"GET": SIGNED_IN},
     "admin.password": {"GET": SIGNED_IN, "POST": SIGNED_IN},
     # the duty officer's hall
-    "admin.today": {"GET": ("admin", "leader", "duty")},
-    "admin.roster_page": {"GET": ("admin", "leader", "duty"), "POST": ADMIN},
+    "admin.today": {"GET": OFFICERS},
+    "admin.roster_page": {"GET": OFFICERS, "POST": ADMIN},
     "admin.corrections": {"GET": DUTY, "POST": DUTY},
+    "admin.alerts": {"GET": OFFICERS},
+    "admin.alerts_acknowledge": {"POST": DUTY},
+    "admin.alerts_count": {"GET": OFFICERS},
+    "admin.imports": {"GET": DUTY, "POST": DUTY},  # duty: punches, absences, events, cases
+    "admin.push_state": {"GET": OFFICERS},
+    "admin.push_resend": {"POST": DUTY},
+    # setting up the hall (SPEC 10)
+    "admin.units": {"GET": OFFICERS},
+    "admin.unit_new": {"GET": ADMIN, "POST": ADMIN},
+    "admin.unit_edit": {"GET": ADMIN, "POST": ADMIN},
+    "admin.windows": {"GET": OFFICERS},
+    "admin.window_new": {"GET": ADMIN, "POST": ADMIN},
+    "admin.window_edit": {"GET": ADMIN, "POST": ADMIN},
+    "admin.hall_new": {"GET": ADMIN_OF_NO_HALL, "POST": ADMIN_OF_NO_HALL},
+    "admin.hall_settings": {"GET": OFFICERS, "POST": ADMIN},
+    "admin.hall_file": {"GET": OFFICERS},
+    "admin.staff": {"GET": READERS},
+    "admin.staff_new": {"GET": ADMIN, "POST": ADMIN},
+    "admin.person": {"GET": READERS},
+    "admin.person_change": {"POST": ADMIN},
+    "admin.person_photo": {"POST": ADMIN},
+    "admin.person_photo_file": {"GET": READERS},
+    "admin.terminals": {"GET": ADMIN},
+    "admin.terminal_add": {"POST": ADMIN},
+    "admin.terminal_revoke": {"POST": ADMIN},
+    "admin.devices": {"GET": ADMIN},
+    "admin.devices_status": {"GET": ADMIN},
+    "admin.device_add": {"POST": ADMIN},
+    "admin.device_map": {"POST": ADMIN},
+    "admin.device_enroll": {"POST": ADMIN},
+    "admin.device_remove": {"POST": ADMIN},
+    "admin.device_job": {"GET": ADMIN},
+    "admin.device_job_state": {"GET": ADMIN},
+    "admin.device_job_cancel": {"POST": ADMIN},
+    "admin.rules": {"GET": LEADER},
+    "admin.rules_upload": {"POST": LEADER},
+    "admin.rules_compare": {"GET": LEADER},
+    "admin.rules_adopt": {"POST": LEADER},
     # the growing lists (issue 13)
     "admin.punches": {"GET": READERS},
     "admin.absences": {"GET": READERS, "POST": DUTY},
@@ -51,6 +93,10 @@ PERMISSIONS: dict[str, dict[str, Any]] = {
     "admin.workorder": {"GET": READERS},
     "admin.workorder_verify": {"POST": DUTY},
     "admin.workorder_rectify": {"POST": DUTY},
+    "admin.workorder_callback": {"POST": DUTY},
+    "admin.workorder_appeal": {"POST": ("admin", "unit")},  # the window's unit appeals
+    "admin.workorder_appeal_decide": {"POST": LEADER},  # never the verifying officer
+    "admin.workorder_report": {"GET": READERS},  # a unit viewer: its own unit's row
     "admin.audit_log": {"GET": LEADER},
     # periods, notices and reports
     "admin.periods": {"GET": READERS},
@@ -62,6 +108,10 @@ PERMISSIONS: dict[str, dict[str, Any]] = {
     "admin.notice_xlsx": {"GET": ("admin", "leader", "unit")},
     "admin.weekly": {"GET": READERS},
     "admin.appraisal_sheet": {"GET": ("admin", "leader", "unit")},
+    "admin.monthly": {"GET": READERS},
+    "admin.monthly_xlsx": {"GET": READERS},
+    "admin.fraud": {"GET": OFFICERS},
+    "admin.charts": {"GET": READERS},
     # accounts
     "admin.users": {"GET": ADMIN, "POST": ADMIN},
 }
@@ -69,11 +119,13 @@ PERMISSIONS: dict[str, dict[str, Any]] = {
 # A value for each URL argument of a rule (the example hall of tests/data/small).
 ARGUMENTS: dict[str, str] = {
     "filename": "admin.css",
-    "code": "en",
+    "code": "SCJG",  # a unit (admin.set_language's <code> is not walked)
     "period": "2026-B5",
     "unit": "SCJG",
     "rating_id": "R0053",
     "staff_no": "S001",
+    "job_id": "1",  # no enrolment job in the example hall: 404
+    "rule_file_id": "1",  # no uploaded rule file in the example hall: 404
 }
 
 ROLES = (None, "admin", "leader", "duty", "unit")

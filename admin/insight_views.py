@@ -159,10 +159,14 @@ def charts() -> ResponseReturnValue:
     if last < first or (last - first).days > 366:
         flash(_("统计区间须从开始日期到结束日期，且不超过一年。"), "error")
         first, last = today.replace(day=1), today
+    unit_id = viewer_unit_id()
+    # A unit viewer reads their own unit only (SPEC 10): its windows, and a person's
+    # ratings only at one of them.
+    own_unit = () if unit_id is None else (Window.unit_id == unit_id,)
     windows = [
         w.code
         for w in db.session.scalars(
-            select(Window).where(Window.hall_id == hall.id).order_by(Window.code)
+            select(Window).where(Window.hall_id == hall.id, *own_unit).order_by(Window.code)
         )
     ]
     window = (request.args.get("window") or "")[:32]
@@ -170,10 +174,9 @@ def charts() -> ResponseReturnValue:
     if window and window not in windows:
         flash(_("本中心没有代码为“%(code)s”的窗口。", code=window), "error")
         window = ""
-    unit_id = viewer_unit_id()
     heat = None
     if unit_id is None or window:
-        # A unit viewer sees the heat map of a chosen window of the hall, not the whole hall.
+        # A unit viewer sees the heat map of a chosen window of their unit, never the hall.
         heat = heat_map(
             db.session, hall, first, last, window=window or None, staff_no=staff_no or None
         )

@@ -42,3 +42,18 @@ def test_unknown_window_is_refused(login_as: Callable[..., FlaskClient]) -> None
     client = login_as("duty")
     html = client.get("/admin/insight/charts?window=W99").get_data(as_text=True)
     assert "没有代码为“W99”的窗口" in html
+
+
+def test_unit_viewer_cannot_read_another_units_window_or_person(
+    login_as: Callable[..., FlaskClient],
+) -> None:
+    client = login_as("unit", unit="SCJG")
+    html = client.get("/admin/insight/charts?from=2026-09-01&to=2026-10-31&window=W03").get_data(
+        as_text=True
+    )
+    assert "没有代码为“W03”的窗口" in html and 'id="heat-map"' not in html
+    # A person's ratings without a window of the viewer's own unit: no heat map either.
+    html = client.get("/admin/insight/charts?staff_no=S003").get_data(as_text=True)
+    assert 'id="heat-map"' not in html
+    own = client.get("/admin/insight/charts?from=2026-09-01&to=2026-10-31&window=W01")
+    assert 'id="heat-map"' in own.get_data(as_text=True)

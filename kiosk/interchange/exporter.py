@@ -43,9 +43,20 @@ def _fmt_flag(value: bool) -> str:
 
 
 def export_rows(
-    session: Session, kind: str, hall: Hall, first: dt.date | None, last: dt.date | None
+    session: Session,
+    kind: str,
+    hall: Hall,
+    first: dt.date | None,
+    last: dt.date | None,
+    *,
+    scoring: bool = False,
 ) -> Iterator[list[str]]:
-    """Rows of an export, header first, for local dates ``first``..``last`` inclusive."""
+    """Rows of an export, header first, for local dates ``first``..``last`` inclusive.
+
+    With ``scoring`` the rows are those the scorer reads for ``first``..``last`` (a
+    publication bundle): the whole roster (ratings of staff off the period's roster still
+    count in C), cases by completion date, absences that overlap the dates.
+    """
     zone = hall_zone(hall.timezone)
     lo, hi = local_day_bounds(first or dt.date(1900, 1, 1), last or dt.date(9998, 12, 30), zone)
     s = Staff.__table__
@@ -59,9 +70,9 @@ def export_rows(
             .where(s.c.hall_id == hall.id)
             .order_by(s.c.staff_no, a.c.start_date)
         )
-        if last:
+        if last and not scoring:
             stmt = stmt.where(a.c.start_date <= last)
-        if first:
+        if first and not scoring:
             stmt = stmt.where((a.c.end_date.is_(None)) | (a.c.end_date >= first))
         for staff_no, name, code, start, end in session.execute(stmt):
             yield [staff_no, name, code, start.isoformat(), end.isoformat() if end else ""]
@@ -123,6 +134,7 @@ def export_rows(
             ]
     elif kind == "cases":
         c = Case.__table__
+        when = c.c.completed_at if scoring else c.c.accepted_at
         stmt = (
             select(
                 c.c.case_no,
@@ -134,7 +146,7 @@ def export_rows(
                 c.c.weight,
             )
             .join(s, s.c.id == c.c.staff_id)
-            .where(c.c.hall_id == hall.id, c.c.accepted_at >= lo, c.c.accepted_at < hi)
+            .where(c.c.hall_id == hall.id, when >= lo, when < hi)
             .order_by(c.c.case_no)
         )
         for case_no, staff_no, matter, accepted, due, completed, weight in session.execute(stmt):
@@ -149,10 +161,13 @@ def export_rows(
             ]
     elif kind == "absences":
         ab = Absence.__table__
+        # An export takes the absences that start in the dates; the scorer every one
+        # that overlaps them (a leave may begin before the period).
+        since = ab.c.end >= lo if scoring else ab.c.start >= lo
         stmt = (
             select(s.c.staff_no, ab.c.kind, ab.c.start, ab.c.end, ab.c.note)
             .join(s, s.c.id == ab.c.staff_id)
-            .where(s.c.hall_id == hall.id, ab.c.start >= lo, ab.c.start < hi)
+            .where(s.c.hall_id == hall.id, since, ab.c.start < hi)
             .order_by(s.c.staff_no, ab.c.start, ab.c.kind)
         )
         for staff_no, kind_, start, end, note in session.execute(stmt):

@@ -7,6 +7,7 @@ and ``settings`` (schedules, attendance options, rating reasons) as JSON.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import tomllib
 import zoneinfo
@@ -358,3 +359,79 @@ def parse_hall_file(data: bytes) -> HallFile:
         # 发文字号 prefix of the 通报: X政服通 gives X政服通〔2026〕5号.
         settings["notice"] = {"number_prefix": prefix}
     return HallFile(str(code), str(name), str(timezone), settings, units, windows)
+
+
+# ------------------------------------------------------------------- writing
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: Any) -> str:
+    """A TOML value: JSON's string escapes are TOML basic-string escapes too."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return "{" + inner + "}"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def _toml_table(header: str, items: dict[str, Any]) -> list[str]:
+    lines = [header]
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in items.items() if v is not None]
+    return [*lines, ""]
+
+
+# Where each key of the stored settings goes in hall.toml (table, name there).
+_SETTINGS_PLACES: dict[str, tuple[str, str]] = {
+    "grace_minutes": ("attendance", "grace_minutes"),
+    "debounce_seconds": ("attendance", "debounce_seconds"),
+    "closed_days": ("attendance", "closed_days"),
+    "extra_workdays": ("attendance", "extra_workdays"),
+    "rating_reasons": ("ratings", "reasons"),
+}
+
+
+def write_hall_file(
+    code: str,
+    name: str,
+    timezone: str,
+    settings: dict[str, Any],
+    units: list[tuple[str, str]],
+    windows: list[tuple[str, str, str, bool]],
+) -> str:
+    """The hall.toml (SPEC 2) that imports back as exactly this hall, settings included.
+
+    The inverse of :func:`parse_hall_file`: ``parse_hall_file(write_hall_file(...))``
+    gives the same code, name, time zone, settings, units and windows.
+    """
+    lines = _toml_table("[hall]", {"code": code, "name": name, "timezone": timezone})
+    for schedule in settings.get("schedules") or []:
+        lines += _toml_table("[[schedule]]", dict(schedule))
+    tables: dict[str, dict[str, Any]] = {"attendance": {}, "ratings": {}}
+    for key, (table, inner) in _SETTINGS_PLACES.items():
+        if key in settings:
+            tables[table][inner] = settings[key]
+    for table, items in tables.items():
+        if items:
+            lines += _toml_table(f"[{table}]", items)
+    notice = settings.get("notice")
+    if isinstance(notice, dict) and notice:
+        lines += _toml_table("[notice]", notice)
+    for ucode, uname in units:
+        lines += _toml_table("[[unit]]", {"code": ucode, "name": uname})
+    for wcode, wname, wunit, handles in windows:
+        lines += _toml_table(
+            "[[window]]", {"code": wcode, "name": wname, "unit": wunit, "handles_cases": handles}
+        )
+    return "\n".join(lines)

@@ -6,7 +6,7 @@ import csv
 import datetime as dt
 import io
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import select
@@ -32,6 +32,43 @@ from kiosk.models import (
 
 def _fmt_instant(value: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> str:
     return to_local(value, zone).isoformat() if value is not None else ""
+
+
+_PROBE_SPAN = dt.timedelta(days=400)
+_MARGIN = dt.timedelta(days=366)
+
+
+def _instant_formatter(
+    zone: zoneinfo.ZoneInfo, lo: dt.datetime, hi: dt.datetime
+) -> Callable[[dt.datetime | None], str]:
+    """``_fmt_instant`` for one export, fast when the zone's offset is fixed around it.
+
+    A bundle writes half a million instants of one period; China has kept one UTC offset
+    since 1991, so each instant moves by one addition instead of a zone look-up. The
+    offset is probed daily a year either side of ``[lo, hi)`` (a daylight-saving regime
+    lasts months, so it shows); an instant outside that span takes the zone look-up.
+    """
+    if hi - lo > _PROBE_SPAN:
+        return lambda value: _fmt_instant(value, zone)
+    first, last = lo - _MARGIN, hi + _MARGIN
+    offsets = set()
+    probe = first
+    while probe <= last:
+        offsets.add(probe.replace(tzinfo=dt.UTC).astimezone(zone).utcoffset())
+        probe += dt.timedelta(hours=23)
+    offset = offsets.pop() if len(offsets) == 1 else None
+    if offset is None:
+        return lambda value: _fmt_instant(value, zone)
+    fixed = offset
+
+    def fmt(value: dt.datetime | None) -> str:
+        if value is None:
+            return ""
+        if first <= value <= last:
+            return (value + fixed).isoformat()
+        return _fmt_instant(value, zone)
+
+    return fmt
 
 
 def _fmt_number(value: float | None) -> str:
@@ -60,6 +97,7 @@ def export_rows(
     zone = hall_zone(hall.timezone)
     lo, hi = local_day_bounds(first or dt.date(1900, 1, 1), last or dt.date(9998, 12, 30), zone)
     s = Staff.__table__
+    fmt = _instant_formatter(zone, lo, hi)
     yield list(EXPORT_HEADER[kind])
     if kind == "roster":
         a, w = Assignment.__table__, Window.__table__
@@ -88,7 +126,7 @@ def export_rows(
             .order_by(s.c.staff_no, p.c.punched_at)
         )
         for staff_no, at, source in session.execute(stmt):
-            yield [staff_no, _fmt_instant(at, zone), source]
+            yield [staff_no, fmt(at), source]
     elif kind == "ratings":
         r = Rating.__table__
         stmt = (
@@ -122,7 +160,7 @@ def export_rows(
         ) in session.execute(stmt):
             yield [
                 rid,
-                _fmt_instant(at, zone),
+                fmt(at),
                 staff_no,
                 str(level),
                 channel,
@@ -130,7 +168,7 @@ def export_rows(
                 reasons or "",
                 _fmt_flag(misuse),
                 review or "",
-                _fmt_instant(rect, zone),
+                fmt(rect),
             ]
     elif kind == "cases":
         c = Case.__table__
@@ -154,9 +192,9 @@ def export_rows(
                 case_no,
                 staff_no,
                 matter or "",
-                _fmt_instant(accepted, zone),
-                _fmt_instant(due, zone),
-                _fmt_instant(completed, zone),
+                fmt(accepted),
+                fmt(due),
+                fmt(completed),
                 _fmt_number(weight),
             ]
     elif kind == "absences":
@@ -171,7 +209,7 @@ def export_rows(
             .order_by(s.c.staff_no, ab.c.start, ab.c.kind)
         )
         for staff_no, kind_, start, end, note in session.execute(stmt):
-            yield [staff_no, kind_, _fmt_instant(start, zone), _fmt_instant(end, zone), note or ""]
+            yield [staff_no, kind_, fmt(start), fmt(end), note or ""]
     elif kind == "events":
         e = Event.__table__
         stmt = (
@@ -193,7 +231,7 @@ def export_rows(
             yield [
                 event_id,
                 staff_no,
-                _fmt_instant(at, zone),
+                fmt(at),
                 kind_,
                 category or "",
                 _fmt_number(points),

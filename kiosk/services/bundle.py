@@ -99,19 +99,52 @@ def _sha(data: bytes) -> str:
 # --------------------------------------------------------------------------- freezing
 
 
-def _csv(session: Session, kind: str, hall: Hall, first: dt.date, last: dt.date) -> bytes:
-    out = io.StringIO()
-    write_csv(export_rows(session, kind, hall, first, last, scoring=True), out)
-    return out.getvalue().encode("utf-8")
+@dataclass(frozen=True, slots=True)
+class _Packed:
+    """One file as it is stored: its sha256 and size, and its bytes compressed."""
+
+    sha256: str
+    size: int
+    data: bytes
 
 
-def input_files(session: Session, hall: Hall, period: Period) -> dict[str, bytes]:
-    """The period's inputs as the scorer reads them now, in their import format.
+class _Packer:
+    """Takes a file's text piece by piece: hashed and compressed as it comes, never whole."""
 
-    Importing them into an empty database gives the scorer the same rows: the hall with
-    every unit and window, the hall's whole roster, the punches and absences of the
-    period and a day either side, ratings, cases (by completion) and events of the period.
-    """
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+        self.size = 0
+        self.zip = zlib.compressobj(6)
+        self.parts: list[bytes] = []
+        self.pending: list[str] = []
+        self.pending_chars = 0
+
+    def write(self, text: str) -> int:
+        self.pending.append(text)
+        self.pending_chars += len(text)
+        if self.pending_chars >= _CHUNK:
+            self._flush()
+        return len(text)
+
+    def _flush(self) -> None:
+        data = "".join(self.pending).encode("utf-8")
+        self.pending, self.pending_chars = [], 0
+        self.sha.update(data)
+        self.size += len(data)
+        self.parts.append(self.zip.compress(data))
+
+    def packed(self) -> _Packed:
+        self._flush()
+        self.parts.append(self.zip.flush())
+        return _Packed(self.sha.hexdigest(), self.size, b"".join(self.parts))
+
+
+def _pack(data: bytes) -> _Packed:
+    return _Packed(_sha(data), len(data), zlib.compress(data, 6))
+
+
+def _hall_file(session: Session, hall: Hall) -> bytes:
+    """hall.toml of the hall as it stands: every unit and window, the settings."""
     units = [
         (u.code, u.name)
         for u in session.scalars(select(Unit).where(Unit.hall_id == hall.id).order_by(Unit.code))
@@ -126,31 +159,61 @@ def input_files(session: Session, hall: Hall, period: Period) -> dict[str, bytes
     text = write_hall_file(
         hall.code, hall.name, hall.timezone, dict(hall.settings or {}), units, windows
     )
-    files = {"hall.toml": text.encode("utf-8")}
+    return text.encode("utf-8")
+
+
+def _packed_inputs(session: Session, hall: Hall, period: Period) -> dict[str, _Packed]:
+    """The period's inputs as the scorer reads them now, in their import format, packed.
+
+    Importing them into an empty database gives the scorer the same rows: the hall with
+    every unit and window, the hall's whole roster, the punches and absences of the
+    period and a day either side, ratings, cases (by completion) and events of the period.
+    """
+    files = {"hall.toml": _pack(_hall_file(session, hall))}
     first, last = period.first_day, period.last_day
     wide_first, wide_last = first - _MARGIN, last + _MARGIN
     for name, kind in list(INPUT_FILES.items())[1:]:
         wide = kind in ("punches", "absences")
-        files[name] = _csv(
-            session, kind, hall, wide_first if wide else first, wide_last if wide else last
+        packer = _Packer()
+        rows = export_rows(
+            session,
+            kind,
+            hall,
+            wide_first if wide else first,
+            wide_last if wide else last,
+            scoring=True,
         )
+        write_csv(rows, packer)
+        files[name] = packer.packed()
     return files
 
 
+def input_files(session: Session, hall: Hall, period: Period) -> dict[str, bytes]:
+    """The files :func:`freeze` would store for ``period`` now, by name (uncompressed)."""
+    return {
+        name: zlib.decompress(packed.data)
+        for name, packed in _packed_inputs(session, hall, period).items()
+    }
+
+
 def freeze(session: Session, row: PublishedPeriod, hall: Hall, rules: RuleSet) -> None:
-    """Store the inputs and rule file of the just-flushed publication ``row`` (no commit)."""
+    """Store the inputs and rule file of the just-flushed publication ``row`` (no commit).
+
+    The CSV text is hashed and compressed as it is written, so a 2,000-staff period
+    never holds its 30 MB of text at once.
+    """
     if not rules.source:
         raise PublishError(_("规则文件内容不可用，无法保存发布数据。"))
-    files = input_files(session, hall, Period.parse(row.period))
-    files[RULES_FILE] = rules.source
-    for name, data in files.items():
+    files = _packed_inputs(session, hall, Period.parse(row.period))
+    files[RULES_FILE] = _pack(rules.source)
+    for name, packed in files.items():
         session.add(
             PublishedFile(
                 published_id=row.id,
                 name=name,
-                sha256=_sha(data),
-                size=len(data),
-                data=zlib.compress(data, 6),
+                sha256=packed.sha256,
+                size=packed.size,
+                data=packed.data,
             )
         )
     session.flush()

@@ -30,7 +30,7 @@ from kiosk.models import Hall
 from kiosk.rules.calendar import Period
 from kiosk.rules.indicators import Indicators
 from kiosk.services.errors import BundleError
-from kiosk.services.indicators import indicator_periods, period_indicators
+from kiosk.services.indicators import PeriodIndicators, indicator_periods, period_indicators
 
 bp = Blueprint("indicators", __name__)
 
@@ -95,7 +95,8 @@ def index() -> ResponseReturnValue:
     return render_template("indicators.html", hall=hall, data=None, periods=[], missing=False)
 
 
-def _data(hall: Hall, period: str):  # type: ignore[no-untyped-def]
+def _data(hall: Hall, period: str) -> tuple[PeriodIndicators | None, bool]:
+    """The period's indicators and whether its publication predates frozen inputs."""
     try:
         data = period_indicators(db.session, hall, period)
     except BundleError:

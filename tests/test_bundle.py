@@ -175,6 +175,8 @@ def test_publish_refuses_with_exit_2_and_stores_nothing(
         (["--by", leader, "--as-of", "2026-10-20T12:00:00+08:00"], "尚未结束"),
         (["--by", leader, "--as-of", "2099-12-20T12:00:00+08:00"], "不能晚于当前时间"),
         (["--by", leader, "--as-of", "yesterday"], "ISO 8601"),
+        (["--by", leader, "--reason", "a\x00b"], "control character"),
+        (["--by", leader, "--reason", "长" * 1001], "不能超过"),
     ]
     for extra, message in cases:
         args = ["publish", PERIOD, "--as-of", AS_OF, *extra]
@@ -510,3 +512,21 @@ def test_a_member_larger_than_it_declares_is_refused(published: bytes) -> None:
     assert info.file_size == 4 * 1024 * 1024
     with pytest.raises(BundleError):
         bundle.read_bundle(bytes(raw), limit=1024 * 1024)
+
+
+def test_the_demo_halls_publication_verifies(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    loaded = runner.invoke(args=["demo", "load"])
+    assert loaded.exit_code == 0, loaded.output
+    with app.app_context():
+        row = db.session.scalar(select(PublishedPeriod))
+        assert row is not None
+        period = row.period
+    out = tmp_path / "demo.zip"
+    exported = runner.invoke(args=["export", "bundle", period, "--output", str(out)])
+    assert exported.exit_code == 0, exported.output
+    verified = runner.invoke(args=["score", "--verify", str(out)])
+    assert verified.exit_code == 0, verified.output
+    manifest = json.loads(_files(out.read_bytes())["MANIFEST.json"])
+    assert manifest["hall"] == "QJ" and manifest["period"] == period

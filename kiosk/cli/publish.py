@@ -24,7 +24,7 @@ from kiosk.services import publishing
 from kiosk.services.errors import Refused
 from kiosk.services.halls import HallNotFound, resolve_hall
 from kiosk.services.rulefile import rules_in_force
-from kiosk.textlimits import day_in_range
+from kiosk.textlimits import control_character, day_in_range
 
 __all__ = ["publish_command"]
 
@@ -60,6 +60,9 @@ def publish_command(
 ) -> None:
     """Publish PERIOD (YYYY-Bn) frozen, as the back office's publish does."""
     when = _as_of(as_of)
+    for name, text in (("--by", username), ("--reason", reason or "")):
+        if control_character(text):
+            _refuse(f"{name} contains a control character ({control_character(text)})")
     try:
         hall = resolve_hall(db.session, hall_code)
     except HallNotFound as exc:

@@ -530,3 +530,26 @@ def test_the_demo_halls_publication_verifies(
     assert verified.exit_code == 0, verified.output
     manifest = json.loads(_files(out.read_bytes())["MANIFEST.json"])
     assert manifest["hall"] == "QJ" and manifest["period"] == period
+
+
+def test_large_csv_files_are_imported_in_pieces_cut_at_records(
+    runner: FlaskCliRunner, published: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = 'event_id,note\nE1,"two\nlines"\nE2,plain\nE3,"x,y"\n'
+    pieces = list(bundle._pieces(text.encode(), 2))
+    assert [start for start, _ in pieces] == [2, 5]
+    assert pieces[0][1].decode() == 'event_id,note\nE1,"two\nlines"\nE2,plain\n'
+    assert pieces[1][1].decode() == 'event_id,note\nE3,"x,y"\n'
+    assert list(bundle._pieces(b"staff_no,punched_at\n", 2)) == [(2, b"staff_no,punched_at\n")]
+    # Verifying in pieces of 7 rows gives the same answer, and a bad row's line is the file's.
+    monkeypatch.setattr(bundle, "IMPORT_ROWS", 7)
+    path = tmp_path / "b.zip"
+    path.write_bytes(published)
+    assert runner.invoke(args=["score", "--verify", str(path)]).exit_code == 0
+    files = _files(published)
+    lines = files["punches.csv"].decode().splitlines(keepends=True)
+    lines[30] = "S001,not-a-time,\n"
+    broken = _zip({**files, "punches.csv": "".join(lines).encode()}, tmp_path / "broken.zip")
+    result = runner.invoke(args=["score", "--verify", str(broken)])
+    assert result.exit_code == 1 and "file differs: punches.csv" in result.output
+    assert "cannot recompute: punches.csv: line 31" in result.output, result.output

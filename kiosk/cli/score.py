@@ -140,12 +140,10 @@ def _parse_as_of(value: str | None) -> dt.datetime | None:
 def verify_bundle(path: Path) -> None:
     """``score --verify FILE.zip``: recompute a bundle alone; exit 0, 1 (differs) or 2."""
     try:
-        files = bundle.read_bundle(path)
-        found = bundle.verify(files)
+        manifest, found = bundle.verify_file(path)
     except BundleError as exc:
         click.echo(f"error: {path}: {exc.message}", err=True)
         sys.exit(2)
-    manifest = json.loads(files[bundle.MANIFEST_FILE])
     what = f"{manifest.get('period')} revision {manifest.get('revision')} of {manifest.get('hall')}"
     if found.ok:
         click.echo(

@@ -22,13 +22,15 @@ normal importer and the bundle's own rule file.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import io
 import json
+import re
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -65,6 +67,7 @@ __all__ = [
     "read_bundle",
     "result_file",
     "verify",
+    "verify_file",
 ]
 
 INPUT_FILES: dict[str, str] = {
@@ -407,6 +410,70 @@ def _differing(
     )
 
 
+IMPORT_ROWS = 50_000
+"""Rows of a CSV file imported at a time by ``--verify``: the importer holds a whole
+file's parsed rows, so a 500,000-punch file goes in pieces to bound the memory."""
+_LINE = re.compile(r"\bline (\d+)")
+
+
+def _pieces(data: bytes, rows: int) -> Iterator[tuple[int, bytes]]:
+    """A CSV file as (first line, header + up to ``rows`` records) pieces, cut at records.
+
+    Records are found with the csv module (a quoted field may hold a line break). A file
+    that is not UTF-8 or not CSV is handed over whole from where reading stopped, so the
+    importer reports it with its own messages.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        yield 1, data
+        return
+    source = io.StringIO(text, newline="")
+    del text
+    taken: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for line in source:
+            taken.append(line)
+            yield line
+
+    reader = csv.reader(lines())
+    start, count, header = 2, 0, ""
+    try:
+        next(reader, None)
+        header = "".join(taken)
+        taken.clear()
+        for _record in reader:
+            count += 1
+            if count == rows:
+                yield start, (header + "".join(taken)).encode("utf-8")
+                taken.clear()
+                count, start = 0, reader.line_num + 1
+    except csv.Error:
+        yield start, (header + "".join(taken) + source.read()).encode("utf-8")
+        return
+    if taken or start == 2:
+        yield start, (header + "".join(taken)).encode("utf-8")
+
+
+def _shift_lines(problem: str, shift: int) -> str:
+    return _LINE.sub(lambda m: f"line {int(m.group(1)) + shift}", problem)
+
+
+def _import(session: Session, name: str, kind: str, data: bytes) -> None:
+    """Import one bundle file with the normal importer (CSV files in pieces)."""
+    if kind == "hall":
+        import_file(session, kind, data, source_name=name, lock_wait=0)
+        return
+    for start, piece in _pieces(data, IMPORT_ROWS):
+        try:
+            import_file(session, kind, piece, source_name=name, lock_wait=0)
+        except ImportFailed as exc:
+            # Line numbers of the piece, told as lines of the file.
+            exc.problems = [_shift_lines(p, start - 2) for p in exc.problems]
+            raise
+
+
 def _recompute(
     files: dict[str, bytes], manifest: dict[str, Any], rules: RuleSet
 ) -> tuple[dict[str, Any] | None, list[str]]:
@@ -418,7 +485,8 @@ def _recompute(
         with Session(engine) as session:
             for name, kind in INPUT_FILES.items():
                 try:
-                    import_file(session, kind, files[name], source_name=name, lock_wait=0)
+                    # Popped: the bundle's bytes are let go as soon as they are in.
+                    _import(session, name, kind, files.pop(name))
                 except ImportFailed as exc:
                     problems.append(f"{name}: " + "; ".join(exc.problems[:5]))
                     return None, problems
@@ -454,7 +522,21 @@ def verify(files: dict[str, bytes]) -> Verification:
     importer into a new in-memory SQLite database and scored with the bundle's
     ``rules.toml`` at the manifest's ``as_of``. Raises :class:`BundleError` only for a
     manifest that cannot be read; everything else that differs is in the result.
+    ``files`` is left as it was (see :func:`verify_file` to spare the memory).
     """
+    return _verify(dict(files))
+
+
+def verify_file(source: str | Path | IO[bytes]) -> tuple[dict[str, Any], Verification]:
+    """Read a bundle (:func:`read_bundle`) and verify it, holding each file only until it
+    is imported; returns the manifest and what :func:`verify` found."""
+    files = read_bundle(source)
+    manifest = _manifest(files)
+    return manifest, _verify(files)
+
+
+def _verify(files: dict[str, bytes]) -> Verification:
+    """:func:`verify`, taking ``files`` over (the input files are popped as imported)."""
     manifest = _manifest(files)
     listed: dict[str, Any] = manifest["files"]
     bad_files = [name for name in BUNDLE_FILES if listed.get(name) != _sha(files[name])]

@@ -553,3 +553,28 @@ def test_large_csv_files_are_imported_in_pieces_cut_at_records(
     result = runner.invoke(args=["score", "--verify", str(broken)])
     assert result.exit_code == 1 and "file differs: punches.csv" in result.output
     assert "cannot recompute: punches.csv: line 31" in result.output, result.output
+
+
+def test_the_hall_file_of_a_bundle_imports_back_as_the_same_hall() -> None:
+    from kiosk.interchange.hallfile import parse_hall_file, write_hall_file
+
+    original = parse_hall_file(
+        (Path(__file__).parent / "data" / "small" / "hall.toml").read_bytes()
+    )
+    settings = {
+        **original.settings,
+        "notice": {"number_prefix": "潜政服通"},
+        "callback_workdays": 2,
+        "closed_days": ["2026-10-16"],
+    }
+    name = '潜江市"行政"服务中心\\'
+    text = write_hall_file(
+        original.code, name, original.timezone, settings, original.units, original.windows
+    )
+    again = parse_hall_file(text.encode("utf-8"))
+    assert (again.code, again.name, again.timezone) == (original.code, name, original.timezone)
+    assert again.units == original.units and again.windows == original.windows
+    # The loop's day counts are written all the same (a parser without them skips them).
+    assert "callback_workdays = 2" in text
+    without_loop = {k: v for k, v in settings.items() if k != "callback_workdays"}
+    assert again.settings in (settings, without_loop)

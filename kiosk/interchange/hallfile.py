@@ -399,6 +399,10 @@ _SETTINGS_PLACES: dict[str, tuple[str, str]] = {
     "closed_days": ("attendance", "closed_days"),
     "extra_workdays": ("attendance", "extra_workdays"),
     "rating_reasons": ("ratings", "reasons"),
+    # The bad-review loop's day counts (SPEC 4.2, 11), kept only when the hall file gave them.
+    "default_after_days": ("ratings", "default_after_days"),
+    "callback_workdays": ("ratings", "callback_workdays"),
+    "appeal_workdays": ("ratings", "appeal_workdays"),
 }
 
 

@@ -578,3 +578,23 @@ def test_the_hall_file_of_a_bundle_imports_back_as_the_same_hall() -> None:
     assert "callback_workdays = 2" in text
     without_loop = {k: v for k, v in settings.items() if k != "callback_workdays"}
     assert again.settings in (settings, without_loop)
+
+
+def test_a_publication_made_before_freezing_has_no_bundle(
+    app: Flask,
+    runner: FlaskCliRunner,
+    leader: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As a revision published before this feature: nothing frozen with it.
+    monkeypatch.setattr(bundle, "freeze", lambda *args, **kwargs: None)
+    assert _publish(runner).exit_code == 0
+    out = tmp_path / "old.zip"
+    result = runner.invoke(args=["export", "bundle", PERIOD, "--output", str(out)])
+    assert result.exit_code == 1 and "尚未保存输入数据" in result.output
+    assert not out.exists()
+    client = app.test_client()
+    page = client.get("/indicators/2026-B5")
+    assert page.status_code == 200 and "暂无指标" in page.get_data(as_text=True)
+    assert client.get("/indicators/2026-B5.csv").status_code == 404

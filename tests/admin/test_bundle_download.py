@@ -62,3 +62,20 @@ def test_an_unpublished_period_or_revision_is_not_found(
     _publish(runner, "leader-user")
     assert client.get("/admin/periods/2026-B5/bundle.zip?revision=2").status_code == 404
     assert client.get("/admin/periods/2026-B4/bundle.zip").status_code == 404
+
+
+def test_a_publication_without_frozen_inputs_says_so(
+    login_as: Callable[..., FlaskClient],
+    runner: FlaskCliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kiosk.services import bundle
+
+    monkeypatch.setattr(bundle, "freeze", lambda *args, **kwargs: None)
+    client = login_as("leader")
+    _publish(runner, "leader-user")
+    response = client.get("/admin/periods/2026-B5/bundle.zip")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/admin/periods/2026-B5?revision=1")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "尚未保存输入数据" in page

@@ -33,9 +33,9 @@ from kiosk.models import Hall, PublishedPeriod, Unit, utcnow
 from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.scoring import AsOfBeforePeriod
 from kiosk.rules.wording import period_label
-from kiosk.services import notices, publishing
+from kiosk.services import bundle, notices, publishing
 from kiosk.services.badreviews import loop_report
-from kiosk.services.errors import PublishError
+from kiosk.services.errors import BundleError, PublishError
 from kiosk.services.notice_docx import notice_docx as notice_docx_bytes
 from kiosk.services.notice_pdf import notice_pdf as notice_pdf_bytes
 from kiosk.services.publishing import IntegrityFailure
@@ -387,4 +387,24 @@ def notice_xlsx(period: str) -> ResponseReturnValue:
         data,
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/periods/<period>/bundle.zip")
+@roles_required("leader", "duty", "unit")
+def bundle_zip(period: str) -> ResponseReturnValue:
+    """The publication's bundle (SPEC 13), the same bytes as ``export bundle``."""
+    hall = current_hall()
+    row = _published_row(hall, period)
+    try:
+        data = bundle.bundle_zip(db.session, hall, row)
+    except BundleError as exc:
+        if exc.code == "not_found":
+            flash(exc.message, "error")
+            return redirect(url_for("admin.published", period=row.period, revision=row.revision))
+        abort(500, description="published bundle failed its integrity check")
+    return Response(
+        data,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{bundle.bundle_name(hall, row)}"'},
     )

@@ -199,6 +199,9 @@ def _register_blueprints(app: Flask) -> None:
     from kiosk.pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)
+    from kiosk.pages.indicators import bp as indicators_bp
+
+    app.register_blueprint(indicators_bp)
     from admin import bp as admin_bp
 
     app.register_blueprint(admin_bp)

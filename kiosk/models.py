@@ -625,6 +625,26 @@ class PushStatus(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class PublishedFile(db.Model):
+    """One input file of a publication's bundle (SPEC 13), frozen when it was published.
+
+    ``hall.toml``, the six CSV files and ``rules.toml`` as they stood at publication, in
+    their import format, compressed (zlib); ``sha256`` and ``size`` are of the file
+    itself. Append-only like the publication: a later correction of the data never
+    changes what an earlier revision's bundle holds.
+    """
+
+    __tablename__ = "published_files"
+    __table_args__ = (UniqueConstraint("published_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    published_id: Mapped[int] = mapped_column(ForeignKey("published_periods.id"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 # Hot-path indexes, named explicitly so migrations match on both backends. Punches need
 # none beyond their unique (staff_id, punched_at): period reads seek per staff member.
 Index("ix_cases_staff_completed_at", Case.staff_id, Case.completed_at)

@@ -1,6 +1,6 @@
 """Command-line interface: every ``flask --app kiosk ...`` command lives in this package.
 
-One module per command group (``interchange``, ``db``, ``score``, ``devices``,
+One module per command group (``interchange``, ``db``, ``score``, ``publish``, ``devices``,
 ``terminals``, ``users``, ``demo``, ``ratings``, ``alerts``, ``push``); what they share is
 in :mod:`kiosk.cli.common`, which
 imports no command module, so there is no cycle. :func:`register_cli` attaches them all.
@@ -25,6 +25,9 @@ def register_cli(app: Flask) -> None:
     from kiosk.cli.devices import devices_cli
 
     app.cli.add_command(devices_cli)
+    from kiosk.cli.publish import publish_command
+
+    app.cli.add_command(publish_command)
     from kiosk.cli.demo import demo_command
 
     app.cli.add_command(demo_command)

@@ -7,6 +7,7 @@ import json
 import sys
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -16,6 +17,8 @@ from kiosk.extensions import db
 from kiosk.rules.calendar import Period
 from kiosk.rules.explain import explain
 from kiosk.rules.scoring import AsOfBeforePeriod, ScoreResult, round_half_up, to_spec_json
+from kiosk.services import bundle
+from kiosk.services.errors import BundleError
 from kiosk.services.halls import HallNotFound
 from kiosk.services.rulefile import rules_in_force
 from kiosk.services.scoring import rules_for, score_hall_period
@@ -135,8 +138,35 @@ def _parse_as_of(value: str | None) -> dt.datetime | None:
         ) from None
 
 
+def verify_bundle(path: Path) -> None:
+    """``score --verify FILE.zip``: recompute a bundle alone; exit 0, 1 (differs) or 2."""
+    try:
+        manifest, found = bundle.verify_file(path)
+    except BundleError as exc:
+        click.echo(f"error: {path}: {exc.message}", err=True)
+        sys.exit(2)
+    what = f"{manifest.get('period')} revision {manifest.get('revision')} of {manifest.get('hall')}"
+    if found.ok:
+        click.echo(
+            f"verified {what}: every sha256 matches and the recomputed result equals result.json"
+        )
+        return
+    for name in found.files:
+        click.echo(f"file differs: {name} (sha256 is not the manifest's)")
+    for staff_no, name in found.people:
+        click.echo(f"person differs: {staff_no} {name}")
+    for window, name in found.windows:
+        click.echo(f"window differs: {window} {name}")
+    for key in found.fields:
+        click.echo(f"result differs: {key}")
+    for problem in found.problems:
+        click.echo(f"cannot recompute: {problem}")
+    click.echo(f"error: {path} ({what}) does not verify", err=True)
+    sys.exit(1)
+
+
 @click.command("score")
-@click.argument("period")
+@click.argument("period", required=False)
 @click.option(
     "--as-of", "as_of", help="Instant the deadlines are judged at (ISO 8601; default now)."
 )
@@ -157,16 +187,34 @@ def _parse_as_of(value: str | None) -> dt.datetime | None:
     help="Rule file (default: the rule file in force: adopted in the back office, else "
     "SCORING_RULES, else the shipped default rules).",
 )
+@click.option(
+    "--verify",
+    "verify_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Recompute a publication bundle (zip) alone; exit 0 when it holds, 1 when not.",
+)
 @with_appcontext
 def score_command(
-    period: str,
+    period: str | None,
     as_of: str | None,
     hall_code: str | None,
     output: str,
     explain_staff: str | None,
     rules_path: str | None,
+    verify_path: Path | None,
 ) -> None:
-    """Score PERIOD (YYYY-Bn, e.g. 2026-B5): 先进个人 and 红旗窗口."""
+    """Score PERIOD (YYYY-Bn, e.g. 2026-B5): 先进个人 and 红旗窗口.
+
+    ``score --verify FILE.zip`` re-computes a publication bundle from the bundle alone
+    (SPEC 13), in a fresh in-memory database; the running database is not touched.
+    """
+    if verify_path is not None:
+        if period or as_of or hall_code or explain_staff or rules_path:
+            raise click.UsageError("--verify takes the bundle alone (no PERIOD or other options)")
+        verify_bundle(verify_path)
+        return
+    if period is None:
+        raise click.UsageError("PERIOD is required (or --verify FILE.zip)")
     try:
         # Without --rules: the rule file in force (adopted in the back office, else
         # SCORING_RULES, else the shipped default), as every other service reads it.

@@ -6,7 +6,7 @@ import csv
 import datetime as dt
 import io
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import select
@@ -34,6 +34,43 @@ def _fmt_instant(value: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> str:
     return to_local(value, zone).isoformat() if value is not None else ""
 
 
+_PROBE_SPAN = dt.timedelta(days=400)
+_MARGIN = dt.timedelta(days=366)
+
+
+def _instant_formatter(
+    zone: zoneinfo.ZoneInfo, lo: dt.datetime, hi: dt.datetime
+) -> Callable[[dt.datetime | None], str]:
+    """``_fmt_instant`` for one export, fast when the zone's offset is fixed around it.
+
+    A bundle writes half a million instants of one period; China has kept one UTC offset
+    since 1991, so each instant moves by one addition instead of a zone look-up. The
+    offset is probed daily a year either side of ``[lo, hi)`` (a daylight-saving regime
+    lasts months, so it shows); an instant outside that span takes the zone look-up.
+    """
+    if hi - lo > _PROBE_SPAN:
+        return lambda value: _fmt_instant(value, zone)
+    first, last = lo - _MARGIN, hi + _MARGIN
+    offsets = set()
+    probe = first
+    while probe <= last:
+        offsets.add(probe.replace(tzinfo=dt.UTC).astimezone(zone).utcoffset())
+        probe += dt.timedelta(hours=23)
+    offset = offsets.pop() if len(offsets) == 1 else None
+    if offset is None:
+        return lambda value: _fmt_instant(value, zone)
+    fixed = offset
+
+    def fmt(value: dt.datetime | None) -> str:
+        if value is None:
+            return ""
+        if first <= value <= last:
+            return (value + fixed).isoformat()
+        return _fmt_instant(value, zone)
+
+    return fmt
+
+
 def _fmt_number(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
@@ -43,12 +80,24 @@ def _fmt_flag(value: bool) -> str:
 
 
 def export_rows(
-    session: Session, kind: str, hall: Hall, first: dt.date | None, last: dt.date | None
+    session: Session,
+    kind: str,
+    hall: Hall,
+    first: dt.date | None,
+    last: dt.date | None,
+    *,
+    scoring: bool = False,
 ) -> Iterator[list[str]]:
-    """Rows of an export, header first, for local dates ``first``..``last`` inclusive."""
+    """Rows of an export, header first, for local dates ``first``..``last`` inclusive.
+
+    With ``scoring`` the rows are those the scorer reads for ``first``..``last`` (a
+    publication bundle): the whole roster (ratings of staff off the period's roster still
+    count in C), cases by completion date, absences that overlap the dates.
+    """
     zone = hall_zone(hall.timezone)
     lo, hi = local_day_bounds(first or dt.date(1900, 1, 1), last or dt.date(9998, 12, 30), zone)
     s = Staff.__table__
+    fmt = _instant_formatter(zone, lo, hi)
     yield list(EXPORT_HEADER[kind])
     if kind == "roster":
         a, w = Assignment.__table__, Window.__table__
@@ -59,9 +108,9 @@ def export_rows(
             .where(s.c.hall_id == hall.id)
             .order_by(s.c.staff_no, a.c.start_date)
         )
-        if last:
+        if last and not scoring:
             stmt = stmt.where(a.c.start_date <= last)
-        if first:
+        if first and not scoring:
             stmt = stmt.where((a.c.end_date.is_(None)) | (a.c.end_date >= first))
         for staff_no, name, code, start, end in session.execute(stmt):
             yield [staff_no, name, code, start.isoformat(), end.isoformat() if end else ""]
@@ -77,7 +126,7 @@ def export_rows(
             .order_by(s.c.staff_no, p.c.punched_at)
         )
         for staff_no, at, source in session.execute(stmt):
-            yield [staff_no, _fmt_instant(at, zone), source]
+            yield [staff_no, fmt(at), source]
     elif kind == "ratings":
         r = Rating.__table__
         stmt = (
@@ -111,7 +160,7 @@ def export_rows(
         ) in session.execute(stmt):
             yield [
                 rid,
-                _fmt_instant(at, zone),
+                fmt(at),
                 staff_no,
                 str(level),
                 channel,
@@ -119,10 +168,11 @@ def export_rows(
                 reasons or "",
                 _fmt_flag(misuse),
                 review or "",
-                _fmt_instant(rect, zone),
+                fmt(rect),
             ]
     elif kind == "cases":
         c = Case.__table__
+        when = c.c.completed_at if scoring else c.c.accepted_at
         stmt = (
             select(
                 c.c.case_no,
@@ -134,7 +184,7 @@ def export_rows(
                 c.c.weight,
             )
             .join(s, s.c.id == c.c.staff_id)
-            .where(c.c.hall_id == hall.id, c.c.accepted_at >= lo, c.c.accepted_at < hi)
+            .where(c.c.hall_id == hall.id, when >= lo, when < hi)
             .order_by(c.c.case_no)
         )
         for case_no, staff_no, matter, accepted, due, completed, weight in session.execute(stmt):
@@ -142,19 +192,22 @@ def export_rows(
                 case_no,
                 staff_no,
                 matter or "",
-                _fmt_instant(accepted, zone),
-                _fmt_instant(due, zone),
-                _fmt_instant(completed, zone),
+                fmt(accepted),
+                fmt(due),
+                fmt(completed),
                 _fmt_number(weight),
             ]
     elif kind == "absences":
         ab = Absence.__table__
+        # An export takes the absences that start in the dates; the scorer every one
+        # that overlaps them (a leave may begin before the period).
+        since = ab.c.end >= lo if scoring else ab.c.start >= lo
         stmt = (
             select(s.c.staff_no, ab.c.kind, ab.c.start, ab.c.end, ab.c.note)
             .join(s, s.c.id == ab.c.staff_id)
             .where(
                 s.c.hall_id == hall.id,
-                ab.c.start >= lo,
+                since,
                 ab.c.start < hi,
                 # SPEC 6 has no column for a withdrawal: leaving withdrawn rows out makes
                 # a re-import score exactly as this database does.
@@ -163,7 +216,7 @@ def export_rows(
             .order_by(s.c.staff_no, ab.c.start, ab.c.kind)
         )
         for staff_no, kind_, start, end, note in session.execute(stmt):
-            yield [staff_no, kind_, _fmt_instant(start, zone), _fmt_instant(end, zone), note or ""]
+            yield [staff_no, kind_, fmt(start), fmt(end), note or ""]
     elif kind == "events":
         e = Event.__table__
         stmt = (
@@ -190,7 +243,7 @@ def export_rows(
             yield [
                 event_id,
                 staff_no,
-                _fmt_instant(at, zone),
+                fmt(at),
                 kind_,
                 category or "",
                 _fmt_number(points),

@@ -462,57 +462,108 @@ def parse_hall_file(data: bytes) -> HallFile:
 
 # ------------------------------------------------------------------ writing hall.toml
 
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+
 
 def toml_value(value: Any) -> str:
-    """A TOML literal for a text, number, boolean, date or list of those (JSON's string
-    escapes are TOML's basic-string escapes); the one writer of hall.toml values."""
+    """A TOML literal for a text, number, boolean, date, list or inline table of those
+    (JSON's string escapes are TOML's basic-string escapes): the one writer of values."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, dt.date):
         return json.dumps(value.isoformat())
-    return json.dumps(str(value), ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_toml_key(str(k))} = {toml_value(v)}" for k, v in value.items())
+        return "{" + inner + "}"
+    raise TypeError(f"no TOML form for {value!r}")
 
 
-def _toml_table(header: str, values: dict[str, Any]) -> list[str]:
+def _toml_table(header: str, items: dict[str, Any]) -> list[str]:
     lines = [header]
-    lines += [f"{key} = {toml_value(v)}" for key, v in values.items() if v is not None]
+    lines += [f"{_toml_key(k)} = {toml_value(v)}" for k, v in items.items() if v is not None]
     return [*lines, ""]
 
 
-def hall_file_text(hall: Hall) -> str:
-    """The hall as a ``hall.toml`` of SPEC 2 that :func:`parse_hall_file` reads back to the
-    same hall, its units and windows (``flask --app kiosk export hall``)."""
-    settings = dict(hall.settings or {})
-    identity = {"code": hall.code, "name": hall.name, "timezone": hall.timezone}
-    lines = _toml_table("[hall]", {**identity, "area_code": hall.area_code})
-    for sched in settings.get("schedules", []):
-        lines += _toml_table(
-            "[[schedule]]", {k: sched.get(k) for k in ("name", "from", "to", "am", "pm")}
-        )
-    attendance = ("grace_minutes", "debounce_seconds", "closed_days", "extra_workdays")
-    lines += _toml_table("[attendance]", {k: settings.get(k) for k in attendance})
-    # The loop's day counts only when the hall gave them (SPEC 4.2, 11).
-    loop_days = {key: settings[key] for key, _low, _high in LOOP_DAYS if key in settings}
-    lines += _toml_table(
-        "[ratings]", {"reasons": settings.get("rating_reasons") or DEFAULT_REASONS, **loop_days}
-    )
-    prefix = (settings.get("notice") or {}).get("number_prefix")
-    if prefix:
-        lines += _toml_table("[notice]", {"number_prefix": prefix})
-    alerts = settings.get("alerts") or {}
-    if alerts:
-        # The SPEC 12 thresholds the hall changed.
+# Where each key of the stored settings goes in hall.toml (table, name there).
+_SETTINGS_PLACES: dict[str, tuple[str, str]] = {
+    "grace_minutes": ("attendance", "grace_minutes"),
+    "debounce_seconds": ("attendance", "debounce_seconds"),
+    "closed_days": ("attendance", "closed_days"),
+    "extra_workdays": ("attendance", "extra_workdays"),
+    "rating_reasons": ("ratings", "reasons"),
+    # The bad-review loop's day counts (SPEC 4.2, 11), kept only when the hall file gave them.
+    "default_after_days": ("ratings", "default_after_days"),
+    "callback_workdays": ("ratings", "callback_workdays"),
+    "appeal_workdays": ("ratings", "appeal_workdays"),
+}
+
+
+def write_hall_file(
+    code: str,
+    name: str,
+    timezone: str,
+    settings: dict[str, Any],
+    units: list[tuple[str, str]],
+    windows: list[tuple[str, str, str, bool]],
+    area_code: str | None = None,
+    org_codes: dict[str, str] | None = None,
+) -> str:
+    """The hall.toml (SPEC 2) that imports back as exactly this hall, settings included.
+
+    The inverse of :func:`parse_hall_file`: ``parse_hall_file(write_hall_file(...))``
+    gives the same code, name, time zone, settings, units, windows, ``area_code`` and
+    units' ``org_code`` (SPEC 11).
+    """
+    org_codes = org_codes or {}
+    identity = {"code": code, "name": name, "timezone": timezone, "area_code": area_code}
+    lines = _toml_table("[hall]", identity)
+    for schedule in settings.get("schedules") or []:
+        lines += _toml_table("[[schedule]]", dict(schedule))
+    tables: dict[str, dict[str, Any]] = {"attendance": {}, "ratings": {}}
+    for key, (table, inner) in _SETTINGS_PLACES.items():
+        if key in settings:
+            tables[table][inner] = settings[key]
+    for table, items in tables.items():
+        if items:
+            lines += _toml_table(f"[{table}]", items)
+    notice = settings.get("notice")
+    if isinstance(notice, dict) and notice:
+        lines += _toml_table("[notice]", notice)
+    alerts = settings.get("alerts")
+    if isinstance(alerts, dict) and alerts:
         lines += _toml_table("[alerts]", {k: alerts[k] for k in ALERT_KEYS if k in alerts})
-    for unit in hall.units:
+    for ucode, uname in units:
         lines += _toml_table(
-            "[[unit]]", {"code": unit.code, "name": unit.name, "org_code": unit.org_code}
+            "[[unit]]", {"code": ucode, "name": uname, "org_code": org_codes.get(ucode)}
         )
-    units = {unit.id: unit.code for unit in hall.units}
-    for window in hall.windows:
-        values = {"code": window.code, "name": window.name, "unit": units[window.unit_id]}
-        lines += _toml_table("[[window]]", {**values, "handles_cases": window.handles_cases})
+    for wcode, wname, wunit, handles in windows:
+        lines += _toml_table(
+            "[[window]]", {"code": wcode, "name": wname, "unit": wunit, "handles_cases": handles}
+        )
     return "\n".join(lines)
+
+
+def hall_file_text(hall: Hall) -> str:
+    """The hall as it is stored now as a ``hall.toml`` that :func:`parse_hall_file` reads
+    back to the same hall, units and windows (``flask --app kiosk export hall``)."""
+    units = {unit.id: unit.code for unit in hall.units}
+    return write_hall_file(
+        hall.code,
+        hall.name,
+        hall.timezone,
+        dict(hall.settings or {}),
+        [(unit.code, unit.name) for unit in hall.units],
+        [(w.code, w.name, units[w.unit_id], w.handles_cases) for w in hall.windows],
+        area_code=hall.area_code,
+        org_codes={unit.code: unit.org_code for unit in hall.units if unit.org_code},
+    )

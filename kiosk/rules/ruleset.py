@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -53,6 +53,8 @@ class RuleSet:
     window_min_ratings: int
     window_threshold: Fraction
     window_quota_divisor: int
+    source: bytes = field(default=b"", repr=False, compare=False)
+    """The rule file's bytes (what ``sha256`` is taken of), kept for publication bundles."""
 
     def level_map(self) -> dict[int, Fraction]:
         """Rating level -> value."""
@@ -123,6 +125,7 @@ def parse_rules(content: bytes, name: str | None = None) -> RuleSet:
             window_min_ratings=_int(win["min_ratings"], "window.min_ratings"),
             window_threshold=_num(win["threshold"], "window.threshold"),
             window_quota_divisor=_int(win["quota_divisor"], "window.quota_divisor"),
+            source=content,
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"incomplete or malformed rule file: {exc!r}") from exc

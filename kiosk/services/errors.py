@@ -59,6 +59,14 @@ class PublishError(Invalid):
     """A refused publication; nothing was stored (``kiosk.services.publishing``)."""
 
 
+class BundleError(Invalid):
+    """A publication bundle that cannot be written or read (``kiosk.services.bundle``).
+
+    ``not_found``: the publication has no frozen inputs; ``invalid``: the file is no
+    bundle (not a zip, a file missing, too large, a name that is not one of the bundle's).
+    """
+
+
 class WorkOrderError(Invalid):
     """A verification or rectification that cannot be done (``kiosk.services.workorders``)."""
 

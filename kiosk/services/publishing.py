@@ -5,7 +5,8 @@ the rule file's sha256, a sha256 of the scorer's inputs (:func:`inputs_digest`),
 SPEC 5.7 output JSON and the sha256 of that JSON text. Everything shown for a published
 period afterwards (pages, notices, Excel, the hall display) is read from that frozen
 JSON, never recomputed. A correction after publication becomes a new revision, which
-needs a reason and is audited; an identical result is not published twice.
+needs a reason and is audited; an identical result is not published twice. The input
+files themselves are frozen with it for the publication bundle (:mod:`kiosk.services.bundle`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from kiosk.rules.explain import explain_lines
 from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.scoring import PeriodData, ScoreResult, score_period, to_spec_json
 from kiosk.rules.wording import period_label
-from kiosk.services import audit
+from kiosk.services import audit, bundle
 from kiosk.services.errors import PublishError
 from kiosk.services.scoring import load_period_data
 from kiosk.services.texts import _, language
@@ -291,6 +292,24 @@ def frozen(row: PublishedPeriod) -> dict[str, Any]:
     return result
 
 
+def publisher(session: Session, hall: Hall, username: str) -> User:
+    """The user a publication is made as: an active leader (or admin) of ``hall``.
+
+    The back office lets only leaders (and admins) publish; the command line names the
+    user it publishes as, and the same rule holds.
+    """
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise PublishError(_("用户 %(name)s 不存在。", name=username[:64]), "not_found")
+    if not user.active:
+        raise PublishError(_("用户 %(name)s 已停用，不能发布。", name=user.username))
+    if user.role not in ("leader", "admin"):
+        raise PublishError(_("用户 %(name)s 不是中心领导，不能发布。", name=user.username))
+    if user.hall_id is not None and user.hall_id != hall.id:
+        raise PublishError(_("用户 %(name)s 不属于本中心，不能发布。", name=user.username))
+    return user
+
+
 def publish(
     session: Session,
     hall: Hall,
@@ -362,6 +381,9 @@ def publish(
         # The unique (hall, period, revision): another leader published first. The session
         # needs the caller's rollback now, as after any refusal.
         raise PublishError(_("另一位用户刚刚发布了本期，请刷新后查看。"), "conflict") from None
+    # SPEC 13: the inputs as they stand now (in this transaction, so exactly what was
+    # scored), frozen with the publication so a later correction never alters its bundle.
+    bundle.freeze(session, row, hall, rules)
     audit.record(
         session,
         action="period.publish" if previous is None else "period.revise",

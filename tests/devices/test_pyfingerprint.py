@@ -120,7 +120,11 @@ def test_our_packets_are_what_pyfingerprint_sends(tmp_path: Path) -> None:
             client.download(ours, 2)
             assert client.store(6, 2) == 0
             assert client.delete(0) == 0
-        assert emu.status()["fingers"] == {"1": "finger:1", "5": "finger:theirs", "6": "finger:ours"}
+        assert emu.status()["fingers"] == {
+            "1": "finger:1",
+            "5": "finger:theirs",
+            "6": "finger:ours",
+        }
         sensor = PyFingerprint(str(emu.link), 57600, 0xFFFFFFFF, 0x00000000)
         assert sensor.loadTemplate(6, 0x02)
         assert bytes(sensor.downloadCharacteristics(0x02)) == ours

@@ -162,8 +162,12 @@ class SerialTransport:
         deadline = time.monotonic() + (self.timeouts.reply if timeout is None else timeout)
         assembler: p.DataAssembler | None = None
         code = 0
+        corrupt_until: float | None = None  # before the ack: noise may look like a packet
         while True:
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            if assembler is None and corrupt_until is not None and now > corrupt_until:
+                raise ChecksumError("reply had a bad checksum")
+            remaining = deadline - now
             if remaining <= 0:
                 raise ReplyTimeout(
                     f"no complete reply within the deadline to 0x{instruction:02X}"
@@ -172,8 +176,12 @@ class SerialTransport:
             for event in self.parser.feed(self._read(remaining)):
                 if assembler is None:
                     if isinstance(event, p.CorruptFrame):
+                        # As for any reply: the real ack may still follow (noise before it
+                        # that looked like a header), within the grace.
                         self.corrupt_seen += 1
-                        raise ChecksumError("reply had a bad checksum")
+                        if corrupt_until is None:
+                            corrupt_until = time.monotonic() + self.timeouts.corrupt_grace
+                        continue
                     if (
                         event.address != self.address
                         or event.pid != p.PacketId.ACK

@@ -356,13 +356,14 @@ class DatabaseJobs:
                 )
                 db.session.commit()
                 self._first_templates = False
-            ids = dict(
-                db.session.execute(
+            ids: dict[int, str] = {
+                device_id: name
+                for device_id, name in db.session.execute(
                     select(Device.id, Device.name).where(
                         Device.name.in_(devices), Device.retired_at.is_(None)
                     )
-                ).all()
-            )
+                )
+            }
             rows = db.session.scalars(
                 select(DeviceJob)
                 .where(

@@ -603,11 +603,14 @@ class Storer:
                             self.dirty.add(device)
         except Exception as exc:
             first = self.db_ok is not False
-            self.db_ok = False
+            if first:
+                # Before db_ok: the status-file thread may write between the two, and must
+                # never say "away" without "since".
+                self.db_down_since = utcnow()
             self.db_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            self.db_ok = False
             if first:
                 log.exception("database away; %d presses held in the journal", len(self.backlog))
-                self.db_down_since = utcnow()
                 self._write_status_file()
             self._tried_with = len(self.backlog)
             self._next_try = time.monotonic() + self._retry

@@ -39,6 +39,7 @@ from kiosk.services.readers import (
     new_enrol_job,
     open_job,
     punches_today,
+    queue_copies,
     queue_deletions,
     spec_of,
     template_jobs_open,
@@ -357,6 +358,11 @@ def enroll_command(name: str, staff_no: str, timeout: float, no_wait: bool) -> N
         fail(f"reader {name}: {exc}")
     _map(device, page, staff)
     click.echo(f"enrolled {staff.staff_no} on page {page}")
+    # The hall's other readers get it from the listener (the port has one owner).
+    copies = queue_copies(device, page, staff)
+    db.session.commit()
+    if copies:
+        click.echo(f"copy to {len(copies)} other readers of the hall queued for the listener")
 
 
 def _say(stage: Stage) -> str:

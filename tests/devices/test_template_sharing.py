@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,7 @@ from kiosk.models import (
     DeviceTemplate,
     Punch,
     Staff,
+    utcnow,
 )
 from kiosk.services.readers import DatabaseJobs, DatabaseSink, spec_of
 from tests.devices.conftest import FAST_CONFIG
@@ -269,6 +271,63 @@ def test_the_copy_is_not_stored_twice_and_waits_for_its_source(
     assert mappings(hall) == {("door", 2, "S001"), ("gate", 2, "S001")}
     (entry,) = audits(hall, "device.template_copy")
     assert entry.after["was_there"] is True
+
+
+def test_enrolled_without_a_listener_copied_once_one_runs_also_after_its_death(
+    hall: Flask, runner: FlaskCliRunner, readers: tuple[EmulatorProcess, EmulatorProcess]
+) -> None:
+    """`devices enroll` opening the port itself queues the copy too; a copy a listener left
+    running when it died is done again by the next one, once."""
+    a, b = readers
+
+    def finger() -> None:
+        a.ok("press unknown")
+        wait_for(lambda: a.status()["searches"] == 1)
+        a.ok("release")
+        polls = a.status()["gen_img"]
+        wait_for(lambda: a.status()["gen_img"] > polls)
+        a.ok("press unknown")
+
+    helper = threading.Thread(target=finger)
+    helper.start()
+    code, out = cli(runner, "enroll", "door", "--staff", "S004", "--timeout", "5")
+    helper.join()
+    a.ok("release")
+    assert code == 0 and "enrolled S004 on page 5" in out, out
+    assert "copy to 1 other readers of the hall queued for the listener" in out
+    assert jobs(hall, "copy") == [("gate", "pending", None)]
+    with hall.app_context():
+        # As a listener killed in the middle of the copy leaves it.
+        db.session.execute(update(DeviceJob).values(state="running", started_at=utcnow()))
+        db.session.commit()
+        db.session.remove()
+    with listening(hall, ("door", "gate")):
+        wait_for(lambda: jobs(hall, "copy") == [("gate", "done", 5)], timeout=10, what="copy")
+        b.ok("press unknown")
+        wait_for(lambda: punches_of(hall, "S004", "gate") == 1, what="punch on gate")
+        b.ok("release")
+    assert b.status()["templates"] == [0, 1, 2, 3, 4, 5]
+    assert len(audits(hall, "device.template_copy")) == 1
+
+
+def test_removing_a_reader_ends_its_template_jobs(
+    hall: Flask, runner: FlaskCliRunner, readers: tuple[EmulatorProcess, EmulatorProcess]
+) -> None:
+    with hall.app_context():
+        from kiosk.services.readers import queue_copies
+
+        door = db.session.scalar(select(Device).where(Device.name == "door"))
+        staff = db.session.scalar(select(Staff).where(Staff.staff_no == "S001"))
+        db.session.add(DeviceTemplate(device_id=door.id, page=1, staff_id=staff.id))
+        queue_copies(door, 1, staff)
+        db.session.commit()
+        db.session.remove()
+    code, out = cli(runner, "remove", "door")  # the source of the copy
+    assert code == 0, out
+    assert jobs(hall, "copy") == [("gate", "cancelled", None)]
+    code, out = cli(runner, "remove", "gate")  # the target
+    assert code == 0, out
+    assert count(hall, DeviceJob) == 0 and count(hall, Device) == 0
 
 
 def _end_assignments(app: Flask, staff_no: str, when: str) -> None:

@@ -628,7 +628,7 @@ def queue_deletions(
                 object_id=staff.id,
                 user_id=user_id,
                 hall_id=hall.id,
-                before={"templates": [{"device": d, "page": p} for d, p in pages]},
+                before={"pages": ", ".join(f"{d} {p}" for d, p in pages)},
                 after={"queued": len(pages), "copies_cancelled": cancelled},
                 reason=f"last assignment ended {ended.isoformat() if ended else '-'}",
             )

@@ -36,10 +36,12 @@ from kiosk.models import (
     Device,
     DeviceJob,
     DeviceTemplate,
+    Hall,
     Punch,
     Staff,
     utcnow,
 )
+from kiosk.services.auditlog import audit_page
 from kiosk.services.readers import DatabaseJobs, DatabaseSink, spec_of
 from tests.devices.conftest import FAST_CONFIG
 from tests.devices.helpers import FAST, wait_for
@@ -407,6 +409,13 @@ def test_devices_prune_and_an_away_reader(
         assert "no templates of leavers to delete" in out and "every leaver's template" in out
     assert mappings(hall) == set()
     assert len(audits(hall, "device.template_delete")) == 2
+    # The back office's audit log words them.
+    with hall.test_request_context(), hall.app_context():
+        lines = audit_page(db.session, db.session.scalar(select(Hall)), action="device.").lines
+        words = {line.what: [(c.field, c.before, c.after) for c in line.changes] for line in lines}
+        db.session.remove()
+    assert ("指纹机与页号", "door 4, gate 4", "") in words["清除离岗人员指纹"]
+    assert ("指纹页号", "4", "") in words["删除离岗人员指纹"]
 
 
 def test_a_leaver_copy_still_waiting_is_cancelled(

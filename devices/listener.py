@@ -140,6 +140,7 @@ TRANSIENT_CODES = frozenset(
     {C.PACKET_ERROR, C.CANNOT_RECEIVE_DATA, C.UPLOAD_CHAR_FAILED, C.PASSWORD_REQUIRED}
 )
 TEMPLATE_TRIES = 5
+TEMPLATE_IDLE_ROUNDS = 5  # an idle templates thread asks every 5 job intervals
 
 
 class TaskTimeout(TransportError):
@@ -831,9 +832,10 @@ class Listener:
                 else:
                     worker.job = ActiveJob(job)
 
-    def templates_round(self) -> None:
+    def templates_round(self) -> bool:
         """Write the outcomes, claim template jobs whose readers are connected and idle,
-        run them one after the other (each on its readers' own threads), write those."""
+        run them one after the other (each on its readers' own threads), write those.
+        True when there was a job to run."""
         assert self.templates is not None
         self._flush_template_news()
         with self._jobs_lock:
@@ -846,7 +848,7 @@ class Listener:
                 if w.job is None and w.task is None and not w.reserved and w.state == CONNECTED
             }
             if self.stop_event.is_set() or not idle:
-                return
+                return False
             jobs = self.templates.claim_templates(sorted(idle))
             held = {name for job in jobs for name in job.readers if name in idle}
             for name in held:
@@ -868,6 +870,7 @@ class Listener:
             for name in held:
                 idle[name].reserved = False
         self._flush_template_news()
+        return bool(jobs)
 
     def _flush_template_news(self) -> None:
         assert self.templates is not None
@@ -909,12 +912,18 @@ class Listener:
             return TemplateOutcome(Result.FAILED, None, str(exc))
 
     def _templates_loop(self) -> None:
-        while not self.stop_event.wait(self.settings.job_interval):
+        # Copies are not urgent as enrolments are (nobody stands at the reader): while there
+        # is nothing to do, ask TEMPLATE_IDLE_ROUNDS times less often (idle CPU); while
+        # there is, every job_interval until the queue is drained.
+        pause = self.settings.job_interval
+        while not self.stop_event.wait(pause):
+            busy = False
             try:
-                self.templates_round()
+                busy = self.templates_round()
             except Exception as exc:
                 # The database away: the jobs wait, their outcomes stay queued.
                 log.debug("template jobs: %s", exc)
+            pause = self.settings.job_interval * (1 if busy else TEMPLATE_IDLE_ROUNDS)
 
     def _jobs_loop(self) -> None:
         while not self.stop_event.wait(self.settings.job_interval):

@@ -400,13 +400,13 @@ class DeviceWorker:
         assert task is not None
         try:
             task.result = task.run(self.client)
-        except (TransportError, p.ProtocolError) as exc:
+        except TransportError as exc:
             # The line failed: the task has failed, and the worker reconnects.
             self._fail_task(exc)
             raise
         except Exception as exc:  # noqa: BLE001 - handed to the thread that waits for it
-            # A refusal of the module (empty page, library full) is the task's answer, not
-            # a line fault: the reader goes on polling.
+            # A refusal of the module (empty page, library full) or a reply out of the
+            # protocol is the task's answer, not a dead line: the reader goes on polling.
             self._fail_task(exc)
             return
         self.task = None
@@ -710,6 +710,7 @@ class Listener:
         # Outcomes of template jobs, in order, until the templates source took them.
         self.template_news: deque[tuple[int, TemplateOutcome]] = deque()
         self._template_tries: dict[int, int] = {}
+        self._template_news_lock = threading.Lock()
         # Stages and outcomes of enrol jobs, in order, until the jobs source took them.
         self.job_news: deque[tuple[int, Stage | Outcome]] = deque()
         self._jobs_lock = threading.Lock()
@@ -874,10 +875,12 @@ class Listener:
 
     def _flush_template_news(self) -> None:
         assert self.templates is not None
-        while self.template_news:
-            job_id, outcome = self.template_news[0]
-            self.templates.finish_template(job_id, outcome)
-            self.template_news.popleft()
+        # The templates thread and ``stop`` may both flush: each outcome is written once.
+        with self._template_news_lock:
+            while self.template_news:
+                job_id, outcome = self.template_news[0]
+                self.templates.finish_template(job_id, outcome)
+                self.template_news.popleft()
 
     def _run_template_job(self, job: TemplateJob, idle: dict[str, DeviceWorker]) -> TemplateOutcome:
         target = idle.get(job.device)

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,10 +44,17 @@ from kiosk.models import (
 from kiosk.services.auditlog import audit_page
 from kiosk.services.readers import DatabaseJobs, DatabaseSink, spec_of
 from tests.devices.conftest import FAST_CONFIG
-from tests.devices.helpers import FAST, wait_for
+from tests.devices.helpers import FAST
+from tests.devices.helpers import wait_for as _wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = dataclasses.replace(FAST, job_interval=0.05)
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+    """As the helpers' ``wait_for``, with room for a loaded machine (two readers, a
+    listener's five threads and the emulators share the cores with other suites)."""
+    _wait_for(condition, max(timeout, 15.0), what)
 
 
 def cli(runner: FlaskCliRunner, *args: str) -> tuple[int, str]:

@@ -347,14 +347,22 @@ class DatabaseJobs:
         now = utcnow()
         with self.lock, self.app.app_context():
             if self._first_templates:
-                # Left running by a listener that died: not done, so to be done again.
-                db.session.execute(
-                    update(DeviceJob)
-                    .where(DeviceJob.kind.in_(TEMPLATE_KINDS), DeviceJob.state == "running")
-                    .values(state="pending", started_at=None, detail="the listener restarted")
-                    .execution_options(synchronize_session=False)
-                )
-                db.session.commit()
+                # Left running by a listener that died: not done, so to be done again. (A
+                # read first: no write at start unless there is one, the readers' first
+                # status reports are writing then.)
+                left = db.session.scalars(
+                    select(DeviceJob.id).where(
+                        DeviceJob.kind.in_(TEMPLATE_KINDS), DeviceJob.state == "running"
+                    )
+                ).all()
+                if left:
+                    db.session.execute(
+                        update(DeviceJob)
+                        .where(DeviceJob.id.in_(left), DeviceJob.state == "running")
+                        .values(state="pending", started_at=None, detail="the listener restarted")
+                        .execution_options(synchronize_session=False)
+                    )
+                    db.session.commit()
                 self._first_templates = False
             ids: dict[int, str] = {
                 device_id: name

@@ -35,6 +35,7 @@ from devices.journal import Journal  # noqa: E402
 from devices.listener import CONNECTED, DeviceSpec, Listener, ListenerSettings, Match  # noqa: E402
 from devices.transport import Timeouts  # noqa: E402
 from kiosk import create_app  # noqa: E402
+from kiosk.cli.devices import prune  # noqa: E402
 from kiosk.extensions import db  # noqa: E402
 from kiosk.models import Device, DeviceTemplate, Hall, Staff  # noqa: E402
 from kiosk.services.readers import DatabaseJobs, DatabaseSink, spec_of  # noqa: E402
@@ -159,9 +160,25 @@ def idle_cpu(root: Path, devices: int, seconds: float) -> tuple[float, float]:
         journal = Journal(root / "idle" / "journal.jsonl")
         status = root / "idle" / "status.json"
         settings = ListenerSettings()
-        # With the jobs thread, as `devices listen` runs it (one job query a second).
+        # With the jobs and templates threads and the reload tick (which queues leavers'
+        # template deletions), as `devices listen` runs them (two job queries a second, the
+        # device rows and the leavers every DEVICE_RELOAD_SECONDS).
+        jobs = DatabaseJobs(app)
+
+        def reload() -> list[DeviceSpec]:
+            prune(app)
+            return specs(app)
+
         listener = Listener(
-            specs(app), DatabaseSink(app), settings, journal, status, jobs=DatabaseJobs(app)
+            specs(app),
+            DatabaseSink(app),
+            settings,
+            journal,
+            status,
+            reload=reload,
+            reload_interval=5.0,
+            jobs=jobs,
+            templates=jobs,
         )
         with listener:
             wait(lambda: all(w.state == CONNECTED for w in listener.workers))

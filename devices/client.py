@@ -16,6 +16,7 @@ class ModuleClient:
     transport: SerialTransport
     password: int = p.DEFAULT_PASSWORD
     capacity: int = 300
+    packet_size: int = 128  # data packet payload, from ReadSysPara
 
     @property
     def address(self) -> int:
@@ -30,6 +31,8 @@ class ModuleClient:
         params = p.parse_sys_para(self.transport.command(p.read_sys_para(self.address)))
         if params.capacity:
             self.capacity = params.capacity
+        if params.packet_size_code < len(p.PACKET_SIZES):
+            self.packet_size = params.packet_size
         return params
 
     def capture(self) -> int:
@@ -52,6 +55,43 @@ class ModuleClient:
     def store(self, page: int, buffer_id: int = 1) -> int:
         """Store ``buffer_id`` on ``page``; the confirmation code."""
         return self.transport.ack_code(p.store(buffer_id, page, self.address))[0]
+
+    def load(self, page: int, buffer_id: int = 1) -> int:
+        """LoadChar: the template on ``page`` into ``buffer_id``; the confirmation code."""
+        return self.transport.ack_code(p.load_char(buffer_id, page, self.address))[0]
+
+    def upload(self, buffer_id: int = 1) -> bytes:
+        """UpChar: the characteristics file in ``buffer_id`` (raises ``ModuleError``)."""
+        code, data = self.transport.command_data(
+            p.up_char(buffer_id, self.address), self.packet_size, self._transfer_timeout()
+        )
+        if code != C.OK:
+            raise p.ModuleError(code)
+        return data
+
+    def download(self, data: bytes, buffer_id: int = 1) -> None:
+        """DownChar: ``data`` into ``buffer_id``, then read back with UpChar and compared
+        (the module does not acknowledge the data packets; a packet it refused leaves the
+        buffer empty, which the read-back shows). Raises ``ModuleError``."""
+        code, _ = self.transport.ack_code(p.down_char(buffer_id, self.address))
+        if code != C.OK:
+            raise p.ModuleError(code)
+        self.transport.send(p.data_packets(self.address, data, self.packet_size))
+        if self.upload(buffer_id) != data:
+            raise p.ModuleError(C.CANNOT_RECEIVE_DATA)
+
+    def read_template(self, page: int, buffer_id: int = 1) -> bytes:
+        """LoadChar + UpChar: the template stored on ``page`` (``ModuleError`` when empty)."""
+        code = self.load(page, buffer_id)
+        if code != C.OK:
+            raise p.ModuleError(code)
+        return self.upload(buffer_id)
+
+    def _transfer_timeout(self) -> float:
+        # 512 bytes plus headers at 9600 baud take 0.6 s: the ordinary reply deadline plus
+        # the line time of the largest transfer, so a slow line is not taken for a dead one.
+        line = (p.TEMPLATE_SIZE * 2 * 10) / max(self.transport.baud, 9600)
+        return self.transport.timeouts.reply + line
 
     def delete(self, page: int, count: int = 1) -> int:
         """DeleteChar; the confirmation code."""

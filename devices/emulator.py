@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import heapq
 import itertools
 import json
@@ -50,6 +51,39 @@ HELP = (
 def finger_of_page(page: int) -> str:
     """Identity of the finger whose template the emulator puts on ``page`` at start."""
     return f"finger:{page}"
+
+
+TEMPLATE_MAGIC = b"EMU1"
+RAW = "raw:"
+
+
+def template_bytes(finger: str) -> bytes:
+    """The 512-byte characteristics file UpChar sends for ``finger`` (deterministic, so the
+    same finger gives the same bytes on every emulated reader); a ``raw:`` identity is a
+    file some host sent with DownChar, given back as it came."""
+    if finger.startswith(RAW):
+        return bytes.fromhex(finger[len(RAW) :])
+    name = finger.encode()
+    head = TEMPLATE_MAGIC + len(name).to_bytes(2, "big") + name
+    filler = b""
+    block = hashlib.sha256(name).digest()
+    while len(head) + len(filler) < p.TEMPLATE_SIZE:
+        filler += block
+        block = hashlib.sha256(block).digest()
+    return (head + filler)[: p.TEMPLATE_SIZE]
+
+
+def finger_of_template(data: bytes) -> str:
+    """The finger a characteristics file from DownChar is of: the emulator's own files map
+    back to their finger (a template copied from another emulated reader matches the same
+    presses there), anything else is a finger of its own."""
+    if data[:4] == TEMPLATE_MAGIC and len(data) >= 6:
+        size = int.from_bytes(data[4:6], "big")
+        with contextlib.suppress(UnicodeDecodeError):
+            name = data[6 : 6 + size].decode()
+            if not name.startswith(RAW) and template_bytes(name) == data:
+                return name
+    return RAW + data.hex()
 
 
 @dataclass
@@ -103,17 +137,66 @@ class Module:
     last_instruction: int | None = None
     searches: int = 0
     rng: random.Random = field(default_factory=lambda: random.Random(4))
+    packet_size_code: int = 2  # 128-byte data packets, as the modules ship
+    # A DownChar under way: the CharBuffer it fills and the data packets so far.
+    receiving: tuple[int, p.DataAssembler] | None = None
+    transfers_refused: int = 0
+
+    @property
+    def packet_size(self) -> int:
+        """Payload bytes per data packet."""
+        return p.PACKET_SIZES[self.packet_size_code]
 
     def power_cycle(self) -> None:
         """RAM is lost on power-up (buffers, handshake); flash (templates) survives."""
         self.image = None
         self.char_buffers = {1: None, 2: None}
         self.verified = False
+        self.receiving = None
+
+    def corrupt(self) -> bytes:
+        """A packet for us with a bad checksum: refused; a DownChar under way is broken off
+        and its CharBuffer left empty (a Store after it fails), never half-filled."""
+        self._abort_transfer()
+        return self._ack(C.PACKET_ERROR)
+
+    def _abort_transfer(self) -> None:
+        if self.receiving is not None:
+            buffer_id, _ = self.receiving
+            self.char_buffers[buffer_id] = None
+            self.receiving = None
+            self.transfers_refused += 1
+
+    def _data(self, frame: p.Frame) -> bytes | None:
+        """A data packet of the DownChar under way (silence: the host sends on)."""
+        if self.receiving is None:
+            return None  # data nobody announced: ignored, as the module does
+        buffer_id, assembler = self.receiving
+        try:
+            if not assembler.add(frame):
+                return None
+        except p.ProtocolError:
+            self._abort_transfer()
+            return self._ack(C.PACKET_ERROR)
+        self.receiving = None
+        data = assembler.data
+        if len(data) != p.TEMPLATE_SIZE:
+            self.char_buffers[buffer_id] = None
+            self.transfers_refused += 1
+            return None
+        self.char_buffers[buffer_id] = finger_of_template(data)
+        return None
 
     def handle(self, frame: p.Frame) -> bytes | None:
-        """The reply packet to ``frame``, or None when the module stays silent."""
-        if frame.address != self.address or frame.pid != p.PacketId.COMMAND or not frame.payload:
+        """The reply packet(s) to ``frame``, or None when the module stays silent."""
+        if frame.address != self.address or not frame.payload:
             return None  # not for us: a module on a shared line keeps quiet
+        if frame.pid in (p.PacketId.DATA, p.PacketId.END_DATA):
+            return self._data(frame)
+        if frame.pid != p.PacketId.COMMAND:
+            return None
+        # A command in the middle of a transfer ends it: the buffer is not half-filled.
+        self._abort_transfer()
         self.command_count += 1
         ins, args = frame.payload[0], frame.payload[1:]
         self.last_instruction = ins
@@ -183,6 +266,21 @@ class Module:
                 return self._ack(C.READ_TEMPLATE_FAILED)
             self.char_buffers[buffer_id] = self.templates[page]
             return self._ack(C.OK)
+        if ins == I.UP_CHAR:
+            (buffer_id,) = struct.unpack(">B", args)
+            if buffer_id not in (1, 2):
+                return self._ack(C.PACKET_ERROR)
+            char = self.char_buffers[buffer_id]
+            if char is None:
+                return self._ack(C.UPLOAD_CHAR_FAILED)
+            data = p.data_packets(self.address, template_bytes(char), self.packet_size)
+            return self._ack(C.OK) + data
+        if ins == I.DOWN_CHAR:
+            (buffer_id,) = struct.unpack(">B", args)
+            if buffer_id not in (1, 2):
+                return self._ack(C.PACKET_ERROR)
+            self.receiving = (buffer_id, p.DataAssembler(self.address, self.packet_size))
+            return self._ack(C.OK)
         if ins == I.DELETE_CHAR:
             page, count = struct.unpack(">HH", args)
             if page + count > self.capacity:
@@ -194,7 +292,9 @@ class Module:
             self.templates.clear()
             return self._ack(C.OK)
         if ins == I.READ_SYS_PARA:
-            params = p.SystemParameters(0, 0, self.capacity, 3, self.address, 2, 6)
+            params = p.SystemParameters(
+                0, 0, self.capacity, 3, self.address, self.packet_size_code, 6
+            )
             return self._ack(C.OK, params.encode())
         if ins == I.TEMPLATE_NUM:
             return self._ack(C.OK, struct.pack(">H", len(self.templates)))
@@ -215,7 +315,7 @@ class Module:
             return self._ack(C.OK, struct.pack(">I", self.rng.getrandbits(32)))
         if ins == I.SET_SYS_PARA:
             return self._ack(C.OK)
-        # Image and characteristics transfers are not emulated.
+        # Image transfers are not emulated (the service never handles images).
         return self._ack(C.PACKET_ERROR)
 
 
@@ -375,11 +475,15 @@ class Emulator:
         for event in self.parser.feed(data):
             if isinstance(event, p.CorruptFrame):
                 if int.from_bytes(event.raw[2:6], "big") == self.module.address:
-                    self.send_reply(p.ack(self.module.address, C.PACKET_ERROR), False)
+                    self.send_reply(self.module.corrupt(), False)
                 continue
             reply = self.module.handle(event)
             if reply is not None:
-                hit = event.payload[0] == I.SEARCH and reply[9] == C.OK
+                hit = (
+                    event.pid == p.PacketId.COMMAND
+                    and event.payload[0] == I.SEARCH
+                    and reply[9] == C.OK
+                )
                 self.send_reply(reply, hit)
 
     # --- control --------------------------------------------------------------------------
@@ -471,6 +575,8 @@ class Emulator:
             "plugged": self.master is not None,
             "finger": m.finger,
             "templates": sorted(m.templates),
+            "fingers": {str(page): m.templates[page] for page in sorted(m.templates)},
+            "transfers_refused": m.transfers_refused,
             "address": f"{m.address:08X}",
             "password_set": m.password != p.DEFAULT_PASSWORD,
             "gen_img": m.gen_img_count,

@@ -29,6 +29,17 @@ from devices.client import ModuleClient
 from devices.enrol import ActiveJob, Jobs, Outcome, Stage, enrol
 from devices.journal import Journal, Press, new_press_id
 from devices.protocol import Confirmation as C
+from devices.sharing import (
+    Kind,
+    Result,
+    TemplateJob,
+    TemplateJobs,
+    TemplateOutcome,
+    TemplateRefused,
+    delete_template,
+    install_template,
+    read_template,
+)
 from devices.transport import LinkDown, ReplyTimeout, SerialTransport, Timeouts, TransportError
 
 log = logging.getLogger(__name__)
@@ -123,6 +134,38 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# Module answers to a template transfer that a garbled packet explains (not a refusal of
+# the template itself): the job is tried again, up to TEMPLATE_TRIES times per listener run.
+TRANSIENT_CODES = frozenset(
+    {C.PACKET_ERROR, C.CANNOT_RECEIVE_DATA, C.UPLOAD_CHAR_FAILED, C.PASSWORD_REQUIRED}
+)
+TEMPLATE_TRIES = 5
+TEMPLATE_IDLE_ROUNDS = 5  # an idle templates thread asks every 5 job intervals
+
+
+class TaskTimeout(TransportError):
+    """The reader's worker did not run a handed-over task in time (stopped, reconnecting)."""
+
+
+@dataclass
+class Task:
+    """Module work another thread hands a reader's worker, which runs it between two polls
+    (the port has one owner): ``run`` gets the worker's open, handshaken client."""
+
+    run: Callable[[ModuleClient], object]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: object = None
+    error: BaseException | None = None
+
+    def wait(self, timeout: float) -> object:
+        """The result; the task's exception raised here; ``TaskTimeout`` after ``timeout``."""
+        if not self.done.wait(timeout):
+            raise TaskTimeout(f"the reader did not run the task within {timeout:g} s")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
 class DeviceWorker:
     """The loop for one reader; ``run`` until ``stop`` is set."""
 
@@ -168,6 +211,10 @@ class DeviceWorker:
         # where its stages go (the jobs thread writes them: never a database call here).
         self.job: ActiveJob | None = None
         self.job_report = job_report or (lambda job_id, news: None)
+        # Template work (copy, delete) another thread handed over, and whether that thread
+        # holds this reader for a job (set and cleared by it, under the listener's lock).
+        self.task: Task | None = None
+        self.reserved = False
 
     # --- status ---------------------------------------------------------------------------
 
@@ -221,6 +268,7 @@ class DeviceWorker:
         finally:
             # A job handed over but not run (the reader was stopped first) ends too.
             self._end_job(Outcome(Stage.CANCELLED, None, "listener stopped"))
+            self._fail_task(LinkDown("reader stopped"))
             self.transport.close()
             self._report(DISCONNECTED, "listener stopped", force=True)
 
@@ -232,6 +280,7 @@ class DeviceWorker:
             self.transport.close()
             self._report(DISCONNECTED, str(exc))
             self._end_job(Outcome(Stage.ERROR, None, f"reader not connected: {exc}"))
+            self._fail_task(exc)
             return False
         except (TransportError, p.ModuleError, p.ProtocolError) as exc:
             self.transport.close()
@@ -240,6 +289,7 @@ class DeviceWorker:
                 hint = f" (module silent: wrong address {self.spec.address:08X}, baud or wiring?)"
             self._report(ERROR, f"handshake failed: {exc}{hint}")
             self._end_job(Outcome(Stage.ERROR, None, f"reader not connected: {exc}"))
+            self._fail_task(LinkDown(f"reader not connected: {exc}"))
             return False
         self.reconnects += 1
         self.backoff = self.settings.backoff_min
@@ -263,6 +313,9 @@ class DeviceWorker:
         handed over, which owns the sensor until it ends)."""
         if self.job is not None:
             self._run_job()
+            return
+        if self.task is not None:
+            self._run_task()
             return
         code = self.client.capture()
         self._alive()
@@ -330,6 +383,41 @@ class DeviceWorker:
         self._end_job(outcome)
         # Whatever finger is on the sensor now is the enrolment's: no punch until lifted.
         self.finger_down = True
+
+    def submit(self, run: Callable[[ModuleClient], object], timeout: float) -> object:
+        """Hand ``run`` to this reader's thread and wait for its result (another thread
+        calls this; the worker must be reserved for it, see ``Listener.templates_round``)."""
+        task = Task(run)
+        self.task = task
+        try:
+            return task.wait(timeout)
+        finally:
+            if self.task is task:
+                self.task = None
+
+    def _run_task(self) -> None:
+        task = self.task
+        assert task is not None
+        try:
+            task.result = task.run(self.client)
+        except TransportError as exc:
+            # The line failed: the task has failed, and the worker reconnects.
+            self._fail_task(exc)
+            raise
+        except Exception as exc:  # noqa: BLE001 - handed to the thread that waits for it
+            # A refusal of the module (empty page, library full) or a reply out of the
+            # protocol is the task's answer, not a dead line: the reader goes on polling.
+            self._fail_task(exc)
+            return
+        self.task = None
+        task.done.set()
+        self._alive()
+
+    def _fail_task(self, error: BaseException) -> None:
+        task, self.task = self.task, None
+        if task is not None and not task.done.is_set():
+            task.error = error
+            task.done.set()
 
     def _end_job(self, outcome: Outcome) -> None:
         active, self.job = self.job, None
@@ -516,11 +604,14 @@ class Storer:
                             self.dirty.add(device)
         except Exception as exc:
             first = self.db_ok is not False
-            self.db_ok = False
+            if first:
+                # Before db_ok: the status-file thread may write between the two, and must
+                # never say "away" without "since".
+                self.db_down_since = utcnow()
             self.db_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            self.db_ok = False
             if first:
                 log.exception("database away; %d presses held in the journal", len(self.backlog))
-                self.db_down_since = utcnow()
                 self._write_status_file()
             self._tried_with = len(self.backlog)
             self._next_try = time.monotonic() + self._retry
@@ -611,9 +702,15 @@ class Listener:
         reload: Callable[[], list[DeviceSpec]] | None = None,
         reload_interval: float = 5.0,
         jobs: Jobs | None = None,
+        templates: TemplateJobs | None = None,
     ) -> None:
         self.stop_event = threading.Event()
         self.jobs = jobs
+        self.templates = templates
+        # Outcomes of template jobs, in order, until the templates source took them.
+        self.template_news: deque[tuple[int, TemplateOutcome]] = deque()
+        self._template_tries: dict[int, int] = {}
+        self._template_news_lock = threading.Lock()
         # Stages and outcomes of enrol jobs, in order, until the jobs source took them.
         self.job_news: deque[tuple[int, Stage | Outcome]] = deque()
         self._jobs_lock = threading.Lock()
@@ -721,7 +818,11 @@ class Listener:
             idle = {
                 w.spec.name: w
                 for w in workers
-                if w.job is None and w.state == CONNECTED and not w.finger_down
+                if w.job is None
+                and w.task is None
+                and not w.reserved
+                and w.state == CONNECTED
+                and not w.finger_down
             }
             if self.stop_event.is_set() or not idle:
                 return
@@ -731,6 +832,101 @@ class Listener:
                     self._job_news(job.id, Outcome(Stage.ERROR, None, "reader busy"))
                 else:
                     worker.job = ActiveJob(job)
+
+    def templates_round(self) -> bool:
+        """Write the outcomes, claim template jobs whose readers are connected and idle,
+        run them one after the other (each on its readers' own threads), write those.
+        True when there was a job to run."""
+        assert self.templates is not None
+        self._flush_template_news()
+        with self._jobs_lock:
+            with self._sync_lock:
+                workers = list(self.workers)
+            # A finger on the sensor does not matter here: copying uses no image.
+            idle = {
+                w.spec.name: w
+                for w in workers
+                if w.job is None and w.task is None and not w.reserved and w.state == CONNECTED
+            }
+            if self.stop_event.is_set() or not idle:
+                return False
+            jobs = self.templates.claim_templates(sorted(idle))
+            held = {name for job in jobs for name in job.readers if name in idle}
+            for name in held:
+                idle[name].reserved = True
+        try:
+            for job in jobs:
+                outcome = self._run_template_job(job, idle)
+                log.info(
+                    "%s: template %s job %s for %s %s%s",
+                    job.device,
+                    job.kind,
+                    job.id,
+                    job.staff,
+                    outcome.result,
+                    f" ({outcome.detail})" if outcome.detail else "",
+                )
+                self.template_news.append((job.id, outcome))
+        finally:
+            for name in held:
+                idle[name].reserved = False
+        self._flush_template_news()
+        return bool(jobs)
+
+    def _flush_template_news(self) -> None:
+        assert self.templates is not None
+        # The templates thread and ``stop`` may both flush: each outcome is written once.
+        with self._template_news_lock:
+            while self.template_news:
+                job_id, outcome = self.template_news[0]
+                self.templates.finish_template(job_id, outcome)
+                self.template_news.popleft()
+
+    def _run_template_job(self, job: TemplateJob, idle: dict[str, DeviceWorker]) -> TemplateOutcome:
+        target = idle.get(job.device)
+        source = idle.get(job.source) if job.source is not None else None
+        if target is None or (job.kind == Kind.COPY and source is None):
+            return TemplateOutcome(Result.RETRY, None, "a reader of the job is not idle")
+        # Generous: a copy is two 512-byte transfers and a read-back, one poll away.
+        wait = 10 * self.settings.timeouts.reply + 5 * self.settings.poll_interval + 5.0
+        try:
+            if job.kind == Kind.DELETE:
+                assert job.page is not None
+                page = job.page
+                target.submit(lambda client: delete_template(client, page), wait)
+                return TemplateOutcome(Result.DONE, page)
+            assert source is not None and job.source_page is not None
+            source_page = job.source_page
+            data = source.submit(lambda client: read_template(client, source_page), wait)
+            assert isinstance(data, bytes)
+            placed = target.submit(lambda client: install_template(client, data, job.taken), wait)
+            assert isinstance(placed, tuple)
+            page, existed = placed
+            return TemplateOutcome(Result.DONE, page, "", existed)
+        except TransportError as exc:
+            return TemplateOutcome(Result.RETRY, None, f"{type(exc).__name__}: {exc}")
+        except p.ModuleError as exc:
+            tries = self._template_tries[job.id] = self._template_tries.get(job.id, 0) + 1
+            if exc.code in TRANSIENT_CODES and tries < TEMPLATE_TRIES:
+                # A packet the line garbled: try again next round, a few times.
+                return TemplateOutcome(Result.RETRY, None, f"{exc} (try {tries})")
+            return TemplateOutcome(Result.FAILED, None, str(exc))
+        except (TemplateRefused, p.ProtocolError) as exc:
+            return TemplateOutcome(Result.FAILED, None, str(exc))
+
+    def _templates_loop(self) -> None:
+        # Copies are not urgent as enrolments are (nobody stands at the reader): while there
+        # is nothing to do, ask TEMPLATE_IDLE_ROUNDS times less often (idle CPU); while
+        # there is, every job_interval until the queue is drained.
+        pause = self.settings.job_interval
+        while not self.stop_event.wait(pause):
+            busy = False
+            try:
+                busy = self.templates_round()
+            except Exception as exc:
+                # The database away: the jobs wait, their outcomes stay queued.
+                log.debug("template jobs: %s", exc)
+            pause = self.settings.job_interval * (1 if busy else TEMPLATE_IDLE_ROUNDS)
 
     def _jobs_loop(self) -> None:
         while not self.stop_event.wait(self.settings.job_interval):
@@ -751,6 +947,8 @@ class Listener:
             threading.Thread(target=self._reload_loop, name="reload", daemon=True).start()
         if self.jobs is not None:
             threading.Thread(target=self._jobs_loop, name="jobs", daemon=True).start()
+        if self.templates is not None:
+            threading.Thread(target=self._templates_loop, name="templates", daemon=True).start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask every worker to stop and wait for them."""
@@ -768,6 +966,12 @@ class Listener:
                     self._flush_job_news()
             except Exception:
                 log.exception("could not record the end of %d enrol jobs", len(self.job_news))
+        if self.templates is not None and self.template_news:
+            # What was copied or deleted is mapped now; a job cut short waits (see claim).
+            try:
+                self._flush_template_news()
+            except Exception:
+                log.exception("could not record %d template jobs", len(self.template_news))
         self.storer.stop()
 
     def run_until_signal(self) -> None:

@@ -384,6 +384,19 @@ def load_char(buffer_id: int, page: int, address: int = DEFAULT_ADDRESS) -> byte
     return command(address, Instruction.LOAD_CHAR, struct.pack(">BH", buffer_id, page))
 
 
+def up_char(buffer_id: int, address: int = DEFAULT_ADDRESS) -> bytes:
+    """UpChar: send CharBuffer ``buffer_id`` to the host (an ack, then data packets)."""
+    _check_buffer(buffer_id)
+    return command(address, Instruction.UP_CHAR, bytes([buffer_id]))
+
+
+def down_char(buffer_id: int, address: int = DEFAULT_ADDRESS) -> bytes:
+    """DownChar: announce a template for CharBuffer ``buffer_id`` (the module acks, then the
+    host sends it as data packets, see :func:`data_packets`)."""
+    _check_buffer(buffer_id)
+    return command(address, Instruction.DOWN_CHAR, bytes([buffer_id]))
+
+
 def match(address: int = DEFAULT_ADDRESS) -> bytes:
     """Match: compare CharBuffer 1 with CharBuffer 2."""
     return command(address, Instruction.MATCH)
@@ -453,6 +466,8 @@ REPLY_LENGTHS: dict[int, int] = {
     Instruction.REG_MODEL: 1,
     Instruction.STORE: 1,
     Instruction.LOAD_CHAR: 1,
+    Instruction.UP_CHAR: 1,  # the ack; the template follows in data packets
+    Instruction.DOWN_CHAR: 1,
     Instruction.DELETE_CHAR: 1,
     Instruction.EMPTY: 1,
     Instruction.SET_SYS_PARA: 1,
@@ -464,6 +479,85 @@ REPLY_LENGTHS: dict[int, int] = {
     Instruction.TEMPLATE_NUM: 3,
     Instruction.READ_INDEX_TABLE: 33,
 }
+
+
+# --- data transfers (UpChar, DownChar) ------------------------------------------------------
+
+PACKET_SIZES = (32, 64, 128, 256)  # ReadSysPara's packet size code 0..3
+TEMPLATE_SIZE = 512  # a characteristics file of the R30x / AS608 family (2 x 256 bytes)
+
+
+def data_packets(address: int, data: bytes, packet_size: int) -> bytes:
+    """``data`` as the module's data transfer: packets of ``packet_size`` payload bytes with
+    packet id DATA (0x02), the last one END_DATA (0x08). Either side sends it the same way:
+    the module after the ack of UpChar, the host after the ack of DownChar."""
+    if packet_size not in PACKET_SIZES:
+        raise ValueError(f"packet size must be one of {PACKET_SIZES}, not {packet_size}")
+    if not data:
+        raise ValueError("a data transfer carries at least one byte")
+    chunks = [data[at : at + packet_size] for at in range(0, len(data), packet_size)]
+    return b"".join(
+        build_frame(address, PacketId.END_DATA if n == len(chunks) - 1 else PacketId.DATA, chunk)
+        for n, chunk in enumerate(chunks)
+    )
+
+
+@dataclass
+class DataAssembler:
+    """Collects the frames of one data transfer into the bytes they carry (pure: frames in).
+
+    ``add`` takes each frame (or corrupt frame) that follows the ack, in order, and returns
+    True once the END_DATA packet has come. Refused with ``ProtocolError``: a corrupt
+    packet (a bad checksum: the transfer is broken, it cannot be patched), a packet from
+    another address, a packet other than DATA / END_DATA, a payload longer than
+    ``packet_size``, and more than ``limit`` bytes in all.
+    """
+
+    address: int
+    packet_size: int = 128
+    limit: int = 4 * TEMPLATE_SIZE
+    chunks: list[bytes] = field(default_factory=list)
+    complete: bool = False
+
+    def add(self, event: ParseEvent) -> bool:
+        """Add one frame; True when the transfer is complete."""
+        if self.complete:
+            raise ProtocolError("data after the end packet")
+        if isinstance(event, CorruptFrame):
+            raise ProtocolError(
+                f"data packet with a bad checksum: expected {event.expected:04X}, "
+                f"got {event.received:04X}"
+            )
+        if event.address != self.address:
+            raise ProtocolError(f"data packet from address {event.address:08X}")
+        if event.pid not in (PacketId.DATA, PacketId.END_DATA):
+            raise ProtocolError(f"expected a data packet, got packet id 0x{event.pid:02X}")
+        if not event.payload or len(event.payload) > self.packet_size:
+            raise ProtocolError(
+                f"data packet of {len(event.payload)} bytes (packet size {self.packet_size})"
+            )
+        self.chunks.append(event.payload)
+        if sum(len(chunk) for chunk in self.chunks) > self.limit:
+            raise ProtocolError(f"data transfer longer than {self.limit} bytes")
+        self.complete = event.pid == PacketId.END_DATA
+        return self.complete
+
+    @property
+    def data(self) -> bytes:
+        """The bytes received so far."""
+        return b"".join(self.chunks)
+
+
+def parse_data(raw: bytes, address: int, packet_size: int = 128) -> bytes:
+    """The bytes of one complete data transfer in ``raw`` (nothing before or after)."""
+    parser = FrameParser()
+    events = parser.feed(raw)
+    assembler = DataAssembler(address, packet_size)
+    for event in events:
+        assembler.add(event)
+    if not assembler.complete or parser.pending or parser.discarded:
+        raise ProtocolError("not exactly one complete data transfer")
+    return assembler.data
 
 
 def ack(address: int, code: int, data: bytes = b"") -> bytes:

@@ -144,6 +144,77 @@ class SerialTransport:
                     continue
                 return event
 
+    def command_data(
+        self, packet: bytes, packet_size: int, timeout: float | None = None
+    ) -> tuple[int, bytes]:
+        """Send a command whose OK ack the module follows with a data transfer (UpChar);
+        return the confirmation code and the bytes of the transfer (none unless OK).
+
+        The whole transfer has one deadline. A data packet with a bad checksum, from another
+        address or out of order breaks it (``ChecksumError`` / ``ReplyTimeout``): the
+        template is refused whole, never patched up from what did arrive.
+        """
+        if self.serial is None:
+            raise LinkDown("port not open")
+        instruction = packet[p.HEADER_LEN]
+        self._flush_input()
+        self._write(packet)
+        deadline = time.monotonic() + (self.timeouts.reply if timeout is None else timeout)
+        assembler: p.DataAssembler | None = None
+        code = 0
+        corrupt_until: float | None = None  # before the ack: noise may look like a packet
+        while True:
+            now = time.monotonic()
+            if assembler is None and corrupt_until is not None and now > corrupt_until:
+                raise ChecksumError("reply had a bad checksum")
+            remaining = deadline - now
+            if remaining <= 0:
+                raise ReplyTimeout(
+                    f"no complete reply within the deadline to 0x{instruction:02X}"
+                    + (f" ({len(assembler.data)} data bytes came)" if assembler else "")
+                )
+            for event in self.parser.feed(self._read(remaining)):
+                if assembler is None:
+                    if isinstance(event, p.CorruptFrame):
+                        # As for any reply: the real ack may still follow (noise before it
+                        # that looked like a header), within the grace.
+                        self.corrupt_seen += 1
+                        if corrupt_until is None:
+                            corrupt_until = time.monotonic() + self.timeouts.corrupt_grace
+                        continue
+                    if (
+                        event.address != self.address
+                        or event.pid != p.PacketId.ACK
+                        or len(event.payload) != 1
+                    ):
+                        self.foreign_seen += 1
+                        continue
+                    code = event.payload[0]
+                    if code != p.Confirmation.OK:
+                        return code, b""
+                    assembler = p.DataAssembler(self.address, packet_size)
+                    continue
+                try:
+                    done = assembler.add(event)
+                except p.ProtocolError as exc:
+                    if isinstance(event, p.CorruptFrame):
+                        self.corrupt_seen += 1
+                        raise ChecksumError(str(exc)) from exc
+                    raise ReplyTimeout(f"data transfer broken: {exc}") from exc
+                if done:
+                    self.parser.reset()
+                    return code, assembler.data
+
+    def send(self, data: bytes) -> None:
+        """Write bytes that get no reply of their own (the data packets after DownChar)."""
+        if self.serial is None:
+            raise LinkDown("port not open")
+        self._write(data)
+        try:
+            self.serial.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise LinkDown(f"write failed: {exc}") from exc
+
     def ack_code(self, packet: bytes, timeout: float | None = None) -> tuple[int, bytes]:
         """Send a command; return its confirmation code and the data after it."""
         frame = self.command(packet, timeout)

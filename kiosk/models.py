@@ -310,11 +310,13 @@ DEVICE_JOB_STATES = ("pending", "running", "done", "failed", "cancelled")
 
 
 class DeviceJob(db.Model):
-    """An enrol job for the running listener (issue 12): ``devices enroll`` writes it
+    """A job for the running listener (issue 12). Kind ``enroll``: ``devices enroll`` writes it
     ``pending``, the listener (the port's one owner) claims it (``running``), reports its
     ``stage`` (press, lift, again; the clock screen words it) and ends it ``done`` with
     the ``page`` it stored and mapped, ``failed`` (``stage`` says why) or ``cancelled``.
-    ``timeout`` is the seconds allowed for each press, and for a listener to claim it."""
+    ``timeout`` is the seconds allowed for each press, and for a listener to claim it.
+    Kinds ``copy`` and ``delete`` share a hall's templates (see ``source_device_id``); they
+    wait as long as their readers are away, and never time out."""
 
     __tablename__ = "device_jobs"
     __table_args__ = (CheckConstraint(one_of("state", DEVICE_JOB_STATES), name="state"),)
@@ -332,9 +334,15 @@ class DeviceJob(db.Model):
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # A template job (kind ``copy``): the reader and page the template is read from; the
+    # job's ``device`` is where it goes, ``page`` where it was stored. Kind ``delete``:
+    # ``page`` is the page deleted on ``device``.
+    source_device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    source_page: Mapped[int | None] = mapped_column(Integer)
 
     staff: Mapped[Staff] = relationship()
-    device: Mapped[Device] = relationship()
+    device: Mapped[Device] = relationship(foreign_keys=[device_id])
+    source_device: Mapped[Device | None] = relationship(foreign_keys=[source_device_id])
 
 
 class Terminal(db.Model):

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from devices import protocol as p
@@ -30,6 +30,7 @@ from kiosk.localtime import hall_zone, to_aware
 from kiosk.models import Device, DeviceJob, DeviceTemplate, Hall, Punch, Staff, utcnow
 from kiosk.models_devices import DeviceEvent
 from kiosk.services.readers import (
+    ENROLL,
     OPEN_STATES,
     DatabaseJobs,
     DatabaseSink,
@@ -38,10 +39,15 @@ from kiosk.services.readers import (
     new_enrol_job,
     open_job,
     punches_today,
+    queue_copies,
+    queue_deletions,
     spec_of,
+    template_jobs_open,
 )
 
-devices_cli = AppGroup("devices", help="Fingerprint readers: add, map, enroll, listen, status.")
+devices_cli = AppGroup(
+    "devices", help="Fingerprint readers: add, map, enroll, listen, status, jobs, prune."
+)
 
 MAX_PAGE = 0xFFFF - 1
 
@@ -181,6 +187,17 @@ def remove_command(name: str, keep_punches: bool) -> None:
     before = {"name": device.name, "port": device.port, "punches": punches, "templates": templates}
     device_id, hall_id = device.id, device.hall_id
     db.session.execute(delete(DeviceTemplate).where(DeviceTemplate.device_id == device_id))
+    # Its open jobs (copies to or from it, deletions on it, an enrolment) end with it.
+    now = utcnow()
+    db.session.execute(
+        update(DeviceJob)
+        .where(
+            or_(DeviceJob.device_id == device_id, DeviceJob.source_device_id == device_id),
+            DeviceJob.state.in_(OPEN_STATES),
+        )
+        .values(state="cancelled", detail="reader removed", updated_at=now, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
     if punches:
         # Punches are never edited: the row stays, retired, under a name that frees the
         # old one for the reader that replaces it.
@@ -189,6 +206,13 @@ def remove_command(name: str, keep_punches: bool) -> None:
         device.state = "retired"
     else:
         db.session.execute(delete(DeviceEvent).where(DeviceEvent.device_id == device_id))
+        db.session.execute(
+            update(DeviceJob)
+            .where(DeviceJob.source_device_id == device_id)
+            .values(source_device_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(delete(DeviceJob).where(DeviceJob.device_id == device_id))
         db.session.delete(device)
     audited_commit(
         action="device.remove",
@@ -334,6 +358,11 @@ def enroll_command(name: str, staff_no: str, timeout: float, no_wait: bool) -> N
         fail(f"reader {name}: {exc}")
     _map(device, page, staff)
     click.echo(f"enrolled {staff.staff_no} on page {page}")
+    # The hall's other readers get it from the listener (the port has one owner).
+    copies = queue_copies(device, page, staff)
+    db.session.commit()
+    if copies:
+        click.echo(f"copy to {len(copies)} other readers of the hall queued for the listener")
 
 
 def _say(stage: Stage) -> str:
@@ -406,7 +435,8 @@ def _enrol_through_listener(device: Device, staff: Staff, timeout: float, no_wai
 @click.option("--cancel", "cancel_id", type=int, help="Cancel this pending or running job.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def jobs_command(cancel_id: int | None, fmt: str) -> None:
-    """The enrol jobs: open ones and the last 20 (or cancel one with --cancel ID)."""
+    """The listener's jobs (enrolments, template copies and deletions): the last 20, or
+    cancel one with --cancel ID."""
     if cancel_id is not None:
         job = db.session.get(DeviceJob, cancel_id)
         if job is None:
@@ -421,11 +451,14 @@ def jobs_command(cancel_id: int | None, fmt: str) -> None:
         rows.append(
             {
                 "id": job.id,
+                "kind": job.kind,
                 "device": job.device.name,
                 "staff_no": job.staff.staff_no,
                 "state": job.state,
                 "stage": job.stage,
                 "page": job.page,
+                "source": job.source_device.name if job.source_device else None,
+                "source_page": job.source_page,
                 "detail": job.detail,
                 "created_at": job.created_at.isoformat(timespec="seconds") + "Z",
             }
@@ -435,11 +468,14 @@ def jobs_command(cancel_id: int | None, fmt: str) -> None:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     if not rows:
-        click.echo("no enrol jobs")
+        click.echo("no jobs")
     for r in rows:
+        kind = "" if r["kind"] == ENROLL else f" {r['kind']}"
+        if r["source"] is not None:
+            kind += f" from {r['source']} page {r['source_page']}"
         click.echo(
-            f"{r['id']}: {r['device']} {r['staff_no']} {r['state']}"
-            + (f" ({r['stage']})" if r["stage"] else "")
+            f"{r['id']}: {r['device']} {r['staff_no']}{kind} {r['state']}"
+            + (f" ({r['stage']})" if r["stage"] and r["kind"] == ENROLL else "")
             + (f" page {r['page']}" if r["page"] is not None else "")
             + (f"; {r['detail']}" if r["detail"] else "")
         )
@@ -477,8 +513,10 @@ def listen_command(names: tuple[str, ...]) -> None:
         with app.app_context():
             rows = [spec_of(d) for d in db.session.scalars(active_devices())]
             db.session.remove()
+        prune(app)
         return [spec for spec in rows if not only or spec.name in only]
 
+    jobs = DatabaseJobs(app)
     listener = Listener(
         specs,
         DatabaseSink(app),
@@ -487,11 +525,82 @@ def listen_command(names: tuple[str, ...]) -> None:
         status_path(app),
         reload=reload,
         reload_interval=float(app.config["DEVICE_RELOAD_SECONDS"]),
-        jobs=DatabaseJobs(app),
+        jobs=jobs,
+        templates=jobs,
     )
     click.echo(f"listening on {', '.join(s.name for s in specs)}; stop with Ctrl-C", err=True)
     listener.run_until_signal()
     click.echo("stopped", err=True)
+
+
+def prune(app: Flask) -> None:
+    """The listener's reload tick: queue the deletions of leavers' templates (idempotent:
+    nothing new most of the time); a failure is logged and the readers go on."""
+    with app.app_context():
+        try:
+            queued = queue_deletions()
+            if queued:
+                db.session.commit()
+                for staff_no, pages in queued.items():
+                    logging.getLogger(__name__).info(
+                        "last assignment of %s ended: deleting %d templates", staff_no, len(pages)
+                    )
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            logging.getLogger(__name__).debug("could not queue template deletions: %s", exc)
+        finally:
+            db.session.remove()
+
+
+@devices_cli.command("prune")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=float,
+    default=0.0,
+    help="Seconds to wait for the running listener to do the deletions (default: return).",
+)
+def prune_command(wait_seconds: float) -> None:
+    """Delete the templates of staff whose last assignment has ended from every reader.
+
+    Queues one deletion per reader and page for the running listener (the port has one
+    owner; it also does this by itself on every reload tick), and retries deletions that
+    failed before. Idempotent: a second run queues nothing new.
+    """
+    if not 0 <= wait_seconds <= 600:
+        fail("--wait must be 0..600 seconds")
+    queued = queue_deletions(retry_failed=True)
+    db.session.commit()
+    if not queued:
+        click.echo("no templates of leavers to delete")
+    for staff_no, pages in queued.items():
+        where = ", ".join(f"{device} page {page}" for device, page in pages)
+        click.echo(f"{staff_no}: deletion queued on {where}")
+    open_jobs = _open_deletions()
+    if open_jobs and wait_seconds:
+        deadline = time.monotonic() + wait_seconds
+        while open_jobs and time.monotonic() < deadline:
+            time.sleep(0.1)
+            db.session.remove()
+            open_jobs = _open_deletions()
+    if open_jobs:
+        click.echo(
+            f"{open_jobs} deletions wait for the listener "
+            "(`devices listen`; a reader away gets them when it is back)"
+        )
+    else:
+        click.echo("every leaver's template is deleted")
+
+
+def _open_deletions() -> int:
+    return int(
+        db.session.scalar(
+            select(func.count(DeviceJob.id)).where(
+                DeviceJob.kind == "delete", DeviceJob.state.in_(OPEN_STATES)
+            )
+        )
+        or 0
+    )
 
 
 def status_rows() -> list[dict[str, object]]:
@@ -517,6 +626,7 @@ def status_rows() -> list[dict[str, object]]:
                 "unrecognised": device.unrecognised_count,
                 "backlog": int(backlog.get("backlog") or 0),
                 "backlog_since": backlog.get("backlog_since"),
+                "template_jobs": template_jobs_open(device),
             }
         )
     return rows
@@ -587,6 +697,8 @@ def status_command(fmt: str) -> None:
             if "punches_today" in row
             else ""
         )
+        if row.get("template_jobs"):
+            counts += f"; {row['template_jobs']} template copies/deletions waiting"
         click.echo(
             f"{row['name']}: {row['state']}"
             + (f" on {row['port']}" if "port" in row else "")

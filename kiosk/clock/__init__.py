@@ -218,6 +218,8 @@ def enrolment_of(halls: list[Hall], now: dt.datetime | None = None) -> dict[str,
         .join(Staff, Staff.id == DeviceJob.staff_id)
         .where(
             Device.hall_id.in_([h.id for h in halls]),
+            # Enrolments only: a template copy or deletion asks nobody for a finger.
+            DeviceJob.kind == "enroll",
             or_(
                 DeviceJob.state == "running",
                 and_(DeviceJob.finished_at >= shown_since, DeviceJob.started_at.is_not(None)),

@@ -15,15 +15,25 @@ import threading
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event, func, select, update
+from sqlalchemy import delete, event, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
 from devices.enrol import EnrolJob, Outcome, Stage
 from devices.listener import DeviceSpec, Match, Status, pause_point
+from devices.sharing import Kind, Result, TemplateJob, TemplateOutcome
 from kiosk.extensions import db
 from kiosk.localtime import hall_zone, local_day_bounds
-from kiosk.models import Device, DeviceJob, DeviceTemplate, Hall, Punch, Staff, utcnow
+from kiosk.models import (
+    Assignment,
+    Device,
+    DeviceJob,
+    DeviceTemplate,
+    Hall,
+    Punch,
+    Staff,
+    utcnow,
+)
 from kiosk.models_devices import SEEN_GAP_SECONDS, DeviceEvent, DeviceSeen
 from kiosk.services import audit
 
@@ -208,6 +218,8 @@ def punches_today(device: Device, now: dt.datetime | None = None) -> int:
 # Stages that end a job, and the state the job then has.
 FINAL_STATES = {Stage.DONE: "done", Stage.CANCELLED: "cancelled"}
 OPEN_STATES = ("pending", "running")
+ENROLL = "enroll"
+TEMPLATE_KINDS = (Kind.COPY.value, Kind.DELETE.value)
 
 
 class DatabaseJobs:
@@ -220,6 +232,7 @@ class DatabaseJobs:
         self.app = app
         self.lock = threading.Lock()
         self._first = True
+        self._first_templates = True
 
     def claim(self, devices: list[str]) -> list[EnrolJob]:
         """The oldest pending job of each reader, marked running; stale jobs ended first."""
@@ -228,7 +241,11 @@ class DatabaseJobs:
             rows = db.session.execute(
                 select(DeviceJob, Device.name)
                 .join(Device, Device.id == DeviceJob.device_id)
-                .where(Device.name.in_(devices), DeviceJob.state.in_(OPEN_STATES))
+                .where(
+                    Device.name.in_(devices),
+                    DeviceJob.state.in_(OPEN_STATES),
+                    DeviceJob.kind == ENROLL,
+                )
                 .order_by(DeviceJob.id)
             ).all()
             if not rows:
@@ -333,9 +350,198 @@ class DatabaseJobs:
                     hall_id=device.hall_id,
                     after={"page": outcome.page, "staff_no": staff.staff_no, "job": job.id},
                 )
+                copies = queue_copies(device, outcome.page, staff)
+                if copies:
+                    log.info(
+                        "%s: page %s of %s to be copied to %s",
+                        device.name,
+                        outcome.page,
+                        staff.staff_no,
+                        ", ".join(str(c.device_id) for c in copies),
+                    )
             self._end(job, state, stage, outcome.page, outcome.detail or job.detail or "")
             db.session.commit()
             db.session.remove()
+
+    # --- template sharing (``devices.sharing.TemplateJobs``) ------------------------------
+
+    def claim_templates(self, devices: list[str]) -> list[TemplateJob]:
+        """The oldest pending copy or deletion of each reader in ``devices`` whose readers
+        (target, and source for a copy) are all in ``devices``, marked running."""
+        now = utcnow()
+        with self.lock, self.app.app_context():
+            if self._first_templates:
+                # Left running by a listener that died: not done, so to be done again. (A
+                # read first: no write at start unless there is one, the readers' first
+                # status reports are writing then.)
+                left = db.session.scalars(
+                    select(DeviceJob.id).where(
+                        DeviceJob.kind.in_(TEMPLATE_KINDS), DeviceJob.state == "running"
+                    )
+                ).all()
+                if left:
+                    db.session.execute(
+                        update(DeviceJob)
+                        .where(DeviceJob.id.in_(left), DeviceJob.state == "running")
+                        .values(state="pending", started_at=None, detail="the listener restarted")
+                        .execution_options(synchronize_session=False)
+                    )
+                    db.session.commit()
+                self._first_templates = False
+            ids: dict[int, str] = {
+                device_id: name
+                for device_id, name in db.session.execute(
+                    select(Device.id, Device.name).where(
+                        Device.name.in_(devices), Device.retired_at.is_(None)
+                    )
+                )
+            }
+            rows = db.session.scalars(
+                select(DeviceJob)
+                .where(
+                    DeviceJob.kind.in_(TEMPLATE_KINDS),
+                    DeviceJob.state == "pending",
+                    DeviceJob.device_id.in_(list(ids)),
+                )
+                .order_by(DeviceJob.id)
+            ).all()
+            if not rows:
+                db.session.remove()  # the usual answer: no write, no commit
+                return []
+            claimed: list[TemplateJob] = []
+            for job in rows:
+                target = ids[job.device_id]
+                if any(c.device == target for c in claimed):
+                    continue
+                template = self._template_job(job, target, ids)
+                if template is None:
+                    continue
+                job.state, job.started_at, job.updated_at = "running", now, now
+                claimed.append(template)
+            db.session.commit()
+            db.session.remove()
+            return claimed
+
+    def _template_job(self, job: DeviceJob, target: str, ids: dict[int, str]) -> TemplateJob | None:
+        staff = db.session.get(Staff, job.staff_id)
+        staff_no = staff.staff_no if staff else str(job.staff_id)
+        if job.kind == Kind.DELETE.value:
+            return TemplateJob(job.id, Kind.DELETE, target, staff_no, page=job.page)
+        source = ids.get(job.source_device_id or -1)
+        if source is None:
+            return None  # the reader that holds it is away: wait for it
+        still = db.session.scalar(
+            select(DeviceTemplate.id).where(
+                DeviceTemplate.device_id == job.source_device_id,
+                DeviceTemplate.page == job.source_page,
+                DeviceTemplate.staff_id == job.staff_id,
+            )
+        )
+        if still is None:
+            self._end(job, "failed", Stage.ERROR, None, "no longer mapped on the source reader")
+            return None
+        taken = db.session.scalars(
+            select(DeviceTemplate.page).where(DeviceTemplate.device_id == job.device_id)
+        )
+        return TemplateJob(
+            job.id,
+            Kind.COPY,
+            target,
+            staff_no,
+            source=source,
+            source_page=job.source_page,
+            taken=frozenset(taken),
+        )
+
+    def finish_template(self, job_id: int, outcome: TemplateOutcome) -> None:
+        """Record a copy (map the page, audited), a deletion (unmap it, audited), a failure,
+        or put the job back to wait (``retry``)."""
+        with self.lock, self.app.app_context():
+            job = db.session.get(DeviceJob, job_id)
+            if job is None:
+                return
+            if outcome.result == Result.RETRY:
+                if job.state == "running":
+                    job.state, job.started_at = "pending", None
+                job.detail = outcome.detail or None
+                job.updated_at = utcnow()
+            elif outcome.result == Result.FAILED:
+                self._end(job, "failed", Stage.ERROR, None, outcome.detail)
+            elif job.kind == Kind.COPY.value:
+                self._copied(job, outcome)
+            else:
+                self._deleted(job)
+            db.session.commit()
+            db.session.remove()
+
+    def _copied(self, job: DeviceJob, outcome: TemplateOutcome) -> None:
+        assert outcome.page is not None
+        device = db.session.get(Device, job.device_id)
+        staff = db.session.get(Staff, job.staff_id)
+        assert device is not None and staff is not None
+        there = db.session.scalar(
+            select(DeviceTemplate).where(
+                DeviceTemplate.device_id == device.id, DeviceTemplate.page == outcome.page
+            )
+        )
+        if there is not None and there.staff_id != staff.id:
+            other = db.session.get(Staff, there.staff_id)
+            self._end(
+                job,
+                "failed",
+                Stage.DUPLICATE,
+                outcome.page,
+                f"this finger is on page {outcome.page} already, mapped to "
+                f"{other.staff_no if other else there.staff_id}",
+            )
+            return
+        if there is None:
+            db.session.add(
+                DeviceTemplate(device_id=device.id, page=outcome.page, staff_id=staff.id)
+            )
+        source = db.session.get(Device, job.source_device_id) if job.source_device_id else None
+        audit.record(
+            db.session,
+            action="device.template_copy",
+            object_type="device",
+            object_id=device.id,
+            user_id=None,
+            hall_id=device.hall_id,
+            after={
+                "page": outcome.page,
+                "staff_no": staff.staff_no,
+                "from": source.name if source else None,
+                "from_page": job.source_page,
+                "was_there": outcome.existed,
+                "job": job.id,
+            },
+        )
+        detail = "the reader had this finger already" if outcome.existed else ""
+        self._end(job, "done", Stage.DONE, outcome.page, detail)
+
+    def _deleted(self, job: DeviceJob) -> None:
+        device = db.session.get(Device, job.device_id)
+        staff = db.session.get(Staff, job.staff_id)
+        assert device is not None and staff is not None
+        db.session.execute(
+            delete(DeviceTemplate).where(
+                DeviceTemplate.device_id == device.id,
+                DeviceTemplate.page == job.page,
+                DeviceTemplate.staff_id == staff.id,
+            )
+        )
+        audit.record(
+            db.session,
+            action="device.template_delete",
+            object_type="device",
+            object_id=device.id,
+            user_id=None,
+            hall_id=device.hall_id,
+            before={"page": job.page, "staff_no": staff.staff_no},
+            after={"job": job.id},
+            reason="last assignment ended",
+        )
+        self._end(job, "done", Stage.DONE, job.page, "")
 
     @staticmethod
     def _end(job: DeviceJob, state: str, stage: Stage, page: int | None, detail: str) -> None:
@@ -358,11 +564,178 @@ def listener_alive(device: Device, stale_seconds: float, now: dt.datetime | None
 
 
 def open_job(device: Device) -> DeviceJob | None:
-    """The pending or running job of ``device``, if any."""
+    """The pending or running enrol job of ``device``, if any."""
     return db.session.scalar(
         select(DeviceJob)
-        .where(DeviceJob.device_id == device.id, DeviceJob.state.in_(OPEN_STATES))
+        .where(
+            DeviceJob.device_id == device.id,
+            DeviceJob.state.in_(OPEN_STATES),
+            DeviceJob.kind == ENROLL,
+        )
         .order_by(DeviceJob.id)
+    )
+
+
+def queue_copies(source: Device, page: int, staff: Staff) -> list[DeviceJob]:
+    """Add a copy job of ``source``'s ``page`` to every other reader of its hall (none for
+    a reader with the same copy open already). The caller commits."""
+    targets = db.session.scalars(
+        select(Device)
+        .where(
+            Device.hall_id == source.hall_id,
+            Device.id != source.id,
+            Device.retired_at.is_(None),
+        )
+        .order_by(Device.name)
+    ).all()
+    jobs: list[DeviceJob] = []
+    for target in targets:
+        already = db.session.scalar(
+            select(DeviceJob.id).where(
+                DeviceJob.kind == Kind.COPY.value,
+                DeviceJob.device_id == target.id,
+                DeviceJob.source_device_id == source.id,
+                DeviceJob.source_page == page,
+                DeviceJob.state.in_(OPEN_STATES),
+            )
+        )
+        if already is not None:
+            continue
+        job = DeviceJob(
+            device_id=target.id,
+            staff_id=staff.id,
+            kind=Kind.COPY.value,
+            source_device_id=source.id,
+            source_page=page,
+            timeout=0.0,  # never times out: an away reader gets it when it is back
+        )
+        db.session.add(job)
+        jobs.append(job)
+    db.session.flush()
+    return jobs
+
+
+def leavers(hall: Hall, today: dt.date) -> list[Staff]:
+    """Staff of ``hall`` with a template mapped on some reader whose last assignment has
+    ended before ``today`` (they had one; none is open or runs on or after today)."""
+    live = exists().where(
+        Assignment.staff_id == Staff.id,
+        or_(Assignment.end_date.is_(None), Assignment.end_date >= today),
+    )
+    had = exists().where(Assignment.staff_id == Staff.id)
+    mapped = exists().where(DeviceTemplate.staff_id == Staff.id)
+    return list(
+        db.session.scalars(
+            select(Staff)
+            .where(Staff.hall_id == hall.id, had, ~live, mapped)
+            .order_by(Staff.staff_no)
+        )
+    )
+
+
+def queue_deletions(
+    now: dt.datetime | None = None, retry_failed: bool = False, user_id: int | None = None
+) -> dict[str, list[tuple[str, int]]]:
+    """Queue a DeleteChar job for every template of every leaver (see :func:`leavers`) on
+    every reader, and cancel their copies still open; audited per staff member. Idempotent:
+    a page with a deletion open (or one failed already, unless ``retry_failed``) gets none.
+    Returns, per staff number, the (reader, page) pairs queued now. The caller commits."""
+    now_aware = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    queued: dict[str, list[tuple[str, int]]] = {}
+    for hall in db.session.scalars(select(Hall).order_by(Hall.id)):
+        today = now_aware.astimezone(hall_zone(hall.timezone)).date()
+        for staff in leavers(hall, today):
+            pages = _queue_staff_deletions(staff, retry_failed)
+            cancelled = _cancel_copies(staff)
+            if not pages:
+                continue
+            queued[staff.staff_no] = pages
+            ended = db.session.scalar(
+                select(func.max(Assignment.end_date)).where(Assignment.staff_id == staff.id)
+            )
+            audit.record(
+                db.session,
+                action="device.prune",
+                object_type="staff",
+                object_id=staff.id,
+                user_id=user_id,
+                hall_id=hall.id,
+                before={"pages": ", ".join(f"{d} {p}" for d, p in pages)},
+                after={"queued": len(pages), "copies_cancelled": cancelled},
+                reason=f"last assignment ended {ended.isoformat() if ended else '-'}",
+            )
+    db.session.flush()
+    return queued
+
+
+def _queue_staff_deletions(staff: Staff, retry_failed: bool) -> list[tuple[str, int]]:
+    rows = db.session.execute(
+        select(DeviceTemplate.page, Device)
+        .join(Device, Device.id == DeviceTemplate.device_id)
+        .where(DeviceTemplate.staff_id == staff.id, Device.retired_at.is_(None))
+        .order_by(Device.name, DeviceTemplate.page)
+    ).all()
+    states = ["pending", "running"] if retry_failed else ["pending", "running", "failed"]
+    pages: list[tuple[str, int]] = []
+    for page, device in rows:
+        busy = db.session.scalar(
+            select(DeviceJob.id).where(
+                DeviceJob.kind == Kind.DELETE.value,
+                DeviceJob.device_id == device.id,
+                DeviceJob.page == page,
+                DeviceJob.staff_id == staff.id,
+                DeviceJob.state.in_(states),
+            )
+        )
+        if busy is not None:
+            continue
+        db.session.add(
+            DeviceJob(
+                device_id=device.id,
+                staff_id=staff.id,
+                kind=Kind.DELETE.value,
+                page=page,
+                timeout=0.0,
+            )
+        )
+        pages.append((device.name, page))
+    return pages
+
+
+def _cancel_copies(staff: Staff) -> int:
+    now = utcnow()
+    return int(
+        db.session.execute(
+            update(DeviceJob)
+            .where(
+                DeviceJob.kind == Kind.COPY.value,
+                DeviceJob.staff_id == staff.id,
+                DeviceJob.state == "pending",
+            )
+            .values(
+                state="cancelled",
+                stage=Stage.CANCELLED.value,
+                detail="last assignment ended",
+                updated_at=now,
+                finished_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        or 0
+    )
+
+
+def template_jobs_open(device: Device) -> int:
+    """Copies and deletions waiting for (or running on) ``device``."""
+    return int(
+        db.session.scalar(
+            select(func.count(DeviceJob.id)).where(
+                DeviceJob.device_id == device.id,
+                DeviceJob.kind.in_(TEMPLATE_KINDS),
+                DeviceJob.state.in_(OPEN_STATES),
+            )
+        )
+        or 0
     )
 
 

@@ -391,9 +391,13 @@ def notice_xlsx(period: str) -> ResponseReturnValue:
 
 
 @bp.get("/periods/<period>/bundle.zip")
-@roles_required("leader", "duty", "unit")
+@roles_required("leader", "duty")
 def bundle_zip(period: str) -> ResponseReturnValue:
-    """The publication's bundle (SPEC 13), the same bytes as ``export bundle``."""
+    """The publication's bundle (SPEC 13), the same bytes as ``export bundle``.
+
+    Not for unit viewers: the bundle holds every unit's punches and ratings, and a unit
+    viewer reads their own unit only (SPEC 10); the office hands a disputing unit or the
+    supervision office the file."""
     hall = current_hall()
     row = _published_row(hall, period)
     try:

@@ -19,7 +19,7 @@ def _publish(runner: FlaskCliRunner, by: str) -> None:
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.parametrize("role", ["leader", "duty", "unit"])
+@pytest.mark.parametrize("role", ["leader", "duty"])
 def test_each_viewing_role_downloads_the_bundle_the_cli_writes(
     app: Flask,
     login_as: Callable[..., FlaskClient],
@@ -43,6 +43,16 @@ def test_each_viewing_role_downloads_the_bundle_the_cli_writes(
     assert response.data == out.read_bytes()
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         assert "MANIFEST.json" in archive.namelist()
+
+
+def test_a_unit_viewer_gets_no_bundle_of_every_units_data(
+    login_as: Callable[..., FlaskClient], make_user: Callable[..., int], runner: FlaskCliRunner
+) -> None:
+    make_user("publisher", "leader")
+    _publish(runner, "publisher")
+    client = login_as("unit", unit="SCJG")
+    assert 'id="bundle-download"' not in client.get("/admin/periods/2026-B5").get_data(as_text=True)
+    assert client.get("/admin/periods/2026-B5/bundle.zip?revision=1").status_code == 403
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(

@@ -104,6 +104,7 @@ PERMISSIONS: dict[str, dict[str, Any]] = {
     "admin.publish": {"POST": LEADER},
     "admin.published": {"GET": READERS},
     "admin.notice_pdf": {"GET": READERS},
+    "admin.bundle_zip": {"GET": ("admin", "leader", "duty")},  # every unit's raw data
     "admin.notice_docx": {"GET": READERS},
     "admin.notice_xlsx": {"GET": ("admin", "leader", "unit")},
     "admin.weekly": {"GET": READERS},

@@ -96,6 +96,4 @@ def org_code_problem(value: str) -> str | None:
             "expected digits and capital letters other than I, O, S, V, Z, "
             "with six digits (the area code) at places 3–8"
         )
-    return (
-        f'the check character is wrong: a code starting "{value[:17]}" ends in "{fault.detail}"'
-    )
+    return f'the check character is wrong: a code starting "{value[:17]}" ends in "{fault.detail}"'

@@ -250,7 +250,7 @@ def org_code_message(fault: CodeFault, value: str) -> str:
         )
     # The right character is not offered: a mistyped digit elsewhere gives a wrong check
     # character too, and "fixing" the last one would store a code of another body.
-    return _("统一社会信用代码校验位（第 18 位）不符，请对照登记证书核对。")
+    return _("统一社会信用代码校验位（第 18 位）不符，请对照统一社会信用代码证书核对。")
 
 
 def _area_code(errors: dict[str, str], text: str) -> str | None:

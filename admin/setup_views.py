@@ -85,7 +85,7 @@ def general_error(errors: dict[str, str]) -> None:
 
 
 class UnitForm(HallForm):
-    """A unit (``[[unit]]`` of the hall file): code and name."""
+    """A unit (``[[unit]]`` of the hall file): code, name and ``org_code``."""
 
     code = StringField(
         _l("单位代码（code）"), validators=[Length(max=hallsetup.UNIT_CODE_LEN + SLACK)]
@@ -93,6 +93,15 @@ class UnitForm(HallForm):
     name = StringField(
         _l("单位名称（name）"), validators=[Length(max=hallsetup.UNIT_NAME_LEN + SLACK)]
     )
+    org_code = StringField(
+        _l("统一社会信用代码（18位，org_code）"),
+        validators=[Length(max=hallsetup.ORG_CODE_LEN + SLACK)],
+    )
+
+
+def sent_or_none(name: str) -> str | None:
+    """A field of the posted form, or None when the form did not send it (kept as it is)."""
+    return request.form.get(name) if name in request.form else None
 
 
 @bp.get("/units")
@@ -122,6 +131,7 @@ def unit_new() -> ResponseReturnValue:
                     hall,
                     code=form.code.data or "",
                     name=form.name.data or "",
+                    org_code=form.org_code.data or "",
                     user_id=current_user.id,
                     lock_wait=lock_wait(),
                 )
@@ -143,24 +153,27 @@ def unit_new() -> ResponseReturnValue:
 @bp.route("/units/<code>", methods=["GET", "POST"])
 @roles_required("admin")
 def unit_edit(code: str) -> ResponseReturnValue:
-    """Rename a unit (its code is the key of the hall file and stays)."""
+    """Change a unit's name or ``org_code`` (its code is the key of the hall file and stays)."""
     hall = current_hall()
     try:
         unit = hallsetup.unit_by_code(db.session, hall, code)
     except SetupError:
         abort(404)
-    form = UnitForm(
-        data={"code": unit.code, "name": unit.name} if request.method == "GET" else None
-    )
+    data = None
+    if request.method == "GET":
+        data = {"code": unit.code, "name": unit.name, "org_code": unit.org_code or ""}
+    form = UnitForm(data=data)
     errors: dict[str, str] = {}
     if request.method == "POST":
         if form.validate_on_submit():
+            old_name = unit.name
             try:
-                hallsetup.rename_unit(
+                hallsetup.edit_unit(
                     db.session,
                     hall,
                     code=unit.code,
                     name=form.name.data or "",
+                    org_code=sent_or_none("org_code"),
                     user_id=current_user.id,
                     lock_wait=lock_wait(),
                 )
@@ -168,10 +181,13 @@ def unit_edit(code: str) -> ResponseReturnValue:
                 errors = refused(exc)
             else:
                 db.session.commit()
-                flash(
-                    _("已将单位 %(code)s 更名为 %(name)s。", code=code, name=form.name.data),
-                    "success",
-                )
+                if old_name != (form.name.data or "").strip():
+                    message = _(
+                        "已将单位 %(code)s 更名为 %(name)s。", code=code, name=form.name.data
+                    )
+                else:
+                    message = _("已更新单位 %(code)s。", code=code)
+                flash(message, "success")
                 return redirect(url_for("admin.units"))
         else:
             errors = form_errors(form)
@@ -340,9 +356,10 @@ def _settings_input() -> SettingsInput:
         closed_days=form.get("closed_days", ""),
         extra_workdays=form.get("extra_workdays", ""),
         reasons=form.get("reasons", ""),
-        default_after_days=(
-            form.get("default_after_days", "") if hallsetup.default_ratings_supported() else None
-        ),
+        default_after_days=sent_or_none("default_after_days"),
+        callback_workdays=sent_or_none("callback_workdays"),
+        appeal_workdays=sent_or_none("appeal_workdays"),
+        area_code=sent_or_none("area_code"),
     )
 
 
@@ -354,7 +371,10 @@ def _shown(view: hallsetup.SettingsView) -> dict[str, Any]:
         "closed_days": "\n".join(view.closed_days),
         "extra_workdays": "\n".join(view.extra_workdays),
         "reasons": "\n".join(view.reasons),
-        "default_after_days": view.default_after_days,
+        "default_after_days": str(view.default_after_days),
+        "callback_workdays": str(view.callback_workdays),
+        "appeal_workdays": str(view.appeal_workdays),
+        "area_code": view.area_code,
     }
 
 
@@ -451,6 +471,9 @@ def hall_settings() -> ResponseReturnValue:
             extra_workdays=sent.extra_workdays,
             reasons=sent.reasons,
         )
+        for key, value in (*sent.loop_days().items(), ("area_code", sent.area_code)):
+            if value is not None:
+                shown[key] = value
     status = 400 if errors else 200
     return (
         render_template(
@@ -460,7 +483,7 @@ def hall_settings() -> ResponseReturnValue:
             shown=shown,
             hall=hall,
             may_change=may_change,
-            default_ratings=hallsetup.default_ratings_supported(),
+            loop_ranges=hallsetup.LOOP_RANGES,
         ),
         status,
     )

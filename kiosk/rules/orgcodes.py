@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # Province-level codes of GB/T 2260 (the first two digits of any 行政区划代码).
 PROVINCE_PREFIXES = frozenset(
@@ -30,13 +31,37 @@ CREDIT_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _CREDIT_SHAPE = re.compile(rf"[{CREDIT_ALPHABET}]{{2}}[0-9]{{6}}[{CREDIT_ALPHABET}]{{10}}")
 
 
-def area_code_problem(value: str) -> str | None:
+@dataclass(frozen=True, slots=True)
+class CodeFault:
+    """Why a text is not one of the two codes, for a message in any language.
+
+    ``kind`` is ``"shape"`` (not six ASCII digits), ``"province"`` (an unknown
+    province-level prefix, in ``detail``), ``"length"`` (not 18 characters), ``"alphabet"``
+    (a character outside GB 32100's, or no area code at places 3–8) or ``"check"`` (the
+    18th character is wrong; the right one is in ``detail``).
+    """
+
+    kind: str
+    detail: str = ""
+
+
+def area_code_fault(value: str) -> CodeFault | None:
     """Why ``value`` is not a 行政区划代码, or None when it is one."""
     if not re.fullmatch(r"[0-9]{6}", value):  # ASCII only: \d would take ４
-        return "expected six digits (行政区划代码, e.g. 429005)"
+        return CodeFault("shape")
     if value[:2] not in PROVINCE_PREFIXES:
-        return f'"{value[:2]}" is not a province-level code of GB/T 2260'
+        return CodeFault("province", value[:2])
     return None
+
+
+def area_code_problem(value: str) -> str | None:
+    """Why ``value`` is not a 行政区划代码 (in the words of the hall-file importer), or None."""
+    fault = area_code_fault(value)
+    if fault is None:
+        return None
+    if fault.kind == "shape":
+        return "expected six digits (行政区划代码, e.g. 429005)"
+    return f'"{fault.detail}" is not a province-level code of GB/T 2260'
 
 
 def credit_check_character(first17: str) -> str:
@@ -47,16 +72,28 @@ def credit_check_character(first17: str) -> str:
     return CREDIT_ALPHABET[(31 - total % 31) % 31]
 
 
-def org_code_problem(value: str) -> str | None:
+def org_code_fault(value: str) -> CodeFault | None:
     """Why ``value`` is not a 统一社会信用代码, or None when it is one."""
     if len(value) != 18:
-        return "expected 18 characters (统一社会信用代码)"
+        return CodeFault("length")
     if not _CREDIT_SHAPE.fullmatch(value):
+        return CodeFault("alphabet")
+    expected = credit_check_character(value[:17])
+    if value[17] != expected:
+        return CodeFault("check", expected)
+    return None
+
+
+def org_code_problem(value: str) -> str | None:
+    """Why ``value`` is not a 统一社会信用代码 (in the words of the importer), or None."""
+    fault = org_code_fault(value)
+    if fault is None:
+        return None
+    if fault.kind == "length":
+        return "expected 18 characters (统一社会信用代码)"
+    if fault.kind == "alphabet":
         return (
             "expected digits and capital letters other than I, O, S, V, Z, "
             "with six digits (the area code) at places 3–8"
         )
-    expected = credit_check_character(value[:17])
-    if value[17] != expected:
-        return f'the check character is wrong: a code starting "{value[:17]}" ends in "{expected}"'
-    return None
+    return f'the check character is wrong: a code starting "{value[:17]}" ends in "{fault.detail}"'

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from kiosk.interchange.hallfile import (
     DEFAULT_DEBOUNCE_SECONDS,
     DEFAULT_GRACE_MINUTES,
     DEFAULT_REASONS,
+    LOOP_DAYS,
     REASON_MAX_CHARS,
     toml_value,
 )
@@ -35,6 +37,12 @@ from kiosk.interchange.kinds import import_hall
 from kiosk.interchange.report import ImportFailed
 from kiosk.models import Hall, Unit, Window
 from kiosk.rules import settings as hall_rules
+from kiosk.rules.badreview import (
+    DEFAULT_APPEAL_WORKDAYS,
+    DEFAULT_CALLBACK_WORKDAYS,
+    DEFAULT_DEFAULT_AFTER_DAYS,
+)
+from kiosk.rules.orgcodes import CodeFault, area_code_fault, org_code_fault
 from kiosk.services import audit
 from kiosk.services.errors import Invalid
 from kiosk.services.texts import _
@@ -50,6 +58,16 @@ MAX_REASONS = 30
 SCHEDULE_NAME_LEN = 50
 GRACE_RANGE = (0, 120)
 DEBOUNCE_RANGE = (0, 3600)
+# ``[ratings]`` day counts of the loop (SPEC 4.2, 11): the importer's ranges, and what a
+# hall that does not give one has (kiosk.rules.badreview).
+LOOP_RANGES: dict[str, tuple[int, int]] = {key: (low, high) for key, low, high in LOOP_DAYS}
+LOOP_DEFAULTS: dict[str, int] = {
+    "default_after_days": DEFAULT_DEFAULT_AFTER_DAYS,
+    "callback_workdays": DEFAULT_CALLBACK_WORKDAYS,
+    "appeal_workdays": DEFAULT_APPEAL_WORKDAYS,
+}
+AREA_CODE_LEN = max_length(Hall.__table__.c.area_code)
+ORG_CODE_LEN = max_length(Unit.__table__.c.org_code)
 
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 _HOUR_MINUTE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -205,6 +223,58 @@ def _refuse_if(errors: Mapping[str, str]) -> None:
         raise SetupError(errors)
 
 
+def _official_text(text: str | None) -> str:
+    """A code as typed, the way an officer may type it: spaces around, full-width digits
+    and letters (an input method's), lower case; what is left is checked as it stands."""
+    value = (text or "").strip()
+    if len(value) > 4 * ORG_CODE_LEN:
+        return value  # refused for its length; not worth normalising
+    return unicodedata.normalize("NFKC", value).strip().upper()
+
+
+def area_code_message(fault: CodeFault) -> str:
+    """The form's message for a refused ``[hall] area_code`` (the importer's check)."""
+    if fault.kind == "province":
+        return _("行政区划代码前两位“%(p)s”不是省级行政区划代码（GB/T 2260）。", p=fault.detail)
+    return _("行政区划代码应为 6 位数字，如 429005。")
+
+
+def org_code_message(fault: CodeFault, value: str) -> str:
+    """The form's message for a refused ``org_code`` (the importer's check, GB 32100)."""
+    if fault.kind == "length":
+        return _("统一社会信用代码应为 18 位，现为 %(n)d 位。", n=len(value))
+    if fault.kind == "alphabet":
+        return _(
+            "统一社会信用代码由数字和大写字母组成（不含 I、O、S、V、Z），"
+            "第 3 至 8 位为行政区划代码。"
+        )
+    # The right character is not offered: a mistyped digit elsewhere gives a wrong check
+    # character too, and "fixing" the last one would store a code of another body.
+    return _("统一社会信用代码校验位（第 18 位）不符，请对照统一社会信用代码证书核对。")
+
+
+def _area_code(errors: dict[str, str], text: str) -> str | None:
+    """``[hall] area_code``: None when blank (the hall gives none), else checked."""
+    value = _official_text(text)
+    if not value:
+        return None
+    fault = area_code_fault(value)
+    if fault is not None:
+        errors["area_code"] = area_code_message(fault)
+    return value
+
+
+def _org_code(errors: dict[str, str], text: str) -> str | None:
+    """A unit's ``org_code``: None when blank (the push then sends the unit's code)."""
+    value = _official_text(text)
+    if not value:
+        return None
+    fault = org_code_fault(value)
+    if fault is not None:
+        errors["org_code"] = org_code_message(fault, value)
+    return value
+
+
 # ----------------------------------------------------------------------------------- units
 
 
@@ -215,12 +285,14 @@ class UnitLine:
     code: str
     name: str
     windows: int
+    org_code: str = ""
+    """统一社会信用代码 (``org_code``), "" when the hall file gives none."""
 
 
 def unit_lines(session: Session, hall: Hall) -> list[UnitLine]:
     """The hall's units by code, with their window counts."""
     units = session.scalars(select(Unit).where(Unit.hall_id == hall.id).order_by(Unit.code))
-    return [UnitLine(u.code, u.name, len(u.windows)) for u in units]
+    return [UnitLine(u.code, u.name, len(u.windows), u.org_code or "") for u in units]
 
 
 def unit_by_code(session: Session, hall: Hall, code: str | None) -> Unit:
@@ -232,17 +304,27 @@ def unit_by_code(session: Session, hall: Hall, code: str | None) -> Unit:
 
 
 def add_unit(
-    session: Session, hall: Hall, *, code: str, name: str, user_id: int | None, lock_wait: float
+    session: Session,
+    hall: Hall,
+    *,
+    code: str,
+    name: str,
+    org_code: str | None = None,
+    user_id: int | None,
+    lock_wait: float,
 ) -> Unit:
-    """Add a unit (``[[unit]]`` code and name); refused when the code is taken."""
+    """Add a unit (``[[unit]]`` code, name and, optionally, ``org_code``); refused when the
+    code is taken."""
     errors: dict[str, str] = {}
     code = _code(errors, "code", code, _("单位代码"), UNIT_CODE_LEN)
     name = _text(errors, "name", name, _("单位名称"), UNIT_NAME_LEN)
+    org = _org_code(errors, org_code or "")
     _refuse_if(errors)
     doc = _locked_document(session, hall, lock_wait)
     if any(u["code"] == code for u in doc["unit"]):
         raise SetupError({"code": _("单位代码“%(c)s”已存在。", c=code)}, "conflict")
-    doc["unit"].append({"code": code, "name": name})
+    after = {"code": code, "name": name} | ({"org_code": org} if org else {})
+    doc["unit"].append(dict(after))
     _store(session, doc, lock_wait)
     unit = unit_by_code(session, hall, code)
     audit.record(
@@ -252,7 +334,7 @@ def add_unit(
         object_id=code,
         user_id=user_id,
         hall_id=hall.id,
-        after={"code": code, "name": name},
+        after=after,
     )
     return unit
 
@@ -261,27 +343,53 @@ def rename_unit(
     session: Session, hall: Hall, *, code: str, name: str, user_id: int | None, lock_wait: float
 ) -> Unit:
     """Give a unit a new name (its code, the key of the hall file, stays)."""
+    return edit_unit(
+        session, hall, code=code, name=name, org_code=None, user_id=user_id, lock_wait=lock_wait
+    )
+
+
+def edit_unit(
+    session: Session,
+    hall: Hall,
+    *,
+    code: str,
+    name: str,
+    org_code: str | None,
+    user_id: int | None,
+    lock_wait: float,
+) -> Unit:
+    """Change a unit's name and ``org_code`` (its code, the key of the hall file, stays).
+
+    ``org_code`` None keeps the one it has; "" removes it. Audited as ``unit.rename`` when
+    only the name changed, else ``unit.edit``, with the fields that changed."""
     errors: dict[str, str] = {}
     name = _text(errors, "name", name, _("单位名称"), UNIT_NAME_LEN)
+    org = _org_code(errors, org_code) if org_code is not None else None
     _refuse_if(errors)
     doc = _locked_document(session, hall, lock_wait)
     entry = next((u for u in doc["unit"] if u["code"] == code), None)
     if entry is None:
         raise SetupError({"code": _("没有代码为“%(c)s”的单位。", c=code)}, "not_found")
-    before = entry["name"]
-    if before == name:
-        raise SetupError({"name": _("名称没有变化。")})
+    before = {"name": entry["name"], "org_code": entry.get("org_code")}
+    after = {"name": name, "org_code": org if org_code is not None else before["org_code"]}
+    changed = [k for k in before if before[k] != after[k]]
+    if not changed:
+        message = _("名称没有变化。") if org_code is None else _("没有任何变化。")
+        raise SetupError({"name": message})
     entry["name"] = name
+    entry.pop("org_code", None)
+    if after["org_code"]:
+        entry["org_code"] = after["org_code"]
     _store(session, doc, lock_wait)
     audit.record(
         session,
-        action="unit.rename",
+        action="unit.rename" if changed == ["name"] else "unit.edit",
         object_type="unit",
         object_id=code,
         user_id=user_id,
         hall_id=hall.id,
-        before={"name": before},
-        after={"name": name},
+        before={k: before[k] for k in changed},
+        after={k: after[k] for k in changed},
     )
     return unit_by_code(session, hall, code)
 
@@ -447,8 +555,17 @@ class SettingsInput:
     extra_workdays: str = ""
     reasons: str = ""
     default_after_days: str | None = None
-    """``[ratings] default_after_days`` (SPEC 4.2); None when the form has no such field
-    (the settings reader does not know the key yet: see :func:`default_ratings_supported`)."""
+    """``[ratings] default_after_days`` (SPEC 4.2); None (not sent) keeps what the hall has."""
+    callback_workdays: str | None = None
+    """``[ratings] callback_workdays`` (SPEC 11); None keeps what the hall has."""
+    appeal_workdays: str | None = None
+    """``[ratings] appeal_workdays`` (SPEC 11); None keeps what the hall has."""
+    area_code: str | None = None
+    """``[hall] area_code`` (SPEC 2, 11); "" removes it, None keeps what the hall has."""
+
+    def loop_days(self) -> dict[str, str | None]:
+        """The ``[ratings]`` day counts as sent, by their hall-file keys."""
+        return {key: getattr(self, key) for key, _low, _high in LOOP_DAYS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,21 +578,20 @@ class SettingsView:
     closed_days: tuple[str, ...]
     extra_workdays: tuple[str, ...]
     reasons: tuple[str, ...]
-    default_after_days: int | None
-    """``[ratings] default_after_days`` when the hall's settings reader knows it, else None."""
-
-
-def default_ratings_supported() -> bool:
-    """Whether the settings reader of SPEC 2 knows ``[ratings] default_after_days`` yet."""
-    places: Mapping[str, tuple[str, str]] = getattr(hall_rules, "_TOML_PLACES", {})
-    return "default_after_days" in places
+    default_after_days: int
+    """``[ratings] default_after_days`` (0 = no default ratings, also when not given)."""
+    callback_workdays: int
+    """``[ratings] callback_workdays`` (the default of SPEC 11 when not given)."""
+    appeal_workdays: int
+    """``[ratings] appeal_workdays`` (the default of SPEC 11 when not given)."""
+    area_code: str
+    """``[hall] area_code``, "" when the hall gives none."""
 
 
 def settings_view(session: Session, hall: Hall) -> SettingsView:
     """What ``/admin/hall`` shows: the hall's settings as its hall file says them."""
     doc = hall_document(session, hall)
     att, ratings = doc["attendance"], doc["ratings"]
-    after_days = ratings.get("default_after_days") if default_ratings_supported() else None
     return SettingsView(
         schedules=tuple(
             ScheduleInput(
@@ -492,7 +608,10 @@ def settings_view(session: Session, hall: Hall) -> SettingsView:
         closed_days=tuple(att["closed_days"]),
         extra_workdays=tuple(att["extra_workdays"]),
         reasons=tuple(ratings["reasons"]),
-        default_after_days=int(after_days) if after_days is not None else None,
+        default_after_days=int(ratings.get("default_after_days", DEFAULT_DEFAULT_AFTER_DAYS)),
+        callback_workdays=int(ratings.get("callback_workdays", DEFAULT_CALLBACK_WORKDAYS)),
+        appeal_workdays=int(ratings.get("appeal_workdays", DEFAULT_APPEAL_WORKDAYS)),
+        area_code=str(doc["hall"].get("area_code") or ""),
     )
 
 
@@ -595,6 +714,25 @@ def _reasons(errors: dict[str, str], text: str) -> list[str]:
     return reasons
 
 
+def loop_day_labels() -> dict[str, str]:
+    """The ``[ratings]`` day counts as the form and its messages name them."""
+    return {
+        "default_after_days": _("默认评价天数"),
+        "callback_workdays": _("回访时限"),
+        "appeal_workdays": _("申诉时限"),
+    }
+
+
+def _loop_days(errors: dict[str, str], form: SettingsInput) -> dict[str, int]:
+    """The ``[ratings]`` day counts sent, each within the hall-file importer's range."""
+    labels = loop_day_labels()
+    days: dict[str, int] = {}
+    for key, text in form.loop_days().items():
+        if text is not None:
+            days[key] = _whole(errors, key, text, labels[key], LOOP_RANGES[key])
+    return days
+
+
 def update_settings(
     session: Session,
     hall: Hall,
@@ -604,7 +742,8 @@ def update_settings(
     lock_wait: float,
 ) -> dict[str, Any]:
     """Change the settings of SPEC 2 (schedules, grace, debounce, closed days, extra
-    workdays, reasons); returns the stored settings. Audited with the keys that changed."""
+    workdays, reasons, the ``[ratings]`` day counts, ``[hall] area_code``); returns the
+    stored settings. Audited with the keys that changed (``area_code`` among them)."""
     errors: dict[str, str] = {}
     rows = [s for s in form.schedules if not s.blank()]
     if not rows:
@@ -622,25 +761,29 @@ def update_settings(
     if both and "extra_workdays" not in errors:
         errors["extra_workdays"] = _("%(d)s 不能既是闭厅日又是加班工作日。", d=both[0])
     reasons = _reasons(errors, form.reasons)
-    after_days = None
-    if form.default_after_days is not None and default_ratings_supported():
-        after_days = _whole(
-            errors, "default_after_days", form.default_after_days, _("默认评价天数"), (0, 365)
-        )
+    loop_days = _loop_days(errors, form)
+    area_code = _area_code(errors, form.area_code) if form.area_code is not None else None
     _refuse_if(errors)
 
     doc = _locked_document(session, hall, lock_wait)
-    before = dict(hall.settings or {})
+    before = {**(hall.settings or {}), "area_code": hall.area_code}
     doc["schedule"] = schedules
     doc["attendance"].update(
         grace_minutes=grace, debounce_seconds=debounce, closed_days=closed, extra_workdays=extra
     )
     doc["ratings"]["reasons"] = reasons
-    if after_days is not None:
-        # Stored as the importer stores [ratings] default_after_days, once it reads it.
-        doc["ratings"]["default_after_days"] = after_days
+    for key, value in loop_days.items():
+        # A day count the hall file leaves out is the default (kiosk.rules.badreview): kept
+        # out while it is the default, so that saving an unchanged page changes nothing and
+        # exports as the same hall.toml imported; written once it is set to another value.
+        if key in doc["ratings"] or value != LOOP_DEFAULTS[key]:
+            doc["ratings"][key] = value
+    if form.area_code is not None:
+        doc["hall"].pop("area_code", None)
+        if area_code:
+            doc["hall"]["area_code"] = area_code
     _store(session, doc, lock_wait)
-    after = dict(hall.settings or {})
+    after = {**(hall.settings or {}), "area_code": hall.area_code}
     changed = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
     if not changed:
         raise SetupError({"": _("设置没有变化。")})
@@ -654,7 +797,7 @@ def update_settings(
         before={k: before.get(k) for k in changed},
         after={k: after.get(k) for k in changed},
     )
-    return after
+    return dict(hall.settings or {})
 
 
 # ---------------------------------------------------------------------- a hall of its own

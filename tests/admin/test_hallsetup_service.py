@@ -566,39 +566,6 @@ def test_a_browser_change_exports_as_the_same_change_imported(
     assert form_exports == import_exports
 
 
-def test_default_ratings_wait_for_the_settings_reader(
-    ctx: Hall, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``[ratings] default_after_days`` is offered once kiosk/rules/settings.py reads it."""
-    from kiosk.rules import settings as hall_rules
-
-    view = hallsetup.settings_view(db.session, ctx)
-    assert not hallsetup.default_ratings_supported() and view.default_after_days is None
-    with pytest.raises(SetupError) as caught:  # ignored: only "unchanged" is said
-        hallsetup.update_settings(
-            db.session,
-            ctx,
-            _settings_input(view, default_after_days="999"),
-            user_id=None,
-            lock_wait=WAIT,
-        )
-    db.session.rollback()
-    assert set(caught.value.fields) == {""}
-    places = {**hall_rules._TOML_PLACES, "default_after_days": ("ratings", "default_after_days")}
-    monkeypatch.setattr(hall_rules, "_TOML_PLACES", places)
-    assert hallsetup.default_ratings_supported()
-    with pytest.raises(SetupError) as caught:
-        hallsetup.update_settings(
-            db.session,
-            ctx,
-            _settings_input(view, default_after_days="999"),
-            user_id=None,
-            lock_wait=WAIT,
-        )
-    db.session.rollback()
-    assert "0 至 365" in caught.value.fields["default_after_days"]
-
-
 def test_a_schedule_that_never_applies_is_named(ctx: Hall) -> None:
     settings = dict(ctx.settings)
     assert hallsetup.unused_schedules(settings) == []

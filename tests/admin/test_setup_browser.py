@@ -72,7 +72,7 @@ def test_units_and_windows(
     expect(page.get_by_role("alert").first).to_contain_text("已添加单位 GAJ 市公安局")
     expect(page.locator("#unit-list")).to_contain_text("市公安局")
     _shot(page, shots, "units")
-    page.locator('tr[data-unit="GAJ"]').get_by_role("link", name="更名").click()
+    page.locator('tr[data-unit="GAJ"]').get_by_role("link", name="修改").click()
     page.get_by_label("单位名称（name）").fill("市公安局出入境管理大队")
     page.get_by_role("button", name="保存").click()
     expect(page.locator("#unit-list")).to_contain_text("市公安局出入境管理大队")

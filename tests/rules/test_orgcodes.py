@@ -6,8 +6,11 @@ import pytest
 
 from kiosk.rules.orgcodes import (
     CREDIT_WEIGHTS,
+    CodeFault,
+    area_code_fault,
     area_code_problem,
     credit_check_character,
+    org_code_fault,
     org_code_problem,
 )
 
@@ -85,3 +88,31 @@ def test_valid_area_codes(code: str) -> None:
 def test_invalid_area_codes(code: str, problem: str) -> None:
     found = area_code_problem(code)
     assert found is not None and problem in found
+
+
+@pytest.mark.parametrize(
+    "code, fault",
+    [
+        ("91350100M000100Y43", None),
+        ("11429005MB1234567X", CodeFault("check", "K")),
+        ("91350100M000100Y4", CodeFault("length")),
+        ("91350100m000100Y43", CodeFault("alphabet")),
+        ("913501A0M000100Y43", CodeFault("alphabet")),
+    ],
+)
+def test_credit_code_faults_say_the_kind(code: str, fault: CodeFault | None) -> None:
+    """The back office words its message from the kind (SPEC 10: the importer's checks)."""
+    assert org_code_fault(code) == fault
+
+
+@pytest.mark.parametrize(
+    "code, fault",
+    [
+        ("429005", None),
+        ("42900", CodeFault("shape")),
+        ("４２９００５", CodeFault("shape")),
+        ("999999", CodeFault("province", "99")),
+    ],
+)
+def test_area_code_faults_say_the_kind(code: str, fault: CodeFault | None) -> None:
+    assert area_code_fault(code) == fault

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kiosk.localtime import hall_zone, to_aware, to_local
 from kiosk.models import Hall, Rating, ServiceSession, Staff, Terminal, Window, utcnow
+from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.settings import rating_reasons
 from kiosk.services.driversql import Prepared, insert_all_columns
 from kiosk.services.errors import RatingRefused
@@ -57,14 +58,14 @@ _ID_RANDOM_CHARS = 6
 _INSERT_ATTEMPTS = 5
 
 
-def bad_levels() -> frozenset[int]:
-    """Levels that are bad reviews (差评), from the rule file in force."""
-    return rules_in_force().bad_levels
+def bad_levels(rules: RuleSet | None = None) -> frozenset[int]:
+    """Levels that are bad reviews (差评), from ``rules`` or the rule file in force."""
+    return (rules or rules_in_force()).bad_levels
 
 
-def misuse_window() -> dt.timedelta:
+def misuse_window(rules: RuleSet | None = None) -> dt.timedelta:
     """How soon after the previous rating of the same terminal's sessions a new one is misuse."""
-    return dt.timedelta(seconds=float(rules_in_force().misuse_seconds))
+    return dt.timedelta(seconds=float((rules or rules_in_force()).misuse_seconds))
 
 
 @functools.lru_cache(maxsize=8)
@@ -471,14 +472,19 @@ class RatingContext:
 
 
 def load_rating_context(
-    conn: Connection, token: str, key_id: str | None, now: dt.datetime | None = None
+    conn: Connection,
+    token: str,
+    key_id: str | None,
+    now: dt.datetime | None = None,
+    window: dt.timedelta | None = None,
 ) -> RatingContext | None:
     """The session of ``token`` with the terminal of ``key_id``; None for an unknown token.
 
     ``last_terminal_rating`` of the session is the latest rating of its terminal's sessions
-    in the misuse window before ``now`` (None when there is none that recent).
+    in the misuse ``window`` (default: the rule file's) before ``now`` (None when there is
+    none that recent).
     """
-    since = (now or utcnow()) - misuse_window()
+    since = (now or utcnow()) - (window if window is not None else misuse_window())
     row = _RATING_CONTEXT.on(conn).first(
         conn, {"token_hash": token_hash(token), "key_id": key_id, "since": since}
     )
@@ -549,7 +555,11 @@ def unstorable(text: str) -> bool:
 
 
 def check_content(
-    level: int, reasons: Sequence[str], comment: str | None, allowed: list[str]
+    level: int,
+    reasons: Sequence[str],
+    comment: str | None,
+    allowed: list[str],
+    bad: frozenset[int] | None = None,
 ) -> str | None:
     """Validate a rating's content (SPEC 4.1); returns the stored ``reasons`` text.
 
@@ -570,7 +580,7 @@ def check_content(
             )
         if reason not in chosen:
             chosen.append(reason)
-    if level in bad_levels():
+    if level in (bad if bad is not None else bad_levels()):
         if not chosen:
             raise invalid(_("差评请至少选择一项原因。"))
     elif chosen:
@@ -676,8 +686,12 @@ def _submit(  # noqa: C901
                 raise unauthorized() from None
             admit(limit, terminal_bucket(known))
         raise
+    # The rule file in force, read once for the whole post (the bad levels, the misuse
+    # window): each read is a look-up that the hot path need not repeat.
+    rules = rules_in_force()
+    window = misuse_window(rules)
     context = load_rating_context(
-        conn, content.token, credentials.key_id if credentials else None, now
+        conn, content.token, credentials.key_id if credentials else None, now, window
     )
     terminal: TerminalIdentity | None = None
     if credentials is not None:
@@ -705,16 +719,16 @@ def _submit(  # noqa: C901
     level, reasons = content.level, content.reasons
     comment = (content.comment or "").strip() or None
     allowed: list[str] = []
-    if reasons or level in bad_levels():
+    if reasons or level in rules.bad_levels:
         allowed = hall_reasons(conn.execute(_HALL_SETTINGS, {"hall_id": info.hall_id}).scalar())
-    stored_reasons = check_content(level, reasons, comment, allowed)
+    stored_reasons = check_content(level, reasons, comment, allowed, rules.bad_levels)
 
     # A rating sooner than the rule's seconds after the previous rating, of either channel,
     # of a session opened by the same terminal is kept but flagged (SPEC 4.2): posting the
     # session's token without the key does not escape the rule. The session select read
     # that time; it is None when there was none within the window.
     previous = info.last_terminal_rating
-    misuse = previous is not None and now - previous < misuse_window()
+    misuse = previous is not None and now - previous < window
 
     local_day = to_local(now, hall_zone(info.timezone)).date()
     values = {

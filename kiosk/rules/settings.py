@@ -33,7 +33,6 @@ __all__ = [
     "alert_thresholds",
     "calendar_from_settings",
     "default_after_days",
-    "callback_workdays",
     "hall_settings",
     "loop_terms",
     "rating_reasons",
@@ -173,9 +172,3 @@ def alert_thresholds(settings: Mapping[str, Any] | None) -> AlertThresholds:
         no_am_in_minutes=float(table.get("no_am_in_minutes", base.no_am_in_minutes)),
         due_workdays=int(table.get("due_workdays", base.due_workdays)),
     )
-
-
-def callback_workdays(settings: Mapping[str, Any] | None) -> int:
-    """``[ratings] callback_workdays`` (SPEC 11, default 1): the first callback of a bad
-    review is due by the end of that many workdays after the rating day."""
-    return int(setting(settings, "callback_workdays", DEFAULT_CALLBACK_WORKDAYS))

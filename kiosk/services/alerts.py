@@ -49,10 +49,10 @@ from kiosk.rules.alerts import (
     DeviceSeen as Seen,
 )
 from kiosk.rules.attendance import EARLIEST_BEFORE_A0, Excuse
-from kiosk.rules.calendar import rectification_deadline
+from kiosk.rules.badreview import callback_due, end_of_workday_term
 from kiosk.rules.seating import Assignment as Seat
 from kiosk.rules.seating import holding_on
-from kiosk.rules.settings import alert_thresholds, calendar_from_settings, callback_workdays
+from kiosk.rules.settings import alert_thresholds, calendar_from_settings, loop_terms
 from kiosk.services import audit
 from kiosk.services.errors import Invalid
 from kiosk.services.rulefile import rules_in_force
@@ -224,8 +224,9 @@ def _bad_review_items(
     """
     zone = hall_zone(hall.timezone)
     calendar = calendar_from_settings(hall.settings or {})
-    rectify_days = rules_in_force().rectification_workdays
-    callback_days = callback_workdays(hall.settings or {})
+    # The loop's own terms (kiosk.rules.badreview), so an alert and the work order's
+    # page never disagree on when something is due.
+    terms = loop_terms(hall.settings or {}, rules_in_force().rectification_workdays)
     verified = and_(
         Rating.review.is_not(None), or_(Rating.reviewed_at.is_(None), Rating.reviewed_at <= now)
     )
@@ -272,7 +273,7 @@ def _bad_review_items(
         items.append(
             DueItem(
                 "callback_due",
-                due=rectification_deadline(at.date(), calendar, callback_days),
+                due=callback_due(at, calendar, terms),
                 done=bool(row.called_back),
                 **common,
             )
@@ -280,7 +281,7 @@ def _bad_review_items(
         items.append(
             DueItem(
                 "rectify_due",
-                due=rectification_deadline(at.date(), calendar, rectify_days),
+                due=end_of_workday_term(at, terms.rectification_workdays, calendar),
                 **common,
             )
         )

@@ -24,7 +24,7 @@ from kiosk.rules.alerts import (
 )
 from kiosk.rules.attendance import Excuse
 from kiosk.rules.calendar import HallCalendar, Schedule
-from kiosk.rules.settings import alert_thresholds, callback_workdays
+from kiosk.rules.settings import alert_thresholds, loop_terms
 
 SCHEDULE = Schedule("all", (1, 1), (12, 31), (time(8, 30), time(12)), (time(14), time(17, 30)))
 CAL = HallCalendar(schedules=(SCHEDULE,))
@@ -311,6 +311,7 @@ def test_hall_thresholds_come_from_the_alerts_table() -> None:
     assert alert_thresholds({"alerts": {"burst_min_ratings": 6, "offline_minutes": 2}}) == (
         AlertThresholds(burst_min_ratings=6, offline_minutes=2.0)
     )
-    assert callback_workdays(None) == 1
-    assert callback_workdays({"ratings": {"callback_workdays": 3}}) == 3
-    assert callback_workdays({"callback_workdays": 2}) == 2
+    # The callback term of the alerts is the loop's own (kiosk.rules.settings.loop_terms).
+    assert loop_terms(None, 5).callback_workdays == 1
+    assert loop_terms({"ratings": {"callback_workdays": 3}}, 5).callback_workdays == 3
+    assert loop_terms({"callback_workdays": 2}, 5).callback_workdays == 2

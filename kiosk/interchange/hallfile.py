@@ -465,7 +465,8 @@ def parse_hall_file(data: bytes) -> HallFile:
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def _toml_key(key: str) -> str:
+def toml_key(key: str) -> str:
+    """A TOML key, bare when it may be, else quoted."""
     return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
 
 
@@ -483,14 +484,14 @@ def toml_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        inner = ", ".join(f"{_toml_key(str(k))} = {toml_value(v)}" for k, v in value.items())
+        inner = ", ".join(f"{toml_key(str(k))} = {toml_value(v)}" for k, v in value.items())
         return "{" + inner + "}"
     raise TypeError(f"no TOML form for {value!r}")
 
 
 def _toml_table(header: str, items: dict[str, Any]) -> list[str]:
     lines = [header]
-    lines += [f"{_toml_key(k)} = {toml_value(v)}" for k, v in items.items() if v is not None]
+    lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in items.items() if v is not None]
     return [*lines, ""]
 
 

@@ -14,7 +14,6 @@ Every change is audited with before and after; nothing is committed here.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from kiosk.interchange.hallfile import (
     DEFAULT_REASONS,
     LOOP_DAYS,
     REASON_MAX_CHARS,
+    toml_key,
     toml_value,
 )
 from kiosk.interchange.importer import take_import_lock
@@ -149,15 +149,11 @@ def _toml_table(header: str, table: Mapping[str, Any]) -> list[str]:
         if isinstance(value, Mapping):
             nested.append((key, value))
         else:
-            lines.append(f"{_toml_key(key)} = {toml_value(value)}")
+            lines.append(f"{toml_key(key)} = {toml_value(value)}")
     for key, value in nested:
         inner = header.strip("[]")
-        lines += ["", *_toml_table(f"[{inner}.{_toml_key(key)}]", value)]
+        lines += ["", *_toml_table(f"[{inner}.{toml_key(key)}]", value)]
     return lines
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
 
 
 def hall_toml(doc: Mapping[str, Any]) -> str:
@@ -167,7 +163,7 @@ def hall_toml(doc: Mapping[str, Any]) -> str:
     for key, value in doc.items():
         if key in ("hall", "schedule", "unit", "window"):
             continue
-        parts.append(_toml_table(f"[{_toml_key(key)}]", value))
+        parts.append(_toml_table(f"[{toml_key(key)}]", value))
     parts += [_toml_table("[[unit]]", u) for u in doc.get("unit", [])]
     parts += [_toml_table("[[window]]", w) for w in doc.get("window", [])]
     return "\n\n".join("\n".join(p) for p in parts) + "\n"

@@ -49,6 +49,7 @@ from kiosk.services.ratings import (
     unauthorized,
     unstorable,
 )
+from kiosk.services.rulefile import rules_in_force
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -290,8 +291,10 @@ def create_rating() -> tuple[Response, int]:
         client_address=request.remote_addr,
         client_tag=client_tag(current_app.config["SECRET_KEY"], request.remote_addr),
     )
+    # Read before the connection is taken (see submit_rating).
+    rules = rules_in_force()
     with db.engine.connect() as conn:
-        stored = submit_rating(conn, post, now=utcnow(), limit=current_rating_limit())
+        stored = submit_rating(conn, post, now=utcnow(), limit=current_rating_limit(), rules=rules)
         conn.commit()
     return jsonify(rating_id=stored.rating_id), 201
 

@@ -51,6 +51,7 @@ from kiosk.services.ratings import (
     session_by_token,
     submit_rating,
 )
+from kiosk.services.rulefile import rules_in_force
 from kiosk.services.staffing import photo_digests, photo_of
 
 bp = Blueprint(
@@ -293,6 +294,8 @@ def rate_post(token: str) -> Any:
     limit = current_rating_limit()
     if limit is not None and limit.over(address_bucket(request.remote_addr)):
         return _phone_page(None, "busy", 429)
+    # Read before the connection is taken (see submit_rating).
+    rules = rules_in_force()
     with db.engine.connect() as conn:
         info = session_by_token(conn, token)
         if info is None:
@@ -304,13 +307,18 @@ def rate_post(token: str) -> Any:
         chosen = request.form.getlist("reasons")
         comment = request.form.get("comment")
         asking_reasons = request.form.get("step") == "reasons"
-        if level in bad_levels() and not asking_reasons and info.state(utcnow()) == "open":
+        if level in bad_levels(rules) and not asking_reasons and info.state(utcnow()) == "open":
             return _phone_page(info, "reasons", level=level, chosen=[], comment="")
         content = RatingContent(token, level, chosen, comment)
         try:
             # Counted on the address above already, before the page looked at the token.
             tag = client_tag(current_app.config["SECRET_KEY"], request.remote_addr)
-            submit_rating(conn, RatingPost(content=lambda: content, client_tag=tag), now=utcnow())
+            submit_rating(
+                conn,
+                RatingPost(content=lambda: content, client_tag=tag),
+                now=utcnow(),
+                rules=rules,
+            )
         except RatingRefused as refusal:
             if refusal.code == "already_rated":
                 return _phone_page(info, "rated")
@@ -318,7 +326,7 @@ def rate_post(token: str) -> Any:
                 return _phone_page(info, "expired", 410)
             if refusal.code == "unknown_token":
                 return _phone_page(None, "unknown", 404)
-            step = "reasons" if level in bad_levels() else "levels"
+            step = "reasons" if level in bad_levels(rules) else "levels"
             return _phone_page(
                 info,
                 step,

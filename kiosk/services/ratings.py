@@ -640,6 +640,7 @@ def submit_rating(
     *,
     now: dt.datetime,
     limit: RatingLimit | None = None,
+    rules: RuleSet | None = None,
 ) -> StoredRating:
     """Rate a session: with a terminal's credentials a counter rating, without a QR rating.
 
@@ -658,9 +659,14 @@ def submit_rating(
     ``limit`` None counts nothing (the limit is off, or the caller counted already). The
     unique ``ratings.session_id`` is the last guard against two concurrent ratings. The
     caller commits.
+
+    ``rules`` is the rule file in force (default: :func:`rules_in_force`, read here). A
+    caller holding a pooled ``conn`` passes it, read before it took the connection:
+    reading it may need a connection of its own, and a thread must not wait for a second
+    connection while it holds one (with as many threads as connections, none would come).
     """
     try:
-        return _submit(conn, post, now, limit)
+        return _submit(conn, post, now, limit, rules or rules_in_force())
     except RatingRefused as refusal:
         if refusal.code == "unauthorized":
             admit(limit, address_bucket(post.client_address))
@@ -670,7 +676,11 @@ def submit_rating(
 # The refusal order of SPEC 9 reads best as one straight list of checks, so this one
 # function stays above the complexity limit rather than hide the order in helpers.
 def _submit(  # noqa: C901
-    conn: Connection, post: RatingPost, now: dt.datetime, limit: RatingLimit | None
+    conn: Connection,
+    post: RatingPost,
+    now: dt.datetime,
+    limit: RatingLimit | None,
+    rules: RuleSet,
 ) -> StoredRating:
     """:func:`submit_rating` but the count of refused keys."""
     credentials = post.credentials()
@@ -686,9 +696,8 @@ def _submit(  # noqa: C901
                 raise unauthorized() from None
             admit(limit, terminal_bucket(known))
         raise
-    # The rule file in force, read once for the whole post (the bad levels, the misuse
+    # The rule file in force is read once for the whole post (the bad levels, the misuse
     # window): each read is a look-up that the hot path need not repeat.
-    rules = rules_in_force()
     window = misuse_window(rules)
     context = load_rating_context(
         conn, content.token, credentials.key_id if credentials else None, now, window

@@ -80,6 +80,7 @@ def rules_for(path: str | Path | None) -> RuleSet:
 
 # app.extensions key: (monotonic time of the last look, adoption id or None, its rules)
 _ADOPTED_KEY = "kiosk_adopted_rules"
+_ADOPTED_LOCK_KEY = "kiosk_adopted_rules_lock"
 
 
 def _newest_adoption(app: Flask) -> tuple[int, str, bytes] | None:
@@ -101,6 +102,23 @@ def adopted_rules(app: Flask) -> RuleSet | None:
     cannot answer (a listener while it is away, a database not migrated yet) the last
     answer stands.
     """
+    cached = app.extensions.get(_ADOPTED_KEY)
+    if cached is not None and time.monotonic() - cached[0] < RECHECK_SECONDS:
+        return cached[2]
+    # One thread asks at a time. The others keep the last answer (at most a second old)
+    # rather than each take a second pool connection while holding their first: on the
+    # rating POST that would need two connections per thread at once, every second.
+    refreshing = app.extensions.setdefault(_ADOPTED_LOCK_KEY, threading.Lock())
+    if not refreshing.acquire(blocking=cached is None):
+        return cached[2]  # type: ignore[index]
+    try:
+        return _refresh_adopted(app)
+    finally:
+        refreshing.release()
+
+
+def _refresh_adopted(app: Flask) -> RuleSet | None:
+    """Ask the database for the newest adoption unless another thread just did."""
     now = time.monotonic()
     cached = app.extensions.get(_ADOPTED_KEY)
     if cached is not None and now - cached[0] < RECHECK_SECONDS:

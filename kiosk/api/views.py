@@ -31,6 +31,7 @@ from kiosk.api.openapi import openapi_document
 from kiosk.bodysize import read_body
 from kiosk.extensions import csrf, db
 from kiosk.models import utcnow
+from kiosk.services.driversql import statement_commits
 from kiosk.services.errors import Refused
 from kiosk.services.ratings import (
     COUNTER_SESSION_KEY,
@@ -293,7 +294,8 @@ def create_rating() -> tuple[Response, int]:
     )
     # Read before the connection is taken (see submit_rating).
     rules = rules_in_force()
-    with db.engine.connect() as conn:
+    # One row is written: the insert commits itself (see statement_commits).
+    with db.engine.connect() as conn, statement_commits(conn):
         stored = submit_rating(conn, post, now=utcnow(), limit=current_rating_limit(), rules=rules)
         conn.commit()
     return jsonify(rating_id=stored.rating_id), 201

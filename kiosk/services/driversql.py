@@ -8,13 +8,21 @@ once (SQL text, parameter order, the types' bind and result processors, all thro
 public ``TypeEngine`` API) and :meth:`DriverStatement.run` hands the SQL straight to the
 DBAPI cursor of the engine's connection. The connection's transaction stays
 SQLAlchemy's: :func:`run` begins it, so the caller's ``commit`` or ``rollback`` applies.
-``tests/ratings/test_driversql.py`` runs them on SQLite and PostgreSQL.
+
+:func:`statement_commits` puts a connection's driver into autocommit for a block: each
+statement is then a transaction of its own. The rating POST writes one row; run so, its
+insert takes and releases SQLite's write lock inside one call into the library (no
+``BEGIN``, no separate ``COMMIT`` for which the thread must first get the GIL back while
+the lock is held and the other writers wait), and costs PostgreSQL no ``BEGIN`` and
+``COMMIT`` round trips. ``tests/ratings/test_driversql.py`` runs all of it on SQLite and
+PostgreSQL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,3 +147,37 @@ class Prepared:
             with self._lock:
                 prepared = self._by_dialect.setdefault(name, _compile(self.statement, conn.dialect))
         return prepared
+
+
+@contextlib.contextmanager
+def statement_commits(conn: Connection) -> Iterator[Connection]:
+    """Within the block each statement on ``conn`` commits itself (the driver's
+    autocommit), for sqlite3 and psycopg; on another driver the block is unchanged (the
+    caller's ``commit`` still applies, as it does here too, where it is a no-op).
+
+    For a unit of work that writes one statement: nothing written before the block may be
+    pending, and nothing in it can be rolled back. The driver's own mode is restored at
+    the end, before the connection goes back to the pool.
+    """
+    driver = conn.connection.driver_connection
+    if conn.dialect.driver == "pysqlite" and not driver.in_transaction:  # type: ignore[union-attr]
+        # sqlite3 before Python 3.12: isolation_level None is autocommit.
+        previous = driver.isolation_level  # type: ignore[union-attr]
+        driver.isolation_level = None  # type: ignore[union-attr]
+        try:
+            yield conn
+        finally:
+            driver.isolation_level = previous  # type: ignore[union-attr]
+    elif conn.dialect.driver == "psycopg" and not conn.in_transaction():
+        from psycopg.pq import TransactionStatus
+
+        # psycopg refuses to switch inside a transaction: a pre-ping may have begun one.
+        if driver.info.transaction_status != TransactionStatus.IDLE:  # type: ignore[union-attr]
+            driver.rollback()  # type: ignore[union-attr]
+        driver.autocommit = True  # type: ignore[union-attr]
+        try:
+            yield conn
+        finally:
+            driver.autocommit = False  # type: ignore[union-attr]
+    else:
+        yield conn

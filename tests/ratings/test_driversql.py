@@ -17,7 +17,7 @@ from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Tab
 from kiosk.extensions import db
 from kiosk.models import Rating, ServiceSession, utcnow
 from kiosk.services import ratings as ratings_service
-from kiosk.services.driversql import Prepared, insert_all_columns
+from kiosk.services.driversql import Prepared, insert_all_columns, statement_commits
 from tests.ratings.conftest import Api
 
 
@@ -138,3 +138,77 @@ def test_scalar_defaults_are_filled_in(app: Flask) -> None:
         conn.commit()
     assert (row.name, row.flag, row.at) == ("x", False, dt.datetime(2026, 1, 2, 3, 4, 5))
     assert row.version == 1  # a server default is the database's to fill in
+
+
+def _rating_values(conn: Any, public_id: str, rating_id: str) -> dict[str, Any]:
+    session_row = conn.execute(
+        select(ServiceSession).where(ServiceSession.public_id == public_id)
+    ).one()
+    return {
+        "rating_id": rating_id,
+        "hall_id": session_row.hall_id,
+        "session_id": session_row.id,
+        "staff_id": session_row.staff_id,
+        "rated_at": dt.datetime(2026, 12, 1, 9, 30, 15),
+        "level": 5,
+        "channel": "counter",
+        "misuse": False,
+        "terminal_id": session_row.terminal_id,
+    }
+
+
+def _stored(rating_id: str) -> bool:
+    """Whether another connection sees the rating (so it was committed)."""
+    with db.engine.connect() as other:
+        found = other.execute(select(Rating.id).where(Rating.rating_id == rating_id)).first()
+    return found is not None
+
+
+def test_statement_commits_makes_each_statement_its_own_transaction(app: Flask, api: Api) -> None:
+    opened = api.session()
+    with app.app_context():
+        with db.engine.connect() as conn:
+            values = _rating_values(conn, opened["session_id"], "X-20261201-CCCCCC")
+            conn.rollback()
+            with statement_commits(conn):
+                ratings_service._INSERT_RATING.on(conn).execute(conn, values)
+                # Seen from another connection before any commit: the insert committed itself.
+                assert _stored("X-20261201-CCCCCC")
+                conn.rollback()  # nothing left to roll back
+        assert _stored("X-20261201-CCCCCC")
+
+
+def test_after_statement_commits_the_connection_is_transactional_again(
+    app: Flask, api: Api
+) -> None:
+    opened = api.session()
+    with app.app_context():
+        with db.engine.connect() as conn:
+            with statement_commits(conn):
+                conn.execute(select(Rating.id)).all()
+            values = _rating_values(conn, opened["session_id"], "X-20261201-DDDDDD")
+            ratings_service._INSERT_RATING.on(conn).execute(conn, values)
+            assert not _stored("X-20261201-DDDDDD")  # pending until the commit
+            conn.rollback()
+        assert not _stored("X-20261201-DDDDDD")
+        # The pool hands the connection out again in its normal, transactional mode.
+        with db.engine.connect() as conn:
+            ratings_service._INSERT_RATING.on(conn).execute(conn, values)
+            conn.rollback()
+        assert not _stored("X-20261201-DDDDDD")
+
+
+def test_a_rating_post_commits_its_row_with_the_insert(app: Flask, api: Api) -> None:
+    """The API's rating POST runs its insert under statement_commits: the row is stored
+    and the pool's connections stay transactional afterwards."""
+    opened = api.session()
+    response = api.rate({"token": opened["token"], "level": 4})
+    assert response.status_code == 201
+    with app.app_context():
+        assert _stored(response.get_json()["rating_id"])
+        with db.engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            if conn.dialect.driver == "pysqlite":
+                assert driver.isolation_level is not None  # type: ignore[union-attr]
+            else:
+                assert driver.autocommit is False  # type: ignore[union-attr]

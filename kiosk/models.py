@@ -397,7 +397,6 @@ class Rating(db.Model):
         UniqueConstraint("hall_id", "rating_id"),
         CheckConstraint("level BETWEEN 1 AND 5", name="level"),
         Index("ix_ratings_hall_rated_at", "hall_id", "rated_at"),
-        Index("ix_ratings_terminal_rated_at", "terminal_id", "rated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -278,7 +278,7 @@ def _rating_body() -> RatingContent:
 
 
 @bp.post("/ratings")
-def create_rating() -> tuple[Response, int]:
+def create_rating() -> Response:
     """Rate a session: a counter rating with a terminal key, a QR rating without (201).
 
     Counted for the rate limit per terminal key (counter calls) or per client address
@@ -298,7 +298,10 @@ def create_rating() -> tuple[Response, int]:
     with db.engine.connect() as conn, statement_commits(conn):
         stored = submit_rating(conn, post, now=utcnow(), limit=current_rating_limit(), rules=rules)
         conn.commit()
-    return jsonify(rating_id=stored.rating_id), 201
+    # The bytes jsonify would send ({"rating_id":"..."} and a newline), without its
+    # provider's round of options on the hot path.
+    body = json.dumps({"rating_id": stored.rating_id}, separators=(",", ":")) + "\n"
+    return current_app.response_class(body, status=201, mimetype="application/json")
 
 
 @bp.get("/openapi.json")

@@ -19,6 +19,13 @@ deployment with 16 threads would configure it.
 here); the reference then inserts with psycopg, one connection per thread.
 ``--processes N`` starts N waitress processes of each, on ports of their own (a
 province's hall runs them behind one reverse proxy); the clients take them in turn.
+
+``--service-sql`` (SQLite) adds a third server to each round, to tell the database's
+share from the framework's: the same minimal Flask + sqlite3 endpoint, but running the
+service's own two statements (the session/terminal/misuse select and the insert, as
+:mod:`kiosk.services.ratings` compiles them) on the service's database, into a copy of
+the ratings table with the same columns and indexes. It makes none of the service's
+other checks; its rate is what any endpoint with these statements could reach here.
 """
 
 from __future__ import annotations
@@ -192,6 +199,95 @@ def _reference_sqlite(workdir: Path) -> Any:
     return app
 
 
+def serve_service_sql(workdir: Path, number: int) -> None:
+    """Run the minimal endpoint with the service's own select and insert (``--service-sql``)."""
+    _serve(_service_sql_sqlite(workdir), workdir / f"service-sql-{number}.port")
+
+
+def _service_sql_sqlite(workdir: Path) -> Any:
+    import datetime as dt
+    import hashlib
+    import secrets
+
+    from flask import Flask, jsonify, request
+    from sqlalchemy import create_engine
+
+    sys.path.insert(0, str(ROOT))
+    from kiosk.services import ratings
+
+    path = workdir / "kiosk.sqlite"
+    # The service's statements, compiled for sqlite3 by the service's own driversql.
+    with create_engine(f"sqlite:///{path}").connect() as compiler:
+        select_context = ratings._RATING_CONTEXT.on(compiler)
+        insert = ratings._INSERT_RATING.on(compiler)
+    with sqlite3.connect(path) as conn:
+        # A copy of the ratings table (columns, constraints, indexes), so that the sessions
+        # stay unrated for the service.
+        if (
+            conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'ratings_copy'").fetchone()
+            is None
+        ):
+            rows = conn.execute(
+                "SELECT sql FROM sqlite_master WHERE tbl_name = 'ratings' AND sql IS NOT NULL"
+            ).fetchall()
+            for (ddl,) in rows:
+                conn.execute(
+                    ddl.replace("TABLE ratings", "TABLE ratings_copy")
+                    .replace(" ON ratings ", " ON ratings_copy ")
+                    .replace("INDEX ix_", "INDEX copy_ix_")
+                )
+    insert_sql = insert.sql.replace("INSERT INTO ratings ", "INSERT INTO ratings_copy ", 1)
+    local = threading.local()
+
+    def connection() -> sqlite3.Connection:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            for pragma in ("busy_timeout=30000", "synchronous=NORMAL", "foreign_keys=ON"):
+                conn.execute(f"PRAGMA {pragma}")
+            local.conn = conn
+        return conn
+
+    app = Flask("service-sql")
+
+    @app.post("/ratings")
+    def rate() -> Any:
+        body = request.get_json()
+        conn = connection()
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        values = {
+            "token_hash": hashlib.sha256(body["token"].encode()).hexdigest(),
+            "key_id": None,
+            "since": now - dt.timedelta(seconds=10),
+        }
+        row = conn.execute(select_context.sql, select_context.parameters(values)).fetchone()
+        named = dict(zip(select_context.keys, row, strict=True))
+        rating_id = f"BN-{secrets.token_hex(6)}"
+        conn.execute(
+            insert_sql,
+            insert.parameters(
+                {
+                    "rating_id": rating_id,
+                    "hall_id": named["hall_id"],
+                    "session_id": named["id"],
+                    "staff_id": named["staff_id"],
+                    "rated_at": now,
+                    "level": body["level"],
+                    "channel": "qr",
+                    "case_no": None,
+                    "reasons": None,
+                    "comment": None,
+                    "misuse": False,
+                    "terminal_id": None,
+                    "client_tag": None,
+                }
+            ),
+        )
+        return jsonify(rating_id=rating_id), 201
+
+    return app
+
+
 # --- preparing the service's database -----------------------------------------------------
 
 
@@ -354,7 +450,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--processes", type=int, default=1, help="waitress processes of each")
+    parser.add_argument(
+        "--service-sql",
+        action="store_true",
+        help="also measure the minimal endpoint running the service's two statements (SQLite)",
+    )
     args = parser.parse_args()
+    if args.service_sql and args.db != "sqlite":
+        parser.error("--service-sql runs on SQLite only")
+    kinds = ("kiosk", "reference", "service-sql") if args.service_sql else ("kiosk", "reference")
     per_round = args.clients * args.requests
     warmup = args.clients * 10
 
@@ -367,8 +471,7 @@ def main() -> None:
         workdir = Path(tmp)
         key, tokens = prepare_kiosk(workdir, warmup + per_round * args.rounds)
         servers = {
-            kind: [start(kind, workdir, n) for n in range(1, args.processes + 1)]
-            for kind in ("kiosk", "reference")
+            kind: [start(kind, workdir, n) for n in range(1, args.processes + 1)] for kind in kinds
         }
         try:
             kiosk_headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
@@ -383,7 +486,7 @@ def main() -> None:
                 started, path, headers = (
                     (servers["kiosk"], "/api/v1/ratings", kiosk_headers)
                     if kind == "service"
-                    else (servers["reference"], "/ratings", plain)
+                    else (servers[kind], "/ratings", plain)
                 )
                 pids = [process.pid for process, _port in started]
                 before = sum(cpu_seconds(pid) for pid in pids)
@@ -391,26 +494,34 @@ def main() -> None:
                 used = sum(cpu_seconds(pid) for pid in pids) - before
                 return rate, used * 1000 / len(batch)
 
-            # Warm both up (connections, caches, the first compiled statements).
-            measure("service", tokens[:warmup])
-            measure("reference", tokens[:warmup])
+            measured = ["service", *kinds[1:]]
+            # Warm them up (connections, caches, the first compiled statements).
+            for kind in measured:
+                measure(kind, tokens[:warmup])
             used = warmup
-            results: dict[str, list[tuple[float, float]]] = {"service": [], "reference": []}
+            results: dict[str, list[tuple[float, float]]] = {kind: [] for kind in measured}
             for round_no in range(1, args.rounds + 1):
                 batch = tokens[used : used + per_round]
                 used += per_round
-                # Alternate who goes first, so a burst of load elsewhere hits both alike.
-                order = ("reference", "service") if round_no % 2 else ("service", "reference")
+                # Alternate who goes first, so a burst of load elsewhere hits all alike.
+                order = measured[::-1] if round_no % 2 else measured
                 for kind in order:
                     results[kind].append(measure(kind, batch))
                 (s_rate, s_cpu), (r_rate, r_cpu) = results["service"][-1], results["reference"][-1]
-                print(
+                line = (
                     f"round {round_no}: service {s_rate:7.1f} req/s ({s_cpu:.3f} CPU ms/req), "
                     f"reference {r_rate:7.1f} req/s ({r_cpu:.3f} CPU ms/req), "
                     f"ratio {s_rate / r_rate:.2f}"
                 )
+                if "service-sql" in results:
+                    q_rate, q_cpu = results["service-sql"][-1]
+                    line += (
+                        f"; the service's statements alone {q_rate:7.1f} req/s "
+                        f"({q_cpu:.3f} CPU ms/req, {q_rate / r_rate:.2f} of the reference)"
+                    )
+                print(line)
         finally:
-            for process, _port in servers["kiosk"] + servers["reference"]:
+            for process, _port in [pair for kind in kinds for pair in servers[kind]]:
                 process.terminate()
                 process.wait(timeout=10)
 
@@ -432,6 +543,17 @@ def main() -> None:
         f"request, reference / service: {cpu_ratio:.2f}. {args.clients} clients, waitress "
         f"threads={THREADS}, {per_round} requests per round, {os.cpu_count()} CPUs"
     )
+    if "service-sql" in results:
+        alone = statistics.median(
+            q[0] / r[0] for q, r in zip(results["service-sql"], results["reference"], strict=True)
+        )
+        of_alone = statistics.median(
+            s[0] / q[0] for s, q in zip(results["service"], results["service-sql"], strict=True)
+        )
+        print(
+            f"the service's two statements in the minimal endpoint: median {alone:.2f} of the "
+            f"reference; the service reaches median {of_alone:.2f} of that endpoint"
+        )
     if median < TARGET:
         sys.exit(1)
 
@@ -441,5 +563,7 @@ if __name__ == "__main__":
         serve_kiosk(Path(sys.argv[2]), int(sys.argv[3]))
     elif len(sys.argv) == 4 and sys.argv[1] == "serve-reference":
         serve_reference(Path(sys.argv[2]), int(sys.argv[3]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "serve-service-sql":
+        serve_service_sql(Path(sys.argv[2]), int(sys.argv[3]))
     else:
         main()

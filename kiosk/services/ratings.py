@@ -20,6 +20,7 @@ import hmac
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from flask import current_app
@@ -65,7 +66,13 @@ def bad_levels(rules: RuleSet | None = None) -> frozenset[int]:
 
 def misuse_window(rules: RuleSet | None = None) -> dt.timedelta:
     """How soon after the previous rating of the same terminal's sessions a new one is misuse."""
-    return dt.timedelta(seconds=float((rules or rules_in_force()).misuse_seconds))
+    return _seconds((rules or rules_in_force()).misuse_seconds)
+
+
+@functools.lru_cache(maxsize=8)
+def _seconds(seconds: Fraction) -> dt.timedelta:
+    # Once per rule value, not per rating post (a Fraction to float is not free).
+    return dt.timedelta(seconds=float(seconds))
 
 
 @functools.lru_cache(maxsize=8)

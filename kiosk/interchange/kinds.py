@@ -41,6 +41,11 @@ from kiosk.textlimits import (
 )
 
 STAFF_NO_LEN = max_length(Staff.__table__.c.staff_no)
+# The lengths checked on every row of the big files, read from the schema once.
+_RATING_ID_LEN = max_length(Rating.__table__.c.rating_id)
+_RATING_CASE_NO_LEN = max_length(Rating.__table__.c.case_no)
+_CASE_NO_LEN = max_length(Case.__table__.c.case_no)
+_MATTER_LEN = max_length(Case.__table__.c.matter)
 
 
 def _resolve_staff(row: _Row, staff: dict[str, int]) -> int | None:
@@ -229,7 +234,7 @@ def _import_punches(
     # Each key's first line: a key twice in the file is refused, naming both lines.
     first_line: dict[tuple[int, dt.datetime], int] = {}
     batch: list[tuple[int, dt.datetime, str]] = []
-    inserted = 0
+    inserted, write_rows = 0, store.WRITE_ROWS
     created_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     offsets: dict[str, dt.timedelta] = {}
     zero = dt.timedelta(0)
@@ -280,7 +285,7 @@ def _import_punches(
             problems.append(f"line {line}: duplicate staff_no + punched_at (first on line {first})")
             continue
         batch.append((staff_id, at, source))
-        if len(batch) >= store.WRITE_ROWS:
+        if len(batch) >= write_rows:
             if not problems:
                 inserted += insert_punches(session, batch, created_at)
             batch = []
@@ -342,7 +347,7 @@ def _reasons(row: _Row, allowed: list[str]) -> str | None:
 def _parse_rating(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str, Any], Any]:
     """One ratings row: its values and its key (rating_id)."""
     allowed = hall.settings.get("rating_reasons") or []
-    rating_id = row.text("rating_id", max_length(Rating.__table__.c.rating_id))
+    rating_id = row.text("rating_id", _RATING_ID_LEN)
     rated_at = row.instant("rated_at")
     staff_id = _resolve_staff(row, staff)
     level_text = row.raw("level")
@@ -369,7 +374,7 @@ def _parse_rating(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[st
         "staff_id": staff_id,
         "level": level,
         "channel": channel,
-        "case_no": row.text("case_no", max_length(Rating.__table__.c.case_no), required=False),
+        "case_no": row.text("case_no", _RATING_CASE_NO_LEN, required=False),
         "reasons": reasons,
         "misuse": row.flag("misuse"),
         "review": review,
@@ -380,7 +385,7 @@ def _parse_rating(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[st
 
 def _parse_case(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str, Any], Any]:
     """One cases row: its values and its key (case_no)."""
-    case_no = row.text("case_no", max_length(Case.__table__.c.case_no))
+    case_no = row.text("case_no", _CASE_NO_LEN)
     staff_id = _resolve_staff(row, staff)
     accepted = row.instant("accepted_at")
     due = row.instant("due_at")
@@ -396,7 +401,7 @@ def _parse_case(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str,
         "hall_id": hall.id,
         "case_no": case_no,
         "staff_id": staff_id,
-        "matter": row.text("matter", max_length(Case.__table__.c.matter), required=False),
+        "matter": row.text("matter", _MATTER_LEN, required=False),
         "accepted_at": accepted,
         "due_at": due,
         "completed_at": completed,
@@ -469,6 +474,7 @@ class _Keyed:
         else:
             scope = self.table.c.staff_id.in_(select(Staff.id).where(Staff.hall_id == hall.id))
         batch: list[dict[str, Any]] = []
+        write_rows = store.WRITE_ROWS
         for line, record in rows.numbered():
             values, key = self.parse(_Row(line, record, index, problems, zone), staff, hall)
             if key is not None:
@@ -476,7 +482,7 @@ class _Keyed:
                 if first != line:
                     duplicates.append(f"line {line}: duplicate {self.what} (first on line {first})")
             batch.append(values)
-            if len(batch) >= store.WRITE_ROWS:
+            if len(batch) >= write_rows:
                 if not (problems or duplicates):
                     _write_batch(session, self.table, self.key_columns, batch, report, scope)
                 batch = []

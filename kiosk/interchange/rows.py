@@ -82,33 +82,34 @@ class CsvRows:
         # Blank rows are held back: at the end of the file they are its final newline(s),
         # not rows; before another row they are rows of the file, checked like any.
         blank: list[tuple[int, list[str]]] = []
-        number = 1
+        number = count = 0
         try:
-            for record in csv.reader(lines):
-                number += 1
+            for number, record in enumerate(csv.reader(lines), start=2):
                 if not (record and record[0].strip()) and not any(f.strip() for f in record):
                     blank.append((number, record))
                     continue
-                for held in blank:
-                    if len(held[1]) != width:
-                        problems.append(_width_problem(*held, width))
-                    elif not problems:
-                        self.count += 1
-                        yield held
-                blank.clear()
+                if blank:
+                    for held in blank:
+                        if len(held[1]) != width:
+                            problems.append(_width_problem(*held, width))
+                        elif not problems:
+                            count += 1
+                            yield held
+                    blank.clear()
                 if len(record) != width:
                     problems.append(_width_problem(number, record, width))
                 elif not problems:
-                    self.count += 1
+                    count += 1
                     yield number, record
         except csv.Error as exc:
             raise ImportFailed([_csv_error(exc, 0, self.text, self.header)]) from None
         if problems:
             raise ImportFailed(problems)
+        self.count = count
 
     def _quoted(self) -> Iterator[tuple[int, list[str]]]:
         """The data rows after the header, each with the line the csv module ends it on."""
-        width, problems = len(self.header), []
+        width, problems, count = len(self.header), [], 0
         reader = csv.reader(_physical_lines(self.text))
         try:
             next(reader, None)  # the header
@@ -120,12 +121,13 @@ class CsvRows:
                     problems.append(_width_problem(line, record, width))
                     continue
                 if not problems:
-                    self.count += 1
+                    count += 1
                     yield line, record
         except csv.Error as exc:
             problems.append(_csv_error(exc, reader.line_num, self.text, self.header))
         if problems:
             raise ImportFailed(problems)
+        self.count = count
 
 
 def _width_problem(line: int, record: list[str], width: int) -> str:

@@ -16,19 +16,29 @@ Each step runs in a fresh subprocess so the peak memory (VmHWM) is that step's o
 Targets: export and verify under 30 s and under 500 MB each. ``× score`` is the step's
 CPU seconds over the reference's (wall time on a shared machine says little).
 
-Measured 2026-12-01, SQLite, 2,000 staff, on the 2-core machine shared by 8 helpers
-(load 5–20, so wall seconds are inflated; CPU seconds are the process's own):
+Measured 2026-12-01 15:19–15:26, SQLite, 2,000 staff, on the 2-core machine shared with
+other helpers; three runs at load 1.3–2.4 (the load average before each run), CPU seconds
+the process's own:
 
     step      wall s   CPU s  × score  peak MB
-    score      16.05    6.43     1.00      327   reference
-    publish   134.44   69.31    10.78      728   compute twice + two inputs digests + freeze
-    export      3.30    2.22     0.35      177   8.6 MB zip — OK
-    verify     57.11   41.32     6.43      562   pieces of 50,000 rows — over 500 MB
-    verify     28.11   27.29     5.14      723   pieces of 200,000 rows (earlier run) — over
+    score   4.5–5.8  4.5–5.8     1.00      331   reference
+    publish   50–56    49–55   ~10        732   compute twice + two inputs digests + freeze
+    export      1.8      1.8     0.35      182   8.6 MB zip — OK
+    verify  13.3–15.2 13.1–15.0  2.3–3.4  345–348 — OK
 
-``verify``'s floor is the process (137 MB) + the in-memory database + the scoring's own
-190 MB; the importer's per-file memory and its read-back of earlier keys trade against
-each other through ``bundle.IMPORT_ROWS``.
+The code before (pieces of 50,000 rows, each imported on its own) measured right after on
+the same machine at load 2.3: verify 35.50 s wall, 35.26 CPU s, 580 MB. An earlier run of
+this code with ``--backend both`` while the load rose from 1.8 to 6.0 took 40.8 s wall
+for 19.3 CPU s and 347 MB (the wall time is the machine's); its PostgreSQL bundle
+verified in 21.8 s wall, 17.4 CPU s, 357 MB (verify always imports into SQLite).
+
+``verify``'s memory: the process (103 MB resident, 138 MB peak while the app is made), the
+bundle's files (48 MB, each let go once imported), the in-memory database (101 MB of pages
+for this period: every key and check, no non-unique index) and then either one file's
+import (its text, the first line of each key, one batch of ``store.WRITE_ROWS`` rows; the
+peak, 348 MB, is the cases file) or the scoring's own ~30 MB (it reads the rows from the
+database as it goes through them, ``load_period_data(lazy=True)``). Its CPU: punches
+2.5 s, ratings 4 s, cases 3 s, scoring 3.6 s. ``publish`` was not changed.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from kiosk import create_app
 from kiosk.extensions import db
+from kiosk.interchange import store
 from kiosk.models import (
     AuditEntry,
     Hall,
@@ -37,12 +38,15 @@ from kiosk.models import (
     User,
     Window,
 )
+from kiosk.rules.calendar import Period
 from kiosk.rules.ruleset import default_rules
+from kiosk.rules.scoring import score_period, to_spec_json
 from kiosk.services import bundle, publishing
 from kiosk.services.accounts import create_user
 from kiosk.services.errors import BundleError
 from kiosk.services.halls import resolve_hall
 from kiosk.services.records import add_correction_punch
+from kiosk.services.scoring import load_period_data
 from tests.conftest import PG_SERVER, _base_config
 
 AS_OF = "2026-11-05T12:00:00+08:00"
@@ -532,27 +536,109 @@ def test_the_demo_halls_publication_verifies(
     assert manifest["hall"] == "QJ" and manifest["period"] == period
 
 
-def test_large_csv_files_are_imported_in_pieces_cut_at_records(
+def _forged(files: dict[str, bytes], name: str, data: bytes) -> dict[str, bytes]:
+    """``files`` with ``name`` replaced and the manifest's sha256 of it made to match."""
+    manifest = json.loads(files["MANIFEST.json"])
+    manifest["files"][name] = bundle._sha(data)
+    return {**files, name: data, "MANIFEST.json": json.dumps(manifest).encode()}
+
+
+def test_a_bundle_that_import_refuses_does_not_verify_at_any_size(
+    runner: FlaskCliRunner, published: bytes, tmp_path: Path
+) -> None:
+    # 50,000 more ratings of 2025 (outside the period: the result does not move), then the
+    # first rating again. The manifest is forged to match, so only the import can tell.
+    # Verify once imported big files in separately imported pieces of 50,000 rows: the
+    # repeated rating_id was an "unchanged" row of the second piece and this verified.
+    files = _files(published)
+    text = files["ratings.csv"].decode()
+    lines = text.splitlines(keepends=True)
+    extra = "".join(
+        f"X{n:06d},2025-03-0{1 + n % 5}T10:00:00,S001,5,counter,,,false,,\n" for n in range(50_000)
+    )
+    data = (text + extra + lines[1]).encode()
+    forged = _zip(_forged(files, "ratings.csv", data), tmp_path / "forged.zip")
+    expected = f"line {len(lines) + 50_001}: duplicate rating_id (first on line 2)"
+    result = runner.invoke(args=["score", "--verify", str(forged)])
+    assert result.exit_code == 1, result.output
+    assert "file differs" not in result.output
+    assert f"cannot recompute: ratings.csv: {expected}" in result.output, result.output
+    # The normal importer refuses the same file with the same words.
+    path = tmp_path / "ratings.csv"
+    path.write_bytes(data)
+    imported = runner.invoke(args=["import", "ratings", str(path)])
+    assert imported.exit_code == 1 and expected in imported.output, imported.output
+
+
+def test_verify_imports_in_batches_with_the_files_own_line_numbers(
     runner: FlaskCliRunner, published: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    text = 'event_id,note\nE1,"two\nlines"\nE2,plain\nE3,"x,y"\n'
-    pieces = list(bundle._pieces(text.encode(), 2))
-    assert [start for start, _ in pieces] == [2, 5]
-    assert pieces[0][1].decode() == 'event_id,note\nE1,"two\nlines"\nE2,plain\n'
-    assert pieces[1][1].decode() == 'event_id,note\nE3,"x,y"\n'
-    assert list(bundle._pieces(b"staff_no,punched_at\n", 2)) == [(2, b"staff_no,punched_at\n")]
-    # Verifying in pieces of 7 rows gives the same answer, and a bad row's line is the file's.
-    monkeypatch.setattr(bundle, "IMPORT_ROWS", 7)
+    # Batches of 7 rows: the same answer, and a bad row's line is the file's.
+    monkeypatch.setattr(store, "WRITE_ROWS", 7)
     path = tmp_path / "b.zip"
     path.write_bytes(published)
     assert runner.invoke(args=["score", "--verify", str(path)]).exit_code == 0
     files = _files(published)
     lines = files["punches.csv"].decode().splitlines(keepends=True)
-    lines[30] = "S001,not-a-time,\n"
-    broken = _zip({**files, "punches.csv": "".join(lines).encode()}, tmp_path / "broken.zip")
-    result = runner.invoke(args=["score", "--verify", str(broken)])
+    broken = list(lines)
+    broken[30] = "S001,not-a-time,\n"
+    result = runner.invoke(
+        args=[
+            "score",
+            "--verify",
+            str(_zip({**files, "punches.csv": "".join(broken).encode()}, tmp_path / "x.zip")),
+        ]
+    )
     assert result.exit_code == 1 and "file differs: punches.csv" in result.output
     assert "cannot recompute: punches.csv: line 31" in result.output, result.output
+    # A punch repeated 40 rows (six batches) later is refused, naming both lines.
+    repeated = "".join([*lines[:45], lines[5], *lines[45:]]).encode()
+    result = runner.invoke(
+        args=[
+            "score",
+            "--verify",
+            str(_zip(_forged(files, "punches.csv", repeated), tmp_path / "r.zip")),
+        ]
+    )
+    assert result.exit_code == 1, result.output
+    assert (
+        "cannot recompute: punches.csv: line 46: duplicate staff_no + punched_at "
+        "(first on line 6)" in result.output
+    ), result.output
+
+
+def test_the_verify_database_keeps_every_key_and_check(app: Flask) -> None:
+    # Only the non-unique indexes are left out of the fresh database verify imports into.
+    engine = create_engine("sqlite://")
+    bundle._create_schema(engine)
+    with engine.connect() as conn:
+        made = {
+            name: sql for name, sql in conn.execute(text("SELECT name, sql FROM sqlite_master"))
+        }
+    engine.dispose()
+    for table in db.metadata.sorted_tables:
+        assert table.name in made
+        for constraint in table.constraints:
+            if constraint.name and not constraint.name.startswith("pk_"):
+                assert constraint.name in made[table.name], (table.name, constraint.name)
+        for index in table.indexes:
+            assert (index.name in made) == bool(index.unique), index.name
+    assert "uq_punches_staff_id" in made["punches"] and "ck_ratings_level" in made["ratings"]
+
+
+def test_lazy_period_data_reads_the_same_rows_every_time(app: Flask, published: bytes) -> None:
+    with app.app_context():
+        hall = resolve_hall(db.session, None)
+        period, as_of = Period.parse(PERIOD), dt.datetime.fromisoformat(AS_OF)
+        eager = load_period_data(db.session.connection(), hall.id, period, as_of)
+        lazy = load_period_data(db.session.connection(), hall.id, period, as_of, lazy=True)
+        for kind in ("punches", "absences", "ratings", "cases", "events"):
+            rows = getattr(eager, kind)
+            assert isinstance(rows, list) and rows, kind
+            assert list(getattr(lazy, kind)) == rows == list(getattr(lazy, kind)), kind
+        assert to_spec_json(score_period(lazy, default_rules())) == to_spec_json(
+            score_period(eager, default_rules())
+        )
 
 
 def test_the_hall_file_of_a_bundle_imports_back_as_the_same_hall() -> None:

@@ -10,6 +10,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from kiosk.extensions import db
+from kiosk.interchange import store
 from kiosk.models import Absence, Assignment, Case, Event, Punch, Rating, Staff, Window
 
 KINDS_AND_FILES = (
@@ -199,6 +200,71 @@ def test_bad_file_is_refused_whole(
     for message in messages:
         assert message in result.output
     assert _counts(app) == before
+
+
+def test_a_file_is_written_in_batches_all_or_nothing(
+    app: Flask,
+    runner: FlaskCliRunner,
+    example_hall: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Batches of 3 rows: rows are written while the file is read, yet a bad row near the
+    # end leaves nothing stored, a key repeated batches later is refused with both
+    # lines, and a re-import updates exactly the changed row.
+    monkeypatch.setattr(store, "WRITE_ROWS", 3)
+    header = "rating_id,rated_at,staff_no,level,channel\n"
+    rows = [f"N{n:03d},2026-11-0{2 + n % 5}T10:{n:02d}:00,S001,5,counter\n" for n in range(20)]
+    punches = ["staff_no,punched_at\n"] + [f"S002,2026-11-02T08:{n:02d}:00\n" for n in range(20)]
+    before = _counts(app)
+    for kind, text, message in (
+        (
+            "ratings",
+            header + "".join(rows) + "N999,2026-11-03T10:00:00,S001,9,counter\n",
+            'line 22, column level: "9" is not a level 1–5',
+        ),
+        (
+            "ratings",
+            header + "".join(rows) + rows[1],
+            "line 22: duplicate rating_id (first on line 3)",
+        ),
+        (
+            "punches",
+            "".join(punches) + "S002,not-a-time\n",
+            'line 22, column punched_at: "not-a-time"',
+        ),
+        (
+            "punches",
+            "".join(punches) + punches[2],
+            "line 22: duplicate staff_no + punched_at (first on line 3)",
+        ),
+    ):
+        result = runner.invoke(args=["import", kind, str(_write(tmp_path, f"{kind}.csv", text))])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert _counts(app) == before
+    result = runner.invoke(
+        args=["import", "ratings", str(_write(tmp_path, "r.csv", header + "".join(rows)))]
+    )
+    assert "20 rows, 20 new, 0 updated, 0 unchanged" in result.output, result.output
+    rows[14] = rows[14].replace(",5,", ",4,")
+    result = runner.invoke(
+        args=["import", "ratings", str(_write(tmp_path, "r.csv", header + "".join(rows)))]
+    )
+    assert "20 rows, 0 new, 1 updated, 19 unchanged" in result.output, result.output
+    result = runner.invoke(
+        args=["import", "punches", str(_write(tmp_path, "p.csv", "".join(punches)))]
+    )
+    assert "20 rows, 20 new, 0 updated, 0 unchanged" in result.output, result.output
+    again = runner.invoke(
+        args=[
+            "import",
+            "punches",
+            str(_write(tmp_path, "p.csv", "".join(punches + ["S002,2026-11-02T09:00:00\n"]))),
+        ]
+    )
+    assert "21 rows, 1 new, 0 updated, 20 unchanged" in again.output, again.output
+    with app.app_context():
+        assert db.session.scalar(select(Rating.level).where(Rating.rating_id == "N014")) == 4
 
 
 def test_wrong_encoding_is_named(

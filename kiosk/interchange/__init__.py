@@ -1,8 +1,10 @@
 """Import and export of the CSV and TOML interchange files (SPEC section 6).
 
-An import checks every row first and writes nothing unless all are good; then it
-writes in one transaction with set-based Core statements (a bulk import of
-half a million punches is a hot path). Re-importing a file changes nothing:
+An import is all or nothing: it runs in one transaction, reads the file row by row and
+writes it in batches of ``store.WRITE_ROWS`` with set-based statements as it goes (a bulk
+import of half a million punches is a hot path, and holds no list of its rows); once a
+row is bad nothing more is written, every problem is still collected, and the
+transaction is rolled back. Re-importing a file changes nothing:
 rows are keyed as the SPEC says and only new or changed rows are written.
 Raw punches are never updated: a punch whose key exists is left as it is.
 """

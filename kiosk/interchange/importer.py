@@ -112,8 +112,9 @@ def import_file(
         else:
             hall = resolve_hall(session, hall_code)
             index, rows = _read_rows(data, kind)
-            report = ImportReport(kind, rows=len(rows))
+            report = ImportReport(kind)
             _IMPORTERS[kind](session, hall, index, rows, hall_zone(hall.timezone), report)
+            report.rows = rows.count
         if report.inserted or report.updated:
             session.add(
                 AuditEntry(

@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from kiosk.interchange import store
 from kiosk.interchange.hallfile import HallFileError, parse_hall_file
 from kiosk.interchange.report import ImportFailed, ImportReport
 from kiosk.interchange.rows import CsvRows, _Row
-from kiosk.interchange.store import _check_unique_keys, _existing, _staff_ids, _store, _upsert
+from kiosk.interchange.store import _check_unique_keys, _existing, _staff_ids, _upsert, _write_batch
 from kiosk.models import (
     ABSENCE_KINDS,
     EVENT_KINDS,
@@ -25,7 +26,6 @@ from kiosk.models import (
     Case,
     Event,
     Hall,
-    Punch,
     Rating,
     Staff,
     Unit,
@@ -41,6 +41,11 @@ from kiosk.textlimits import (
 )
 
 STAFF_NO_LEN = max_length(Staff.__table__.c.staff_no)
+# The lengths checked on every row of the big files, read from the schema once.
+_RATING_ID_LEN = max_length(Rating.__table__.c.rating_id)
+_RATING_CASE_NO_LEN = max_length(Rating.__table__.c.case_no)
+_CASE_NO_LEN = max_length(Case.__table__.c.case_no)
+_MATTER_LEN = max_length(Case.__table__.c.matter)
 
 
 def _resolve_staff(row: _Row, staff: dict[str, int]) -> int | None:
@@ -202,6 +207,15 @@ def _import_roster(
         report.notes.append(f"staff: {sub.inserted} new, {sub.updated} renamed")
 
 
+def _no_staff(staff_no: str) -> str:
+    """Why a punch's staff number names nobody of the hall."""
+    if not staff_no:
+        return "is empty"
+    if len(staff_no) > STAFF_NO_LEN:
+        return f"is longer than {STAFF_NO_LEN} characters"
+    return f'unknown staff number "{shown(staff_no)}" (import the roster first)'
+
+
 def _import_punches(
     session: Session,
     hall: Hall,
@@ -217,36 +231,32 @@ def _import_punches(
     fromiso = dt.datetime.fromisoformat
     utc = dt.UTC
     first_year, last_year = FIRST_YEAR, LAST_YEAR
-    parsed: dict[tuple[int, dt.datetime], str] = {}
-    first_position: dict[tuple[int, dt.datetime], int] = {}
-    line = rows.line
+    # Each key's first line: a key twice in the file is refused, naming both lines.
+    first_line: dict[tuple[int, dt.datetime], int] = {}
+    batch: list[tuple[int, dt.datetime, str]] = []
+    inserted, write_rows = 0, store.WRITE_ROWS
+    created_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     offsets: dict[str, dt.timedelta] = {}
     zero = dt.timedelta(0)
     # The hot loop of a bulk import: plain indexing, no per-row objects.
-    for position, record in enumerate(rows.records):
+    for line, record in rows.numbered():
         staff_no = record[i_staff].strip()
         staff_id = staff.get(staff_no)
         if staff_id is None:
-            if not staff_no:
-                why = "is empty"
-            elif len(staff_no) > STAFF_NO_LEN:
-                why = f"is longer than {STAFF_NO_LEN} characters"
-            else:
-                why = f'unknown staff number "{shown(staff_no)}" (import the roster first)'
-            problems.append(f"line {line(position)}, column staff_no: {why}")
+            problems.append(f"line {line}, column staff_no: {_no_staff(staff_no)}")
         raw_at = record[i_at].strip()
         try:
             at = fromiso(raw_at)
         except ValueError:
             problems.append(
-                f'line {line(position)}, column punched_at: "{shown(raw_at)}" is not an ISO 8601 '
+                f'line {line}, column punched_at: "{shown(raw_at)}" is not an ISO 8601 '
                 "date-time (e.g. 2026-09-01T08:30:00)"
             )
             continue
         if not first_year <= at.year <= last_year:
             # Year 1 or 9999 would overflow when moved to UTC (and means nothing here).
             problems.append(
-                f'line {line(position)}, column punched_at: "{shown(raw_at)}" is outside {DAY_RANGE}'
+                f'line {line}, column punched_at: "{shown(raw_at)}" is outside {DAY_RANGE}'
             )
             continue
         if at.tzinfo is None:
@@ -264,67 +274,63 @@ def _import_punches(
             source = "import"
         elif source not in PUNCH_SOURCES:
             problems.append(
-                f'line {line(position)}, column source: "{shown(source)}" is not one of '
+                f'line {line}, column source: "{shown(source)}" is not one of '
                 + ", ".join(PUNCH_SOURCES)
             )
         if staff_id is None:
             continue
         key = (staff_id, at)
-        if key in parsed:
-            problems.append(
-                f"line {line(position)}: duplicate staff_no + punched_at "
-                f"(first on line {line(first_position[key])})"
-            )
+        first = first_line.setdefault(key, line)
+        if first != line:
+            problems.append(f"line {line}: duplicate staff_no + punched_at (first on line {first})")
             continue
-        parsed[key] = source
-        first_position[key] = position
+        batch.append((staff_id, at, source))
+        if len(batch) >= write_rows:
+            if not problems:
+                inserted += insert_punches(session, batch, created_at)
+            batch = []
     if problems:
         raise ImportFailed(problems)
-    if not parsed:
-        return
-    table = Punch.__table__
-    earliest = min(at for _, at in parsed)
-    latest = max(at for _, at in parsed)
-    existing = set(
-        session.execute(
-            select(table.c.staff_id, table.c.punched_at)
-            .join(Staff.__table__, Staff.__table__.c.id == table.c.staff_id)
-            .where(
-                Staff.__table__.c.hall_id == hall.id, table.c.punched_at.between(earliest, latest)
-            )
-        ).tuples()
-    )
-    new = [(s, at, source) for (s, at), source in parsed.items() if (s, at) not in existing]
-    # Raw punches are never edited: an existing key is left as it is.
-    report.unchanged += len(parsed) - len(new)
-    insert_punches(session, new)
-    report.inserted += len(new)
+    inserted += insert_punches(session, batch, created_at)
+    # Raw punches are never edited: a key already stored is left as it is.
+    report.unchanged += len(first_line) - inserted
+    report.inserted += inserted
 
 
-def insert_punches(session: Session, punches: list[tuple[int, dt.datetime, str]]) -> None:
-    """Bulk-insert ``(staff_id, punched_at naive UTC, source)`` rows on the session's connection.
+def insert_punches(
+    session: Session,
+    punches: list[tuple[int, dt.datetime, str]],
+    created_at: dt.datetime | None = None,
+) -> int:
+    """Insert ``(staff_id, punched_at naive UTC, source)`` rows whose key is not stored yet.
 
-    This is the hot path of a bulk import, so it goes to the driver's ``executemany``
-    directly. On SQLite the instant is written in exactly the text form SQLAlchemy's
-    ``DateTime`` uses, so comparisons and reads elsewhere see the same values.
+    A punch whose ``(staff_id, punched_at)`` is stored already is left as it is (raw
+    punches are never edited); returns how many were inserted. This is the hot path of
+    a bulk import, so it goes to the driver's ``executemany`` directly. On SQLite the
+    instant is written in exactly the text form SQLAlchemy's ``DateTime`` uses, so the
+    unique key, comparisons and reads elsewhere see the same values.
     """
     if not punches:
-        return
+        return 0
     conn = session.connection()
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = created_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     if conn.dialect.name == "sqlite":
         stamp = now.isoformat(" ", "microseconds")
         params: list[tuple[Any, ...]] = [
             (s, at.isoformat(" ", "microseconds"), source, stamp) for s, at, source in punches
         ]
-        sql = "INSERT INTO punches (staff_id, punched_at, source, created_at) VALUES (?, ?, ?, ?)"
+        marks = "?, ?, ?, ?"
     else:
         params = [(s, at, source, now) for s, at, source in punches]
-        sql = (
-            "INSERT INTO punches (staff_id, punched_at, source, created_at) VALUES (%s, %s, %s, %s)"
-        )
+        marks = "%s, %s, %s, %s"
+    sql = (
+        f"INSERT INTO punches (staff_id, punched_at, source, created_at) VALUES ({marks}) "
+        "ON CONFLICT (staff_id, punched_at) DO NOTHING"
+    )
+    inserted = 0
     for start in range(0, len(params), 50_000):
-        conn.exec_driver_sql(sql, params[start : start + 50_000])
+        inserted += conn.exec_driver_sql(sql, params[start : start + 50_000]).rowcount
+    return inserted
 
 
 def _reasons(row: _Row, allowed: list[str]) -> str | None:
@@ -341,7 +347,7 @@ def _reasons(row: _Row, allowed: list[str]) -> str | None:
 def _parse_rating(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str, Any], Any]:
     """One ratings row: its values and its key (rating_id)."""
     allowed = hall.settings.get("rating_reasons") or []
-    rating_id = row.text("rating_id", max_length(Rating.__table__.c.rating_id))
+    rating_id = row.text("rating_id", _RATING_ID_LEN)
     rated_at = row.instant("rated_at")
     staff_id = _resolve_staff(row, staff)
     level_text = row.raw("level")
@@ -368,7 +374,7 @@ def _parse_rating(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[st
         "staff_id": staff_id,
         "level": level,
         "channel": channel,
-        "case_no": row.text("case_no", max_length(Rating.__table__.c.case_no), required=False),
+        "case_no": row.text("case_no", _RATING_CASE_NO_LEN, required=False),
         "reasons": reasons,
         "misuse": row.flag("misuse"),
         "review": review,
@@ -379,7 +385,7 @@ def _parse_rating(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[st
 
 def _parse_case(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str, Any], Any]:
     """One cases row: its values and its key (case_no)."""
-    case_no = row.text("case_no", max_length(Case.__table__.c.case_no))
+    case_no = row.text("case_no", _CASE_NO_LEN)
     staff_id = _resolve_staff(row, staff)
     accepted = row.instant("accepted_at")
     due = row.instant("due_at")
@@ -395,7 +401,7 @@ def _parse_case(row: _Row, staff: dict[str, int], hall: Hall) -> tuple[dict[str,
         "hall_id": hall.id,
         "case_no": case_no,
         "staff_id": staff_id,
-        "matter": row.text("matter", max_length(Case.__table__.c.matter), required=False),
+        "matter": row.text("matter", _MATTER_LEN, required=False),
         "accepted_at": accepted,
         "due_at": due,
         "completed_at": completed,
@@ -459,27 +465,28 @@ class _Keyed:
         report: ImportReport,
     ) -> None:
         problems: list[str] = []
+        # A key twice in the file is told after every row's own problems, naming both lines.
+        duplicates: list[str] = []
+        first_line: dict[Any, int] = {}
         staff = _staff_ids(session, hall)
-        parsed: list[dict[str, Any]] = []
-        keys: list[tuple[Any, int]] = []
-        for line, record in rows.numbered():
-            values, key = self.parse(_Row(line, record, index, problems, zone), staff, hall)
-            if key is not None:
-                keys.append((key, line))
-            parsed.append(values)
         if self.hall_scoped:
             scope = self.table.c.hall_id == hall.id
         else:
             scope = self.table.c.staff_id.in_(select(Staff.id).where(Staff.hall_id == hall.id))
-        _store(
-            session,
-            self.table,
-            self.key_columns,
-            parsed[0].keys() if parsed else (),
-            parsed,
-            keys,
-            self.what,
-            problems,
-            report,
-            scope,
-        )
+        batch: list[dict[str, Any]] = []
+        write_rows = store.WRITE_ROWS
+        for line, record in rows.numbered():
+            values, key = self.parse(_Row(line, record, index, problems, zone), staff, hall)
+            if key is not None:
+                first = first_line.setdefault(key, line)
+                if first != line:
+                    duplicates.append(f"line {line}: duplicate {self.what} (first on line {first})")
+            batch.append(values)
+            if len(batch) >= write_rows:
+                if not (problems or duplicates):
+                    _write_batch(session, self.table, self.key_columns, batch, report, scope)
+                batch = []
+        problems += duplicates
+        if problems:
+            raise ImportFailed(problems)
+        _write_batch(session, self.table, self.key_columns, batch, report, scope)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import re
 import zoneinfo
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from kiosk.interchange.columns import COLUMNS, EXPORT_HEADER
 from kiosk.interchange.report import ImportFailed
@@ -24,28 +21,117 @@ from kiosk.textlimits import (
 
 # ---------------------------------------------------------------- reading CSV
 
+# One physical line as a file opened with newline="" gives it: ended by \r\n, \r or \n.
+_PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")
 
-@dataclass(frozen=True)
+
+def _physical_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` exactly as ``io.StringIO(text, newline="")`` yields them.
+
+    Not through StringIO, which copies the text at four bytes a character as soon as it
+    is read (70 MB for a 17 MB file): these are slices, one at a time.
+    """
+    for match in _PHYSICAL_LINE.finditer(text):
+        yield match.group()
+
+
+def _newline_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` split at "\n" only, each with its "\n" (as
+    ``io.StringIO(text, newline="\n")`` yields them, without its copy of the text)."""
+    find, start, size = text.find, 0, len(text)
+    while start < size:
+        end = find("\n", start) + 1
+        if not end:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end
+
+
 class CsvRows:
-    """The data rows of a CSV file; ``lines[i]`` is the file line of ``records[i]``.
+    """The data rows of a CSV file, read one at a time as :meth:`numbered` hands them out.
 
-    ``lines`` is None when every record is one physical line (line = position + 2),
-    so a bulk file costs no per-row bookkeeping.
+    Nothing is held per row, so a file of half a million rows costs its text and no list
+    of records. A file whose rows do not fit its header (a row of the wrong width, broken
+    CSV quoting) is refused with those problems alone: once one is found no further row
+    is handed out, the rest of the file is only scanned for more, and the iteration ends
+    by raising :class:`ImportFailed` with them. An importer therefore writes nothing it
+    keeps before the whole file has been read (it runs in one transaction).
     """
 
-    records: list[list[str]]
-    lines: list[int] | None
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def line(self, position: int) -> int:
-        return position + 2 if self.lines is None else self.lines[position]
+    def __init__(self, text: str, header: list[str]) -> None:
+        self.text, self.header = text, header
+        self.count = 0
+        """Rows handed out by the last complete :meth:`numbered`."""
 
     def numbered(self) -> Iterator[tuple[int, list[str]]]:
-        if self.lines is None:
-            return enumerate(self.records, start=2)
-        return zip(self.lines, self.records, strict=True)
+        """``(line, record)`` of every data row, each the header's width; raises at the
+        end when the file's rows do not fit its header."""
+        self.count = 0
+        if '"' not in self.text:
+            return self._unquoted()
+        return self._quoted()
+
+    def _unquoted(self) -> Iterator[tuple[int, list[str]]]:
+        # Fast path for unquoted files (every machine export): one record per physical
+        # line ("\n" only, as str.split), so the line number is the position; csv.reader
+        # still splits the fields.
+        width, problems = len(self.header), []
+        lines = _newline_lines(self.text)
+        next(lines, None)  # the header
+        # Blank rows are held back: at the end of the file they are its final newline(s),
+        # not rows; before another row they are rows of the file, checked like any.
+        blank: list[tuple[int, list[str]]] = []
+        number = count = 0
+        try:
+            for number, record in enumerate(csv.reader(lines), start=2):
+                if not (record and record[0].strip()) and not any(f.strip() for f in record):
+                    blank.append((number, record))
+                    continue
+                if blank:
+                    for held in blank:
+                        if len(held[1]) != width:
+                            problems.append(_width_problem(*held, width))
+                        elif not problems:
+                            count += 1
+                            yield held
+                    blank.clear()
+                if len(record) != width:
+                    problems.append(_width_problem(number, record, width))
+                elif not problems:
+                    count += 1
+                    yield number, record
+        except csv.Error as exc:
+            raise ImportFailed([_csv_error(exc, 0, self.text, self.header)]) from None
+        if problems:
+            raise ImportFailed(problems)
+        self.count = count
+
+    def _quoted(self) -> Iterator[tuple[int, list[str]]]:
+        """The data rows after the header, each with the line the csv module ends it on."""
+        width, problems, count = len(self.header), [], 0
+        reader = csv.reader(_physical_lines(self.text))
+        try:
+            next(reader, None)  # the header
+            for record in reader:
+                line = reader.line_num
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    continue  # blank lines are not rows
+                if len(record) != width:
+                    problems.append(_width_problem(line, record, width))
+                    continue
+                if not problems:
+                    count += 1
+                    yield line, record
+        except csv.Error as exc:
+            problems.append(_csv_error(exc, reader.line_num, self.text, self.header))
+        if problems:
+            raise ImportFailed(problems)
+        self.count = count
+
+
+def _width_problem(line: int, record: list[str], width: int) -> str:
+    return f"line {line}: {len(record)} fields, but the header has {width} columns"
 
 
 # A field of a CSV file is at most this long: the csv module's own limit, which it raises
@@ -125,50 +211,14 @@ def _header_problems(header: list[str], kind: str) -> list[str]:
     return problems
 
 
-def _unquoted_rows(text: str, header: list[str], problems: list[str]) -> CsvRows:
-    """The data rows of a file without quotes; a row of the wrong width is a problem."""
-    # Fast path for unquoted files (every machine export): one record per physical
-    # line, so the line number is the position; csv.reader still splits the fields.
-    width = len(header)
-    try:
-        records = list(csv.reader(text.split("\n")[1:]))
-    except csv.Error as exc:
-        raise ImportFailed([_csv_error(exc, 0, text, header)]) from None
-    while records and not any(field.strip() for field in records[-1]):
-        records.pop()  # the newline at the end of the file
-    for number, record in enumerate(records, start=2):
-        if len(record) != width:
-            problems.append(
-                f"line {number}: {len(record)} fields, but the header has {width} columns"
-            )
-    return CsvRows(records, None)
-
-
-def _quoted_rows(reader: Any, text: str, header: list[str], problems: list[str]) -> CsvRows:
-    """The data rows after the header of ``reader``, each with its first physical line."""
-    width = len(header)
-    records, lines = [], []
-    try:
-        for record in reader:
-            line = reader.line_num
-            if not record or (len(record) == 1 and not record[0].strip()):
-                continue  # blank lines are not rows
-            if len(record) != width:
-                problems.append(
-                    f"line {line}: {len(record)} fields, but the header has {width} columns"
-                )
-                continue
-            records.append(record)
-            lines.append(line)
-    except csv.Error as exc:
-        problems.append(_csv_error(exc, reader.line_num, text, header))
-    return CsvRows(records, lines)
-
-
 def _read_rows(data: bytes, kind: str) -> tuple[dict[str, int], CsvRows]:
-    """Decode a CSV file and check its header; rows come with their line numbers."""
+    """Decode a CSV file and check its header; its rows are read as they are consumed.
+
+    The file's text is searched once (in C) for control characters: a file holding one
+    is refused here, after the checks of its rows' widths, which come first.
+    """
     text = _decode(data)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(_physical_lines(text))
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -179,14 +229,11 @@ def _read_rows(data: bytes, kind: str) -> tuple[dict[str, int], CsvRows]:
     if problems:
         raise ImportFailed(problems)
     index = {name: i for i, name in enumerate(header)}
-    if '"' not in text:
-        rows = _unquoted_rows(text, header, problems)
-    else:
-        rows = _quoted_rows(reader, text, header, problems)
-    if problems:
-        raise ImportFailed(problems)
+    rows = CsvRows(text, header)
     if CONTROL_CHARACTERS.search(text):
-        # One scan of the whole text in C; the per-field search only runs when it hits.
+        for _row in rows.numbered():
+            pass  # rows that do not fit the header are told first
+        # The per-field search only runs when the one scan of the text hits.
         problems = _control_characters(rows, header)
         if not problems:
             problems = [f"line 1: a column name contains a control character ({shown(text[:80])})"]

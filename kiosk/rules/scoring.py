@@ -175,6 +175,8 @@ class PeriodData:
 
     Rows may cover more than the period (they are filtered by local date here); times are
     naive hall-local, ``as_of`` is an aware instant (a naive one is read as hall-local).
+    The scorer goes through each kind of row once, in order, so any iterable will do
+    (a list, or rows read from the database as they are iterated).
     """
 
     hall: Hall
@@ -182,11 +184,11 @@ class PeriodData:
     as_of: datetime
     staff: tuple[Staff, ...]
     windows: tuple[Window, ...]
-    punches: Sequence[Punch] = ()
-    absences: Sequence[Absence] = ()
-    ratings: Sequence[Rating] = ()
-    cases: Sequence[Case] = ()
-    events: Sequence[Event] = ()
+    punches: Iterable[Punch] = ()
+    absences: Iterable[Absence] = ()
+    ratings: Iterable[Rating] = ()
+    cases: Iterable[Case] = ()
+    events: Iterable[Event] = ()
 
 
 # --------------------------------------------------------------------------- outputs

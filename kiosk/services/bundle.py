@@ -23,24 +23,23 @@ normal importer and the bundle's own rule file.
 from __future__ import annotations
 
 import contextlib
-import csv
 import ctypes
 import datetime as dt
 import gc
 import hashlib
 import io
 import json
-import re
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from kiosk.extensions import db
 from kiosk.interchange import ImportFailed, export_rows, import_file, write_csv
@@ -425,72 +424,6 @@ def _differing(
     )
 
 
-IMPORT_ROWS = 50_000
-"""Rows of a CSV file imported at a time by ``--verify``: the importer holds a whole
-file's parsed rows, so a 500,000-punch file goes in pieces to bound the memory (2,000
-staff: 723 MB peak in pieces of 200,000, 562 MB in pieces of 50,000). Each piece reads
-back the keys imported before it, so smaller pieces cost some CPU."""
-_LINE = re.compile(r"\bline (\d+)")
-
-
-def _pieces(data: bytes, rows: int) -> Iterator[tuple[int, bytes]]:
-    """A CSV file as (first line, header + up to ``rows`` records) pieces, cut at records.
-
-    Records are found with the csv module (a quoted field may hold a line break). A file
-    that is not UTF-8 or not CSV is handed over whole from where reading stopped, so the
-    importer reports it with its own messages.
-    """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        yield 1, data
-        return
-    source = io.StringIO(text, newline="")
-    del text
-    taken: list[str] = []
-
-    def lines() -> Iterator[str]:
-        for line in source:
-            taken.append(line)
-            yield line
-
-    reader = csv.reader(lines())
-    start, count, header = 2, 0, ""
-    try:
-        next(reader, None)
-        header = "".join(taken)
-        taken.clear()
-        for _record in reader:
-            count += 1
-            if count == rows:
-                yield start, (header + "".join(taken)).encode("utf-8")
-                taken.clear()
-                count, start = 0, reader.line_num + 1
-    except csv.Error:
-        yield start, (header + "".join(taken) + source.read()).encode("utf-8")
-        return
-    if taken or start == 2:
-        yield start, (header + "".join(taken)).encode("utf-8")
-
-
-def _shift_lines(problem: str, shift: int) -> str:
-    return _LINE.sub(lambda m: f"line {int(m.group(1)) + shift}", problem)
-
-
-def _import(session: Session, name: str, kind: str, data: bytes) -> None:
-    """Import one bundle file with the normal importer (CSV files in pieces)."""
-    if kind == "hall":
-        import_file(session, kind, data, source_name=name, lock_wait=0)
-        return
-    for start, piece in _pieces(data, IMPORT_ROWS):
-        try:
-            import_file(session, kind, piece, source_name=name, lock_wait=0)
-        except ImportFailed as exc:
-            # Line numbers of the piece, told as lines of the file.
-            exc.problems = [_shift_lines(p, start - 2) for p in exc.problems]
-            raise
-
-
 def _release_memory() -> None:
     """Hand the importer's freed heap back to the system before the scoring allocates its
     own (glibc keeps freed fragments otherwise, and the peak is import + scoring)."""
@@ -499,19 +432,37 @@ def _release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def _create_schema(engine: Engine) -> None:
+    """Every table with its keys and checks (primary, unique, foreign keys, CHECKs), and
+    only the unique indexes: the others speed up the running service's lookups, not an
+    import and one scoring, and would cost the in-memory database about 40 MB of a
+    2,000-staff period."""
+    with engine.begin() as conn:
+        for table in db.metadata.sorted_tables:
+            conn.execute(CreateTable(table))
+            for index in table.indexes:
+                if index.unique:
+                    conn.execute(CreateIndex(index))
+
+
 def _recompute(
     files: dict[str, bytes], manifest: dict[str, Any], rules: RuleSet
 ) -> tuple[dict[str, Any] | None, list[str]]:
-    """Import the bundle into a fresh in-memory SQLite database and score it there."""
+    """Import the bundle into a fresh in-memory SQLite database and score it there.
+
+    Each file goes whole through :func:`import_file`, exactly as ``import`` takes it (the
+    importer reads and writes a file in batches, so a 500,000-punch file costs no list of
+    its rows); the scorer reads the rows from the database as it goes through them.
+    """
     problems: list[str] = []
     engine = create_engine("sqlite://", poolclass=StaticPool)
     try:
-        db.metadata.create_all(engine)
+        _create_schema(engine)
         with Session(engine) as session:
             for name, kind in INPUT_FILES.items():
                 try:
                     # Popped: the bundle's bytes are let go as soon as they are in.
-                    _import(session, name, kind, files.pop(name))
+                    import_file(session, kind, files.pop(name), source_name=name, lock_wait=0)
                 except ImportFailed as exc:
                     problems.append(f"{name}: " + "; ".join(exc.problems[:5]))
                     return None, problems
@@ -528,7 +479,7 @@ def _recompute(
                 problems.append(
                     f"{MANIFEST_FILE}: hall {manifest.get('hall')!r} is not {hall.code!r}"
                 )
-            data = load_period_data(session.connection(), hall.id, period, as_of)
+            data = load_period_data(session.connection(), hall.id, period, as_of, lazy=True)
             try:
                 result = score_period(data, rules)
             except AsOfBeforePeriod as exc:

@@ -10,8 +10,8 @@ scoring arithmetic.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Select, String, and_, or_, select, type_coerce
@@ -55,6 +55,7 @@ __all__ = ["load_period_data", "rules_for", "score_hall_period"]
 # slot ranges look at neighbouring instants, and a leave may start before the period.
 _MARGIN = dt.timedelta(days=1)
 _FETCH_ROWS = 20_000
+_T = TypeVar("_T")
 
 _halls = HallRow.__table__
 _punches = PunchRow.__table__
@@ -135,10 +136,37 @@ def _stream(connection: Connection, statement: Select[Any]) -> Iterator[tuple[An
         result.close()
 
 
+class _Reread(Generic[_T]):
+    """Rows of a select, read from the database each time they are iterated, held nowhere."""
+
+    __slots__ = ("_read",)
+
+    def __init__(self, read: Callable[[], Iterator[_T]]) -> None:
+        self._read = read
+
+    def __iter__(self) -> Iterator[_T]:
+        return self._read()
+
+
 def load_period_data(
-    connection: Connection, hall_id: int, period: Period, as_of: dt.datetime
+    connection: Connection,
+    hall_id: int,
+    period: Period,
+    as_of: dt.datetime,
+    *,
+    lazy: bool = False,
 ) -> PeriodData:
-    """Read everything the scorer needs for one hall's period, set-based."""
+    """Read everything the scorer needs for one hall's period, set-based.
+
+    ``lazy``: the punches, absences, ratings, cases and events are not lists but read
+    from ``connection`` (which must stay open) each time they are iterated, so the
+    scorer, which goes through each once, never holds them all: for a 2,000-staff
+    period about 100 MB less. The rows and their order are the same either way.
+    """
+
+    def rows(read: Callable[[], Iterator[_T]]) -> Iterable[_T]:
+        return _Reread(read) if lazy else list(read())
+
     hall_row = connection.execute(
         select(_halls.c.code, _halls.c.name, _halls.c.timezone, _halls.c.settings).where(
             _halls.c.id == hall_id
@@ -206,8 +234,7 @@ def load_period_data(
 
     hall_staff = select(_staff.c.id).where(_staff.c.hall_id == hall_id).scalar_subquery()
     punched_at = instants.column(_punches.c.punched_at)
-    punch_rows = _stream(
-        connection,
+    punch_select = (
         select(_punches.c.staff_id, punched_at)
         .outerjoin(_voids, _voids.c.punch_id == _punches.c.id)
         .where(
@@ -215,99 +242,113 @@ def load_period_data(
             _punches.c.punched_at >= wide_start,
             _punches.c.punched_at < wide_stop,
             _voids.c.id.is_(None),
-        ),
+        )
     )
-    punches = [Punch(numbers[sid], local(at)) for sid, at in punch_rows if sid in numbers]
+    punches = rows(
+        lambda: (
+            Punch(numbers[sid], local(at))
+            for sid, at in _stream(connection, punch_select)
+            if sid in numbers
+        )
+    )
 
-    absences = [
-        Absence(numbers[sid], kind, local(start), local(end))
-        for sid, kind, start, end in _stream(
-            connection,
-            select(
-                _absences.c.staff_id,
-                _absences.c.kind,
-                instants.column(_absences.c.start),
-                instants.column(_absences.c.end),
-            ).where(
-                _absences.c.staff_id.in_(hall_staff),
-                _absences.c.start < wide_stop,
-                _absences.c.end >= wide_start,
-                _absences.c.withdrawn_at.is_(None),  # a withdrawn excuse excuses nothing
-            ),
+    absences = rows(
+        lambda: (
+            Absence(numbers[sid], kind, local(start), local(end))
+            for sid, kind, start, end in _stream(
+                connection,
+                select(
+                    _absences.c.staff_id,
+                    _absences.c.kind,
+                    instants.column(_absences.c.start),
+                    instants.column(_absences.c.end),
+                ).where(
+                    _absences.c.staff_id.in_(hall_staff),
+                    _absences.c.start < wide_stop,
+                    _absences.c.end >= wide_start,
+                    _absences.c.withdrawn_at.is_(None),  # a withdrawn excuse excuses nothing
+                ),
+            )
+            if sid in numbers
         )
-        if sid in numbers
-    ]
+    )
 
-    ratings = [
-        Rating(
-            rating_id,
-            all_numbers[sid],
-            local(rated_at),
-            level,
-            bool(misuse),
-            review,
-            None if rectified is None else local(rectified),
-            channel,
+    ratings = rows(
+        lambda: (
+            Rating(
+                rating_id,
+                all_numbers[sid],
+                local(rated_at),
+                level,
+                bool(misuse),
+                review,
+                None if rectified is None else local(rectified),
+                channel,
+            )
+            for rating_id, sid, rated_at, level, misuse, review, rectified, channel in _stream(
+                connection,
+                select(
+                    _ratings.c.rating_id,
+                    _ratings.c.staff_id,
+                    instants.column(_ratings.c.rated_at),
+                    _ratings.c.level,
+                    _ratings.c.misuse,
+                    _ratings.c.review,
+                    instants.column(_ratings.c.rectified_at),
+                    _ratings.c.channel,
+                ).where(
+                    _ratings.c.hall_id == hall_id,
+                    _ratings.c.rated_at >= start_utc,
+                    _ratings.c.rated_at < stop_utc,
+                ),
+            )
         )
-        for rating_id, sid, rated_at, level, misuse, review, rectified, channel in _stream(
-            connection,
-            select(
-                _ratings.c.rating_id,
-                _ratings.c.staff_id,
-                instants.column(_ratings.c.rated_at),
-                _ratings.c.level,
-                _ratings.c.misuse,
-                _ratings.c.review,
-                instants.column(_ratings.c.rectified_at),
-                _ratings.c.channel,
-            ).where(
-                _ratings.c.hall_id == hall_id,
-                _ratings.c.rated_at >= start_utc,
-                _ratings.c.rated_at < stop_utc,
-            ),
-        )
-    ]
+    )
 
-    cases = [
-        Case(case_no, numbers[sid], local(due), local(done), weight)
-        for case_no, sid, due, done, weight in _stream(
-            connection,
-            select(
-                _cases.c.case_no,
-                _cases.c.staff_id,
-                instants.column(_cases.c.due_at),
-                instants.column(_cases.c.completed_at),
-                _cases.c.weight,
-            ).where(
-                _cases.c.hall_id == hall_id,
-                and_(_cases.c.completed_at >= start_utc, _cases.c.completed_at < stop_utc),
-            ),
+    cases = rows(
+        lambda: (
+            Case(case_no, numbers[sid], local(due), local(done), weight)
+            for case_no, sid, due, done, weight in _stream(
+                connection,
+                select(
+                    _cases.c.case_no,
+                    _cases.c.staff_id,
+                    instants.column(_cases.c.due_at),
+                    instants.column(_cases.c.completed_at),
+                    _cases.c.weight,
+                ).where(
+                    _cases.c.hall_id == hall_id,
+                    and_(_cases.c.completed_at >= start_utc, _cases.c.completed_at < stop_utc),
+                ),
+            )
+            if sid in numbers
         )
-        if sid in numbers
-    ]
+    )
 
-    events = [
-        Event(event_id, numbers[sid], local(at), kind, points, bool(veto), category, note)
-        for event_id, sid, at, kind, points, veto, category, note in _stream(
-            connection,
-            select(
-                _events.c.event_id,
-                _events.c.staff_id,
-                instants.column(_events.c.at),
-                _events.c.kind,
-                _events.c.points,
-                _events.c.veto,
-                _events.c.category,
-                _events.c.note,
-            ).where(
-                _events.c.hall_id == hall_id,
-                _events.c.at >= start_utc,
-                _events.c.at < stop_utc,
-                _events.c.withdrawn_at.is_(None),  # a withdrawn event neither scores nor vetoes
-            ),
+    events = rows(
+        lambda: (
+            Event(event_id, numbers[sid], local(at), kind, points, bool(veto), category, note)
+            for event_id, sid, at, kind, points, veto, category, note in _stream(
+                connection,
+                select(
+                    _events.c.event_id,
+                    _events.c.staff_id,
+                    instants.column(_events.c.at),
+                    _events.c.kind,
+                    _events.c.points,
+                    _events.c.veto,
+                    _events.c.category,
+                    _events.c.note,
+                ).where(
+                    _events.c.hall_id == hall_id,
+                    _events.c.at >= start_utc,
+                    _events.c.at < stop_utc,
+                    _events.c.withdrawn_at.is_(None),  # a withdrawn event neither scores nor vetoes
+                ),
+            )
+            if sid in numbers
         )
-        if sid in numbers
-    ]
+    )
 
     return PeriodData(
         hall=hall,

@@ -226,8 +226,9 @@ def _import_rows(
         )
     try:
         index, parsed = _read_rows(out.getvalue().encode("utf-8"), "roster")
-        report = ImportReport("roster", rows=len(parsed))
+        report = ImportReport("roster")
         _import_roster(session, hall, index, parsed, hall_zone(hall.timezone), report)
+        report.rows = parsed.count
     except ImportFailed as exc:
         fields: dict[str, str] = {}
         for problem in exc.problems:

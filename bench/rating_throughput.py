@@ -42,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,27 @@ def _reference_postgresql(uri: str) -> Any:
     return app
 
 
+def _per_thread(
+    path: Path, *, isolation_level: str | None = "", foreign_keys: bool = False
+) -> Callable[[], sqlite3.Connection]:
+    """A function giving each thread its own sqlite3 connection to ``path``."""
+    local = threading.local()
+
+    def connection() -> sqlite3.Connection:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=isolation_level)
+            # The same settings the service uses, so only the work per request differs.
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            if foreign_keys:
+                conn.execute("PRAGMA foreign_keys=ON")
+            local.conn = conn
+        return conn
+
+    return connection
+
+
 def _reference_sqlite(workdir: Path) -> Any:
     """The reference on SQLite: sqlite3, one connection per thread."""
     from flask import Flask, jsonify, request
@@ -172,18 +193,7 @@ def _reference_sqlite(workdir: Path) -> Any:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS ratings (id INTEGER PRIMARY KEY, token TEXT, level INTEGER)"
         )
-    local = threading.local()
-
-    def connection() -> sqlite3.Connection:
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(path, check_same_thread=False)
-            # The same settings the service uses, so only the work per request differs.
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            local.conn = conn
-        return conn
-
+    connection = _per_thread(path)
     app = Flask("reference")
 
     @app.post("/ratings")
@@ -237,17 +247,8 @@ def _service_sql_sqlite(workdir: Path) -> Any:
                     .replace("INDEX ix_", "INDEX copy_ix_")
                 )
     insert_sql = insert.sql.replace("INSERT INTO ratings ", "INSERT INTO ratings_copy ", 1)
-    local = threading.local()
-
-    def connection() -> sqlite3.Connection:
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            for pragma in ("busy_timeout=30000", "synchronous=NORMAL", "foreign_keys=ON"):
-                conn.execute(f"PRAGMA {pragma}")
-            local.conn = conn
-        return conn
-
+    # Autocommit and foreign keys, as the service runs its statements.
+    connection = _per_thread(path, isolation_level=None, foreign_keys=True)
     app = Flask("service-sql")
 
     @app.post("/ratings")

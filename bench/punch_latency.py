@@ -35,10 +35,15 @@ from devices.journal import Journal  # noqa: E402
 from devices.listener import CONNECTED, DeviceSpec, Listener, ListenerSettings, Match  # noqa: E402
 from devices.transport import Timeouts  # noqa: E402
 from kiosk import create_app  # noqa: E402
-from kiosk.cli.devices import prune  # noqa: E402
+from kiosk.cli.devices import reload_tick  # noqa: E402
 from kiosk.extensions import db  # noqa: E402
 from kiosk.models import Device, DeviceTemplate, Hall, Staff  # noqa: E402
-from kiosk.services.readers import DatabaseJobs, DatabaseSink, spec_of  # noqa: E402
+from kiosk.services.readers import (  # noqa: E402
+    DatabaseJobs,
+    DatabaseSink,
+    ListenerRows,
+    spec_of,
+)
 
 PAGES = 5
 
@@ -164,18 +169,14 @@ def idle_cpu(root: Path, devices: int, seconds: float) -> tuple[float, float]:
         # template deletions), as `devices listen` runs them (two job queries a second, the
         # device rows and the leavers every DEVICE_RELOAD_SECONDS).
         jobs = DatabaseJobs(app)
-
-        def reload() -> list[DeviceSpec]:
-            prune(app)
-            return specs(app)
-
+        rows = ListenerRows(app)
         listener = Listener(
             specs(app),
             DatabaseSink(app),
             settings,
             journal,
             status,
-            reload=reload,
+            reload=lambda: reload_tick(app, rows),
             reload_interval=5.0,
             jobs=jobs,
             templates=jobs,

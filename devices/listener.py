@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -111,6 +111,9 @@ class Sink(Protocol):
     def report_status(self, device: str, status: Status) -> None:
         """The reader's state changed, or it is still alive (``last_seen``)."""
 
+    def report_statuses(self, statuses: Mapping[str, Status]) -> None:
+        """Several readers' states at once (the storer's batch: one transaction)."""
+
 
 @dataclass(frozen=True)
 class ListenerSettings:
@@ -122,6 +125,9 @@ class ListenerSettings:
     backoff_max: float = 2.0  # a queue of staff is waiting: retry a lost port often
     failures_before_reconnect: int = 3  # consecutive timeouts before the port is reopened
     status_interval: float = 5.0  # how often an unchanged "still alive" is reported
+    # How long the storer keeps an unchanged "still alive" for the other readers' (they
+    # report on the same status_interval ticks): one write for all, not one each.
+    status_batch: float = 0.25
     store_retry: float = 0.2  # first pause between attempts to store a match (doubles)
     store_retry_max: float = 2.0  # longest pause while the database is away
     resume_window: float = 600.0  # seconds: a press open in the journal older than this ended
@@ -141,6 +147,10 @@ TRANSIENT_CODES = frozenset(
 )
 TEMPLATE_TRIES = 5
 TEMPLATE_IDLE_ROUNDS = 5  # an idle templates thread asks every 5 job intervals
+
+
+# Pauses between polls up to this long are plain sleeps, not interrupted by a stop.
+SLEEP_MAX = 0.25
 
 
 class TaskTimeout(TransportError):
@@ -223,7 +233,11 @@ class DeviceWorker:
             self.last_error = error
         now = time.monotonic()
         changed = state != self.state
-        if not (changed or force or now - self._reported_at >= self.settings.status_interval):
+        # "Still alive" on the ticks of one clock shared by every reader (multiples of
+        # status_interval), so that the storer writes the readers' reports together.
+        interval = self.settings.status_interval
+        due = (self._reported_at // interval + 1) * interval if interval > 0 else now
+        if not (changed or force or now >= due):
             return
         if changed:
             log.info("%s: %s%s", self.spec.name, state, f" ({error})" if error else "")
@@ -324,7 +338,7 @@ class DeviceWorker:
         if code != C.OK or self.finger_down:
             if code == C.NO_FINGER:
                 self._lifted()
-            self.stop.wait(self.settings.poll_interval)
+            self._pause()
             return
         code = self.client.convert(1)
         if code != C.OK:
@@ -362,6 +376,20 @@ class DeviceWorker:
             self._store_miss(at)
         elif result.code == C.PASSWORD_REQUIRED:
             raise p.ModuleError(result.code)
+
+    def _pause(self) -> None:
+        """Wait for the next poll: the next multiple of ``poll_interval`` on the monotonic
+        clock, which every reader of the listener shares. They wake together, which costs
+        less CPU than as many wakeups spread over the interval, and a poll never comes
+        later than one interval after the last."""
+        interval = self.settings.poll_interval
+        pause = interval - time.monotonic() % interval if interval > 0 else 0.0
+        if pause <= SLEEP_MAX:
+            # A plain sleep costs less CPU than a wait on the stop event (its condition and
+            # locks), ten times a second per reader; ``run`` sees the stop right after.
+            time.sleep(pause)
+        else:
+            self.stop.wait(pause)
 
     def _run_job(self) -> None:
         active = self.job
@@ -501,6 +529,7 @@ class Storer:
         self._tried_with = 0
         self._retry = settings.store_retry
         self._next_try = 0.0
+        self._statuses_due = 0.0  # when the dirty states are written (see report_status)
 
     # --- Sink for the workers ----------------------------------------------------------
 
@@ -515,11 +544,31 @@ class Storer:
         self.wake.set()
 
     def report_status(self, device: str, status: Status) -> None:
-        """Hand over a reader's state (only the latest is written)."""
+        """Hand over a reader's state; only the latest is written. A change (state, error)
+        is written at once; an unchanged "still alive" ``status_batch`` seconds after the
+        first of a batch, with the other readers' that came meanwhile."""
         with self.lock:
+            before = self.statuses.get(device)
+            changed = before is None or (before.state, before.last_error) != (
+                status.state,
+                status.last_error,
+            )
+            first = not self.dirty
             self.statuses[device] = status
             self.dirty.add(device)
-        self.wake.set()
+            now = time.monotonic()
+            if first:
+                self._statuses_due = now if changed else now + self.settings.status_batch
+            elif changed:
+                self._statuses_due = min(self._statuses_due, now)
+        if first or changed:
+            # The storer learns when the batch is due; the later ones need not wake it.
+            self.wake.set()
+
+    def report_statuses(self, statuses: Mapping[str, Status]) -> None:
+        """Hand over several readers' states."""
+        for device, status in statuses.items():
+            self.report_status(device, status)
 
     # --- threads -----------------------------------------------------------------------
 
@@ -546,15 +595,21 @@ class Storer:
         """Store the backlog in order, then misses and statuses, whenever woken."""
         give_up_at: float | None = None
         while True:
-            busy = bool(self.backlog or self.dirty or self.misses)
-            if busy:
-                self.wake.wait(max(0.0, self._next_try - time.monotonic()))
+            # Presses and misses are written at once (or at the next retry); states only
+            # once their batch is due, so that the readers' reports make one write.
+            now = time.monotonic()
+            if self.backlog or self.misses:
+                self.wake.wait(max(0.0, self._next_try - now))
+            elif self.dirty:
+                self.wake.wait(max(0.0, self._next_try - now, self._statuses_due - now))
             else:
                 self.wake.wait()
             self.wake.clear()
             if self.backlog and self._next_try and len(self.backlog) != self._tried_with:
                 self._next_try = 0.0  # a new press: try the database now
-            if time.monotonic() >= self._next_try:
+            now = time.monotonic()
+            urgent = self.backlog or self.misses or self.stopping.is_set()
+            if now >= self._next_try and (urgent or now >= self._statuses_due):
                 self._flush()
             if self.stopping.is_set():
                 if not (self.backlog or self.dirty or self.misses):
@@ -594,9 +649,9 @@ class Storer:
                 dirty = {device: self.statuses[device] for device in self.dirty}
                 self.dirty.clear()
             try:
-                for device, status in sorted(dirty.items()):
-                    self.sink.report_status(device, status)
-                    dirty.pop(device)
+                if dirty:
+                    self.sink.report_statuses(dirty)
+                    dirty.clear()
             finally:
                 with self.lock:
                     for device in dirty:
@@ -1026,6 +1081,11 @@ class MemorySink:
         """Keep the status."""
         with self.lock:
             self.statuses.append((device, status))
+
+    def report_statuses(self, statuses: Mapping[str, Status]) -> None:
+        """Keep the statuses, by device name."""
+        with self.lock:
+            self.statuses.extend(sorted(statuses.items()))
 
     def last_status(self, device: str) -> Status | None:
         """The latest status reported for ``device``."""

@@ -229,7 +229,7 @@ class SerialTransport:
         # per idle reader, and the port is non-blocking (it answers "nothing" at once). Empty
         # says nothing pending; a dead line shows in the select for the reply that follows.
         # Bounded: a line streaming garbage without pause must not keep us here forever.
-        ends = time.monotonic() + self.timeouts.reply
+        ends: float | None = None
         while True:
             try:
                 data = os.read(self._fd, 4096)
@@ -237,7 +237,11 @@ class SerialTransport:
                 break
             except OSError as exc:
                 raise LinkDown(f"read failed: {errno.errorcode.get(exc.errno or 0, exc)}") from exc
-            if not data or time.monotonic() >= ends:
+            if not data:
+                break
+            now = time.monotonic()
+            ends = ends or now + self.timeouts.reply
+            if now >= ends:
                 break
         self.parser.reset()
 

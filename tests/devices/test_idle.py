@@ -19,18 +19,21 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import event, select, update
 
 import devices.listener as listener_module
+from devices.emulator import EmulatorProcess
 from devices.journal import Journal
 from devices.listener import (
     CONNECTED,
     DISCONNECTED,
     DeviceSpec,
     DeviceWorker,
+    Listener,
     ListenerSettings,
     MemorySink,
     Status,
     Storer,
 )
 from devices.protocol import Confirmation as C
+from devices.transport import LinkDown
 from kiosk.extensions import db
 from kiosk.models import Assignment, Device, Staff
 from kiosk.models_devices import DeviceSeen
@@ -236,3 +239,39 @@ def test_the_reload_ticks_quick_reads(hall: Flask, runner: FlaskCliRunner, tmp_p
             assert bool(queue_deletions()) is left
             db.session.rollback()
             db.session.remove()
+
+
+def test_the_port_path_is_looked_at_every_link_check_seconds(clock: Clock) -> None:
+    door = worker(replace(FAST, link_check=1.0), MemorySink())
+    looked: list[float] = []
+
+    def changed() -> bool:
+        looked.append(clock.now)
+        return clock.now >= 1002.0  # re-pointed meanwhile
+
+    door.transport.link_changed = changed  # type: ignore[method-assign]
+    for now in (1000.0, 1000.1, 1000.9, 1001.0, 1001.5):
+        clock.now = now
+        door._check_link()
+    assert looked == [1000.0, 1001.0]
+    clock.now = 1002.0
+    with pytest.raises(LinkDown):
+        door._check_link()
+
+
+def test_a_link_repointed_to_a_silent_device_is_followed_at_the_first_timeout(
+    emu: EmulatorProcess,
+) -> None:
+    # Not a second per poll: the old pty stays open but nobody answers, so the first
+    # timeout makes the worker look at the path (here long before link_check says so).
+    settings = replace(FAST, link_check=600.0, failures_before_reconnect=100)
+    sink = MemorySink()
+    with Listener([DeviceSpec("door", str(emu.link))], sink, settings) as running:
+        door = running.workers[0]
+        wait_for(lambda: door.state == CONNECTED)
+        reconnects = door.reconnects
+        emu.ok("repoint")
+        wait_for(lambda: door.reconnects > reconnects, what="followed the link")
+        emu.ok("press 1")
+        wait_for(lambda: [m.page for m in sink.matches] == [1], what="the press")
+        emu.ok("release")

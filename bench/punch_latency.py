@@ -212,7 +212,9 @@ def idle_cpu(root: Path, devices: int, seconds: float) -> tuple[float, float]:
         )
         with listener:
             wait(lambda: all(w.state == CONNECTED for w in listener.workers))
-            time.sleep(1.0)  # settle
+            # Idle, not starting: past the first round of every periodic thread (the first
+            # reload tick comes after reload_interval), whose first queries are one-off.
+            time.sleep(listener.reload_interval + 1.0)
             wall0, cpu0, threads0 = time.monotonic(), time.process_time(), thread_cpu()
             emu0 = sum(cpu_seconds(e.proc.pid) for e in emulators)
             time.sleep(seconds)

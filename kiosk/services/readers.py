@@ -84,6 +84,8 @@ class ListenerRows:
     def __init__(self, app: Flask) -> None:
         with app.app_context():
             self.engine = db.engine
+        for statement in (_ACTIVE_SPECS, _MAYBE_LEAVERS):
+            statement.on(self.engine)  # compiled now, not on the first tick
 
     def specs(self) -> list[DeviceSpec]:
         """How the listener reaches each reader not retired, by name (as :func:`spec_of`)."""
@@ -381,6 +383,8 @@ class DatabaseJobs:
         self._first_templates = True
         with app.app_context():
             self.engine = db.engine
+        for statement in (_ENROL_OPEN, _TEMPLATES_PENDING):
+            statement.on(self.engine)  # compiled now, not on the first ask
 
     def claim(self, devices: list[str]) -> list[EnrolJob]:
         """The oldest pending job of each reader, marked running; stale jobs ended first."""

@@ -35,10 +35,15 @@ from devices.journal import Journal  # noqa: E402
 from devices.listener import CONNECTED, DeviceSpec, Listener, ListenerSettings, Match  # noqa: E402
 from devices.transport import Timeouts  # noqa: E402
 from kiosk import create_app  # noqa: E402
-from kiosk.cli.devices import prune  # noqa: E402
+from kiosk.cli.devices import reload_tick  # noqa: E402
 from kiosk.extensions import db  # noqa: E402
 from kiosk.models import Device, DeviceTemplate, Hall, Staff  # noqa: E402
-from kiosk.services.readers import DatabaseJobs, DatabaseSink, spec_of  # noqa: E402
+from kiosk.services.readers import (  # noqa: E402
+    DatabaseJobs,
+    DatabaseSink,
+    ListenerRows,
+    spec_of,
+)
 
 PAGES = 5
 
@@ -150,6 +155,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu() -> dict[int, float]:
+    """CPU seconds of each thread of this process, by native thread id (/proc schedstat)."""
+    seconds: dict[int, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            seconds[int(task.name)] = int((task / "schedstat").read_text().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended meanwhile
+    return seconds
+
+
+def per_thread(before: dict[int, float], after: dict[int, float], wall: float) -> str:
+    """Milliseconds of CPU per second of each of the listener's threads (readers summed)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    spent: dict[str, float] = {}
+    readers = 0
+    for tid, cpu in after.items():
+        name = names.get(tid, "other")
+        if name.startswith("reader-"):
+            name, readers = "readers", readers + 1
+        spent[name] = spent.get(name, 0.0) + (cpu - before.get(tid, 0.0)) / wall * 1000
+    parts = [
+        f"{name}{f' ({readers})' if name == 'readers' else ''} {ms:.2f}"
+        for name, ms in sorted(spent.items(), key=lambda item: -item[1])
+    ]
+    return ", ".join(parts)
+
+
 def idle_cpu(root: Path, devices: int, seconds: float) -> tuple[float, float]:
     """CPU % of the listener process and of all emulators together, while idle."""
     app = make_app(root / "idle")
@@ -161,36 +194,37 @@ def idle_cpu(root: Path, devices: int, seconds: float) -> tuple[float, float]:
         status = root / "idle" / "status.json"
         settings = ListenerSettings()
         # With the jobs and templates threads and the reload tick (which queues leavers'
-        # template deletions), as `devices listen` runs them (two job queries a second, the
-        # device rows and the leavers every DEVICE_RELOAD_SECONDS).
+        # template deletions), as `devices listen` runs them (an enrol job ask a second, a
+        # template job ask every five, the device rows and the leavers every
+        # DEVICE_RELOAD_SECONDS).
         jobs = DatabaseJobs(app)
-
-        def reload() -> list[DeviceSpec]:
-            prune(app)
-            return specs(app)
-
+        rows = ListenerRows(app)
         listener = Listener(
             specs(app),
             DatabaseSink(app),
             settings,
             journal,
             status,
-            reload=reload,
+            reload=lambda: reload_tick(app, rows),
             reload_interval=5.0,
             jobs=jobs,
             templates=jobs,
         )
         with listener:
             wait(lambda: all(w.state == CONNECTED for w in listener.workers))
-            time.sleep(1.0)  # settle
-            wall0, cpu0 = time.monotonic(), time.process_time()
+            # Idle, not starting: past the first round of every periodic thread (the first
+            # reload tick comes after reload_interval), whose first queries are one-off.
+            time.sleep(listener.reload_interval + 1.0)
+            wall0, cpu0, threads0 = time.monotonic(), time.process_time(), thread_cpu()
             emu0 = sum(cpu_seconds(e.proc.pid) for e in emulators)
             time.sleep(seconds)
             wall = time.monotonic() - wall0
             listener_cpu = (time.process_time() - cpu0) / wall * 100
             emulator_cpu = (sum(cpu_seconds(e.proc.pid) for e in emulators) - emu0) / wall * 100
+            threads = per_thread(threads0, thread_cpu(), wall)
             polls = [e.status()["gen_img"] for e in emulators]
             print(f"  GenImg polls served per reader during the run: {polls}")
+            print(f"  ms of CPU per second, by thread: {threads}")
     finally:
         for emulator in emulators:
             emulator.close()

@@ -37,7 +37,7 @@ class ModuleClient:
 
     def capture(self) -> int:
         """GenImg; the confirmation code (OK, NO_FINGER or an image error)."""
-        return self.transport.ack_code(p.gen_img(self.address))[0]
+        return self.transport.command(p.gen_img(self.transport.address)).payload[0]
 
     def convert(self, buffer_id: int = 1) -> int:
         """Img2Tz into ``buffer_id``; the confirmation code."""

@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -111,6 +111,9 @@ class Sink(Protocol):
     def report_status(self, device: str, status: Status) -> None:
         """The reader's state changed, or it is still alive (``last_seen``)."""
 
+    def report_statuses(self, statuses: Mapping[str, Status]) -> None:
+        """Several readers' states at once (the storer's batch: one transaction)."""
+
 
 @dataclass(frozen=True)
 class ListenerSettings:
@@ -121,7 +124,11 @@ class ListenerSettings:
     backoff_min: float = 0.2
     backoff_max: float = 2.0  # a queue of staff is waiting: retry a lost port often
     failures_before_reconnect: int = 3  # consecutive timeouts before the port is reopened
+    link_check: float = 1.0  # how often the port path is checked for a re-pointed link
     status_interval: float = 5.0  # how often an unchanged "still alive" is reported
+    # How long the storer keeps an unchanged "still alive" for the other readers' (they
+    # report on the same status_interval ticks): one write for all, not one each.
+    status_batch: float = 0.25
     store_retry: float = 0.2  # first pause between attempts to store a match (doubles)
     store_retry_max: float = 2.0  # longest pause while the database is away
     resume_window: float = 600.0  # seconds: a press open in the journal older than this ended
@@ -141,6 +148,23 @@ TRANSIENT_CODES = frozenset(
 )
 TEMPLATE_TRIES = 5
 TEMPLATE_IDLE_ROUNDS = 5  # an idle templates thread asks every 5 job intervals
+
+
+# Pauses between polls up to this long are plain sleeps, not interrupted by a stop.
+SLEEP_MAX = 0.25
+
+
+def until_tick(interval: float) -> float:
+    """Seconds to the next multiple of ``interval`` on the monotonic clock.
+
+    The readers' polls end on such ticks of the one clock they share, so they wake
+    together: measured on this project's 2-core VM, four readers woken at the same instant
+    cost a quarter to a third less CPU than woken at random instants, and woken 3 ms apart
+    most of that gain is gone. The reload and status file threads wake on those ticks too
+    (the jobs and templates threads keep a full interval after each round: a job's stage
+    stays in the database that long for the command that prints it).
+    """
+    return interval - time.monotonic() % interval if interval > 0 else 0.0
 
 
 class TaskTimeout(TransportError):
@@ -201,6 +225,7 @@ class DeviceWorker:
                 self.resume = None
         self.failures = 0
         self.backoff = settings.backoff_min
+        self._link_due = 0.0  # when the port path is next checked for a re-pointed link
         self.state: str | None = None
         self.last_error: str | None = None
         self.last_seen: dt.datetime | None = None
@@ -223,7 +248,11 @@ class DeviceWorker:
             self.last_error = error
         now = time.monotonic()
         changed = state != self.state
-        if not (changed or force or now - self._reported_at >= self.settings.status_interval):
+        # "Still alive" on the ticks of one clock shared by every reader (multiples of
+        # status_interval), so that the storer writes the readers' reports together.
+        interval = self.settings.status_interval
+        due = (self._reported_at // interval + 1) * interval if interval > 0 else now
+        if not (changed or force or now >= due):
             return
         if changed:
             log.info("%s: %s%s", self.spec.name, state, f" ({error})" if error else "")
@@ -251,12 +280,12 @@ class DeviceWorker:
                     self._wait_backoff()
                     continue
                 try:
-                    if self.transport.link_changed():
-                        raise LinkDown(f"{self.spec.port} now leads to another device or nowhere")
+                    self._check_link()
                     self.step()
                 except LinkDown as exc:
                     self._drop(DISCONNECTED, str(exc))
                 except ReplyTimeout as exc:
+                    self._link_due = 0.0  # a silent line may be a re-pointed link: look now
                     self.failures += 1
                     self._report(ERROR, str(exc), force=self.failures == 1)
                     if self.failures >= self.settings.failures_before_reconnect:
@@ -271,6 +300,18 @@ class DeviceWorker:
             self._fail_task(LinkDown("reader stopped"))
             self.transport.close()
             self._report(DISCONNECTED, "listener stopped", force=True)
+
+    def _check_link(self) -> None:
+        """``LinkDown`` when the port path now leads elsewhere (a re-pointed symlink), looked
+        at every ``link_check`` seconds and after a timeout, not on every poll (the stat of
+        the path was about 15 % of an idle poll's CPU, measured). A link re-pointed while
+        the old device stays open but silent is followed at the first timeout, or sooner."""
+        now = time.monotonic()
+        if now < self._link_due:
+            return
+        self._link_due = now + self.settings.link_check
+        if self.transport.link_changed():
+            raise LinkDown(f"{self.spec.port} now leads to another device or nowhere")
 
     def _connect(self) -> bool:
         try:
@@ -324,7 +365,7 @@ class DeviceWorker:
         if code != C.OK or self.finger_down:
             if code == C.NO_FINGER:
                 self._lifted()
-            self.stop.wait(self.settings.poll_interval)
+            self._pause()
             return
         code = self.client.convert(1)
         if code != C.OK:
@@ -362,6 +403,17 @@ class DeviceWorker:
             self._store_miss(at)
         elif result.code == C.PASSWORD_REQUIRED:
             raise p.ModuleError(result.code)
+
+    def _pause(self) -> None:
+        """Wait for the next poll, on the next tick of ``poll_interval`` that every reader
+        shares (see :func:`until_tick`): never later than one interval after the last."""
+        pause = until_tick(self.settings.poll_interval)
+        if pause <= SLEEP_MAX:
+            # A plain sleep costs less CPU than a wait on the stop event (its condition and
+            # locks), ten times a second per reader; ``run`` sees the stop right after.
+            time.sleep(pause)
+        else:
+            self.stop.wait(pause)
 
     def _run_job(self) -> None:
         active = self.job
@@ -434,6 +486,8 @@ class DeviceWorker:
 
     def _lifted(self) -> None:
         """The module reports no finger: the press (if any) has ended."""
+        if not self.finger_down and self.press_id is None and self.resume is None:
+            return  # the idle poll's usual answer: nothing had begun
         self.finger_down = False
         for press_id in (self.press_id, self.resume.id if self.resume else None):
             if press_id is not None:
@@ -501,6 +555,7 @@ class Storer:
         self._tried_with = 0
         self._retry = settings.store_retry
         self._next_try = 0.0
+        self._statuses_due = 0.0  # when the dirty states are written (see report_status)
 
     # --- Sink for the workers ----------------------------------------------------------
 
@@ -515,11 +570,31 @@ class Storer:
         self.wake.set()
 
     def report_status(self, device: str, status: Status) -> None:
-        """Hand over a reader's state (only the latest is written)."""
+        """Hand over a reader's state; only the latest is written. A change (state, error)
+        is written at once; an unchanged "still alive" ``status_batch`` seconds after the
+        first of a batch, with the other readers' that came meanwhile."""
         with self.lock:
+            before = self.statuses.get(device)
+            changed = before is None or (before.state, before.last_error) != (
+                status.state,
+                status.last_error,
+            )
+            first = not self.dirty
             self.statuses[device] = status
             self.dirty.add(device)
-        self.wake.set()
+            now = time.monotonic()
+            if first:
+                self._statuses_due = now if changed else now + self.settings.status_batch
+            elif changed:
+                self._statuses_due = min(self._statuses_due, now)
+        if first or changed:
+            # The storer learns when the batch is due; the later ones need not wake it.
+            self.wake.set()
+
+    def report_statuses(self, statuses: Mapping[str, Status]) -> None:
+        """Hand over several readers' states."""
+        for device, status in statuses.items():
+            self.report_status(device, status)
 
     # --- threads -----------------------------------------------------------------------
 
@@ -546,15 +621,21 @@ class Storer:
         """Store the backlog in order, then misses and statuses, whenever woken."""
         give_up_at: float | None = None
         while True:
-            busy = bool(self.backlog or self.dirty or self.misses)
-            if busy:
-                self.wake.wait(max(0.0, self._next_try - time.monotonic()))
+            # Presses and misses are written at once (or at the next retry); states only
+            # once their batch is due, so that the readers' reports make one write.
+            now = time.monotonic()
+            if self.backlog or self.misses:
+                self.wake.wait(max(0.0, self._next_try - now))
+            elif self.dirty:
+                self.wake.wait(max(0.0, self._next_try - now, self._statuses_due - now))
             else:
                 self.wake.wait()
             self.wake.clear()
             if self.backlog and self._next_try and len(self.backlog) != self._tried_with:
                 self._next_try = 0.0  # a new press: try the database now
-            if time.monotonic() >= self._next_try:
+            now = time.monotonic()
+            urgent = self.backlog or self.misses or self.stopping.is_set()
+            if now >= self._next_try and (urgent or now >= self._statuses_due):
                 self._flush()
             if self.stopping.is_set():
                 if not (self.backlog or self.dirty or self.misses):
@@ -572,7 +653,7 @@ class Storer:
     def run_status_file(self) -> None:
         """Write the status file every ``status_interval`` (its own thread: the storer may
         be stuck in a database call for seconds)."""
-        while not self.stopping.wait(self.settings.status_interval):
+        while not self.stopping.wait(until_tick(self.settings.status_interval)):
             self._write_status_file()
 
     def _flush(self) -> None:
@@ -594,9 +675,9 @@ class Storer:
                 dirty = {device: self.statuses[device] for device in self.dirty}
                 self.dirty.clear()
             try:
-                for device, status in sorted(dirty.items()):
-                    self.sink.report_status(device, status)
-                    dirty.pop(device)
+                if dirty:
+                    self.sink.report_statuses(dirty)
+                    dirty.clear()
             finally:
                 with self.lock:
                     for device in dirty:
@@ -781,7 +862,7 @@ class Listener:
 
     def _reload_loop(self) -> None:
         assert self.reload is not None
-        while not self.stop_event.wait(self.reload_interval):
+        while not self.stop_event.wait(until_tick(self.reload_interval)):
             try:
                 specs = self.reload()
             except Exception as exc:
@@ -984,7 +1065,7 @@ class Listener:
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.start()
-            while not self.stop_event.wait(0.5):
+            while not self.stop_event.wait(until_tick(0.5)):
                 pass
         finally:
             self.stop()
@@ -1026,6 +1107,11 @@ class MemorySink:
         """Keep the status."""
         with self.lock:
             self.statuses.append((device, status))
+
+    def report_statuses(self, statuses: Mapping[str, Status]) -> None:
+        """Keep the statuses, by device name."""
+        with self.lock:
+            self.statuses.extend(sorted(statuses.items()))
 
     def last_status(self, device: str) -> Status | None:
         """The latest status reported for ``device``."""

@@ -14,6 +14,7 @@ bits of the byte sum of packet id, both length bytes and the payload.
 from __future__ import annotations
 
 import enum
+import functools
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -257,6 +258,9 @@ class FrameParser:
 
     buffer: bytearray = field(default_factory=bytearray)
     discarded: int = 0
+    # The bytes of the last chunk that was exactly one valid frame, and that frame: an idle
+    # reader answers GenImg with the same 12 bytes ten times a second; parse them once.
+    _last: tuple[bytes, Frame] | None = field(default=None, repr=False, compare=False)
 
     @property
     def pending(self) -> int:
@@ -269,8 +273,21 @@ class FrameParser:
 
     def feed(self, data: bytes) -> list[ParseEvent]:
         """Add bytes; return every frame (or corrupt frame) completed by them, in order."""
+        last = self._last
+        if last is not None and not self.buffer and data == last[0]:
+            return [last[1]]
+        whole, discarded = not self.buffer, self.discarded
         self.buffer.extend(data)
-        return list(self._drain())
+        events = list(self._drain())
+        if (
+            whole
+            and not self.buffer
+            and self.discarded == discarded
+            and len(events) == 1
+            and isinstance(events[0], Frame)
+        ):
+            self._last = (bytes(data), events[0])
+        return events
 
     def _drain(self) -> Iterator[ParseEvent]:
         buf = self.buffer
@@ -350,8 +367,10 @@ def command(address: int, instruction: int, args: bytes = b"") -> bytes:
     return build_frame(address, PacketId.COMMAND, bytes([instruction]) + args)
 
 
+@functools.lru_cache(maxsize=32)
 def gen_img(address: int = DEFAULT_ADDRESS) -> bytes:
-    """GenImg: capture an image of the finger on the sensor."""
+    """GenImg: capture an image of the finger on the sensor (built once per address: an
+    idle reader sends it ten times a second)."""
     return command(address, Instruction.GEN_IMG)
 
 

@@ -60,6 +60,7 @@ class SerialTransport:
         self.timeouts = timeouts or Timeouts()
         self.parser = p.FrameParser()
         self.serial: serial.Serial | None = None
+        self._fd = -1  # the open port's descriptor: the hot path reads and writes it directly
         self._identity: tuple[int, int] | None = None
         self.corrupt_seen = 0
         self.foreign_seen = 0
@@ -78,6 +79,7 @@ class SerialTransport:
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkDown(f"cannot open {self.port}: {exc}") from exc
         self.serial = port
+        self._fd = fd
         self._identity = (st.st_rdev, st.st_ino)
         self.parser.reset()
 
@@ -87,6 +89,7 @@ class SerialTransport:
             with contextlib.suppress(Exception):
                 self.serial.close()
         self.serial = None
+        self._fd = -1
         self._identity = None
 
     @property
@@ -113,13 +116,18 @@ class SerialTransport:
         earlier command. A reply is accepted only from our address, as an ack, with the
         payload length this instruction's reply has, so that a stray frame is never taken
         for the answer.
+
+        Written for the usual exchange, an idle reader's GenImg ten times a second whose
+        code is cold each time (every call saved shows in the listener's CPU): a read that
+        finds nothing to flush, one write, then select and read until the reply is whole.
+        Pending input and a line slow to take the packet go the long way.
         """
-        if self.serial is None:
+        fd = self._fd
+        if fd < 0:
             raise LinkDown("port not open")
         instruction = packet[p.HEADER_LEN]
         expected_len = p.REPLY_LENGTHS.get(instruction)
-        self._flush_input()
-        self._write(packet)
+        self._send(fd, packet)
         deadline = time.monotonic() + (self.timeouts.reply if timeout is None else timeout)
         corrupt = False
         while True:
@@ -128,7 +136,13 @@ class SerialTransport:
                 if corrupt:
                     raise ChecksumError("reply had a bad checksum")
                 raise ReplyTimeout(f"no reply within the deadline to 0x{instruction:02X}")
-            for event in self.parser.feed(self._read(remaining)):
+            try:
+                ready = select.select([fd], [], [], remaining)[0]
+            except (OSError, ValueError) as exc:
+                raise LinkDown(str(exc)) from exc
+            if not ready:
+                continue  # the deadline has passed: said above
+            for event in self.parser.feed(self._read_ready(fd)):
                 if isinstance(event, p.CorruptFrame):
                     self.corrupt_seen += 1
                     if not corrupt:
@@ -157,8 +171,7 @@ class SerialTransport:
         if self.serial is None:
             raise LinkDown("port not open")
         instruction = packet[p.HEADER_LEN]
-        self._flush_input()
-        self._write(packet)
+        self._send(self._fd, packet)
         deadline = time.monotonic() + (self.timeouts.reply if timeout is None else timeout)
         assembler: p.DataAssembler | None = None
         code = 0
@@ -220,31 +233,81 @@ class SerialTransport:
         frame = self.command(packet, timeout)
         return frame.payload[0], frame.payload[1:]
 
+    def _send(self, fd: int, packet: bytes) -> None:
+        """Discard pending input, then write ``packet``: usually one read that finds
+        nothing and one write that takes it all; else the general ways below."""
+        try:
+            stale = os.read(fd, 4096)
+        except BlockingIOError:
+            stale = b""
+        except OSError as exc:
+            raise LinkDown(f"read failed: {errno.errorcode.get(exc.errno or 0, exc)}") from exc
+        if stale:
+            self._flush_input()  # more may be on its way: drain it, within a bound
+        self.parser.reset()
+        try:
+            written = os.write(fd, packet)
+        except BlockingIOError:
+            written = 0
+        except OSError as exc:
+            raise LinkDown(f"write failed: {exc}") from exc
+        if written < len(packet):
+            self._write(packet[written:])
+
     def _flush_input(self) -> None:
         assert self.serial is not None
-        fd = self.serial.fileno()
+        # A plain read, no select first: this runs before every command, ten times a second
+        # per idle reader, and the port is non-blocking (it answers "nothing" at once). Empty
+        # says nothing pending; a dead line shows in the select for the reply that follows.
         # Bounded: a line streaming garbage without pause must not keep us here forever.
-        ends = time.monotonic() + self.timeouts.reply
-        while time.monotonic() < ends:
+        ends: float | None = None
+        while True:
             try:
-                ready, _, _ = select.select([fd], [], [], 0)
-            except (OSError, ValueError) as exc:
-                raise LinkDown(str(exc)) from exc
-            if not ready:
+                data = os.read(self._fd, 4096)
+            except BlockingIOError:
                 break
-            self._read_ready(fd)
+            except OSError as exc:
+                raise LinkDown(f"read failed: {errno.errorcode.get(exc.errno or 0, exc)}") from exc
+            if not data:
+                break
+            now = time.monotonic()
+            ends = ends or now + self.timeouts.reply
+            if now >= ends:
+                break
         self.parser.reset()
 
     def _write(self, data: bytes) -> None:
+        """Write all of ``data`` to the port.
+
+        Straight to the descriptor, not through pyserial's ``write``, which follows every
+        write with a select for writability: a command packet is a few bytes that the line
+        takes at once, and this runs ten times a second per reader. Only when the output
+        buffer is full (a template at a low baud rate) does it wait until the line drains,
+        within the reply deadline.
+        """
         assert self.serial is not None
-        try:
-            self.serial.write(data)
-        except (serial.SerialException, OSError) as exc:
-            raise LinkDown(f"write failed: {exc}") from exc
+        pending = memoryview(data)
+        deadline: float | None = None
+        while pending:
+            try:
+                pending = pending[os.write(self._fd, pending) :]
+                continue
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                raise LinkDown(f"write failed: {exc}") from exc
+            now = time.monotonic()
+            deadline = deadline or now + self.timeouts.reply
+            if now >= deadline:
+                raise ReplyTimeout(f"the line took no output within {self.timeouts.reply:g} s")
+            try:
+                select.select([], [self._fd], [], deadline - now)
+            except (OSError, ValueError) as exc:
+                raise LinkDown(str(exc)) from exc
 
     def _read(self, timeout: float) -> bytes:
         assert self.serial is not None
-        fd = self.serial.fileno()
+        fd = self._fd
         try:
             ready, _, _ = select.select([fd], [], [], timeout)
         except (OSError, ValueError) as exc:

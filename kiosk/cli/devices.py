@@ -34,6 +34,7 @@ from kiosk.services.readers import (
     OPEN_STATES,
     DatabaseJobs,
     DatabaseSink,
+    ListenerRows,
     cancel_job,
     listener_alive,
     new_enrol_job,
@@ -505,16 +506,11 @@ def listen_command(names: tuple[str, ...]) -> None:
     journal = Journal(journal_path(app))
     if journal.pending():
         click.echo(f"{len(journal.pending())} journaled presses to store first", err=True)
-    only = set(names)
+    only = frozenset(names)
+    rows = ListenerRows(app)
 
     def reload() -> list[DeviceSpec]:
-        # The device rows as they are now (named ones only, if names were given): one
-        # small query every DEVICE_RELOAD_SECONDS, in its own app context.
-        with app.app_context():
-            rows = [spec_of(d) for d in db.session.scalars(active_devices())]
-            db.session.remove()
-        prune(app)
-        return [spec for spec in rows if not only or spec.name in only]
+        return reload_tick(app, rows, only)
 
     jobs = DatabaseJobs(app)
     listener = Listener(
@@ -531,6 +527,18 @@ def listen_command(names: tuple[str, ...]) -> None:
     click.echo(f"listening on {', '.join(s.name for s in specs)}; stop with Ctrl-C", err=True)
     listener.run_until_signal()
     click.echo("stopped", err=True)
+
+
+def reload_tick(
+    app: Flask, rows: ListenerRows, only: frozenset[str] = frozenset()
+) -> list[DeviceSpec]:
+    """The listener's reload tick (every DEVICE_RELOAD_SECONDS): the device rows as they are
+    now (the ``only`` ones, if named); and the leavers' template deletions queued, when a
+    quick read says there may be a leaver (nearly always there is none)."""
+    specs = rows.specs()
+    if rows.maybe_leavers():
+        prune(app)
+    return [spec for spec in specs if not only or spec.name in only]
 
 
 def prune(app: Flask) -> None:

@@ -16,6 +16,10 @@ insert takes and releases SQLite's write lock inside one call into the library (
 the lock is held and the other writers wait), and costs PostgreSQL no ``BEGIN`` and
 ``COMMIT`` round trips. ``tests/ratings/test_driversql.py`` runs all of it on SQLite and
 PostgreSQL.
+
+The fingerprint listener's periodic asks (a job? the device rows? a leaver?) use
+:meth:`Prepared.read`: a read on its own, on a DBAPI connection of the pool, without a
+SQLAlchemy connection either; each runs every second or few for as long as the listener runs.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Select, bindparam
+from sqlalchemy import Connection, Engine, Insert, Select, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
@@ -71,8 +75,24 @@ class DriverStatement:
             row = cursor.fetchone()
         finally:
             cursor.close()
-        if row is None:
-            return None
+        return None if row is None else self._row(row)
+
+    def read(self, engine: Engine, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every row, as dicts, read on a DBAPI connection of ``engine``'s pool, in no
+        transaction of SQLAlchemy's: the pool's reset on return ends the driver's."""
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self.sql, self.parameters(values))
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
+        return [self._row(row) for row in rows]
+
+    def _row(self, row: Sequence[Any]) -> dict[str, Any]:
         return {
             key: value if process is None else process(value)
             for key, value, process in zip(self.keys, row, self.results, strict=True)
@@ -139,14 +159,19 @@ class Prepared:
         self._by_dialect: dict[str, DriverStatement] = {}
         self._lock = threading.Lock()
 
-    def on(self, conn: Connection) -> DriverStatement:
+    def on(self, conn: Connection | Engine) -> DriverStatement:
         """The statement for ``conn``'s dialect."""
-        name = f"{conn.dialect.name}+{conn.dialect.driver}"
+        dialect = conn.dialect
+        name = f"{dialect.name}+{dialect.driver}"
         prepared = self._by_dialect.get(name)
         if prepared is None:
             with self._lock:
-                prepared = self._by_dialect.setdefault(name, _compile(self.statement, conn.dialect))
+                prepared = self._by_dialect.setdefault(name, _compile(self.statement, dialect))
         return prepared
+
+    def read(self, engine: Engine, values: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every row of this select with ``values``: :meth:`DriverStatement.read`."""
+        return self.on(engine).read(engine, values or {})
 
 
 @contextlib.contextmanager

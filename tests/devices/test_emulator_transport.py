@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -158,3 +160,41 @@ def test_port_is_exclusive(tmp_path: Path) -> None:
 def test_missing_port(tmp_path: Path) -> None:
     with pytest.raises(LinkDown, match="cannot open"):
         SerialTransport(str(tmp_path / "nothing")).open()
+
+
+def test_a_line_that_takes_no_output_is_a_timeout_not_a_hang() -> None:
+    # A pty whose other end never reads: once its buffer is full the line takes nothing
+    # more, as a serial line held by flow control. The transport writes to the port itself
+    # (not through pyserial, which waits for such a line for ever) and gives up within
+    # the reply deadline; the worker then counts a failure and reconnects.
+    master, slave = os.openpty()
+    transport = SerialTransport(os.ttyname(slave), timeouts=QUICK)
+    outcome: list[BaseException | None] = []
+    try:
+        transport.open()
+
+        def send() -> None:
+            try:
+                transport.send(b"\x00" * 1_000_000)
+                outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+                outcome.append(exc)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        sender.join(10 * QUICK.reply + 5)
+        if sender.is_alive():
+            assert transport.serial is not None
+            transport.serial.cancel_write()  # pyserial's own wait; let the thread end
+            sender.join(5)
+        assert outcome and isinstance(outcome[0], ReplyTimeout), outcome
+        # The port still works for what the line does take.
+        while os.read(master, 65536):
+            if not select.select([master], [], [], 0)[0]:
+                break
+        transport.send(b"\x01")
+        assert os.read(master, 16) == b"\x01"
+    finally:
+        transport.close()
+        os.close(master)
+        os.close(slave)

@@ -193,3 +193,52 @@ def test_frame_after_arbitrary_noise_is_found(
     events = parser.feed(stream[:cut]) + parser.feed(stream[cut:])
     frames = [e for e in events if isinstance(e, p.Frame)]
     assert frames and frames[-1] == frame
+
+
+def test_a_repeated_reply_is_the_same_frame_and_a_broken_one_is_not() -> None:
+    # An idle reader's answer is the same 12 bytes ten times a second: parsed once, then
+    # known. Anything else (a split, noise, another reply) is parsed as ever.
+    no_finger = p.ack(p.DEFAULT_ADDRESS, p.Confirmation.NO_FINGER)
+    parser = p.FrameParser()
+    first = parser.feed(no_finger)
+    assert parser.feed(no_finger) == first == [p.parse_frame(no_finger)]
+    assert parser.feed(no_finger[:5]) == [] and parser.pending == 5
+    assert parser.feed(no_finger[5:]) == first  # the same bytes in two pieces
+    assert parser.feed(b"\x00" + no_finger) == first and parser.discarded == 1
+    ok = p.ack(p.DEFAULT_ADDRESS, p.Confirmation.OK)
+    assert parser.feed(ok) == [p.parse_frame(ok)]
+    assert parser.feed(no_finger + ok) == [*first, p.parse_frame(ok)]
+    bad = bytearray(no_finger)
+    bad[-1] ^= 1
+    assert isinstance(parser.feed(bytes(bad))[0], p.CorruptFrame)
+    assert parser.feed(no_finger) == first
+
+
+chunks_st = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                p.ack(p.DEFAULT_ADDRESS, p.Confirmation.NO_FINGER),
+                p.ack(p.DEFAULT_ADDRESS, p.Confirmation.OK),
+                p.ack(1, p.Confirmation.NO_FINGER),
+            ]
+        ),
+        st.binary(max_size=14),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(chunks=chunks_st)
+def test_remembering_the_last_reply_changes_nothing(chunks: list[bytes]) -> None:
+    # The same chunks to a parser that remembers and to one made to forget every time:
+    # the same frames, the same bytes dropped and held.
+    remembering, forgetting = p.FrameParser(), p.FrameParser()
+    for chunk in chunks:
+        forgetting._last = None
+        assert remembering.feed(chunk) == forgetting.feed(chunk)
+        assert (remembering.discarded, remembering.pending) == (
+            forgetting.discarded,
+            forgetting.pending,
+        )

@@ -52,6 +52,24 @@ def test_context_select_agrees_with_sqlalchemy(
     assert (got["t_id"] is not None) is with_key
 
 
+def test_a_read_on_the_pool_agrees_with_sqlalchemy(app: Flask, api: Api, key: str) -> None:
+    # The listener's asks (Prepared.read): no SQLAlchemy connection, the same rows and types.
+    earlier = api.session()
+    assert api.rate({"token": earlier["token"], "level": 5}).status_code == 201
+    values = _context_values(api, app, ratings_service.split_key(key)[0])  # type: ignore[index]
+    with app.app_context():
+        with db.engine.connect() as conn:
+            expected = [
+                dict(row._mapping)
+                for row in conn.execute(ratings_service._rating_context_select(), values)
+            ]
+        got = ratings_service._RATING_CONTEXT.read(db.engine, values)
+        # A read on its own: the connection goes back to the pool with no transaction open.
+        assert db.engine.pool.checkedout() == 0
+    assert got == expected and len(got) == 1
+    assert {k: type(v) for k, v in got[0].items()} == {k: type(v) for k, v in expected[0].items()}
+
+
 def test_unknown_token_is_none(app: Flask, api: Api) -> None:
     values = {"token_hash": "0" * 64, "key_id": None, "since": utcnow()}
     with app.app_context(), db.engine.connect() as conn:

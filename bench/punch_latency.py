@@ -22,7 +22,7 @@ bench as it was then (a 1-second settle) in the same hour: 1.46–1.94 % at load
 1.54–1.59 % at load 1.5–2.1 (the issue's reference: 2.08 %); its threads, measured after a
 6-second settle at load 0.2–1.6: readers 9.9–12.7, jobs 2.0–3.8, storer 1.7–2.0, reload
 0.7–1.4, templates 0.5–1.2, status file 0.16–0.31. Latency, journal on disk: median 3.7–5.3
-ms (before 3.7–4.9 ms, one run 9.3); the journal's cost −0.2 to 1.2 ms (before 0.4–1.0 ms,
+ms (before 3.7–4.9 ms, one run 9.3); the journal's cost −0.2 to 2.2 ms (before 0.4–1.0 ms,
 one run 4.9): noise around a small cost. What is left of the idle poll is mostly two wakeups
 of a reader's thread per poll (its pause, the reply), 30–60 µs of CPU each on this VM; only
 a longer ``DEVICE_POLL_INTERVAL`` would cut that.

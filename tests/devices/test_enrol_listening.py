@@ -151,7 +151,11 @@ def test_enrol_while_the_listener_runs(
             assert entry is not None and entry.after["page"] == 5
             db.session.remove()
         assert count(hall, Punch) == 0  # the enrolment's presses are not punches
-        # The new colleague clocks in at once, on the same running listener.
+        # The new colleague clocks in at once, on the same running listener: once it has
+        # seen the enrolling finger lifted (a press that began within one poll of the
+        # release would be the same press to it, as to a person no hand is that quick).
+        lifted = emu.status()["gen_img"]
+        wait_for(lambda: emu.status()["gen_img"] >= lifted + 2, what="a poll after the lift")
         emu.ok("press 5")
         wait_for(lambda: count(hall, Punch) == 1, what="punch of the new template")
         emu.ok("release")

@@ -1,4 +1,4 @@
-"""Core statements run at the driver level: the rating POST's select and insert (issue 17).
+"""Core statements run at the driver level: the rating POST's statements (issue 17).
 
 SQLAlchemy's execution of a compiled statement (cache look-up, execution context, result
 object) costs as much CPU as the rest of the rating POST's own work. On this one path
@@ -30,7 +30,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Select, bindparam
+from sqlalchemy import (
+    BindParameter,
+    Column,
+    Connection,
+    Engine,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    insert,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
@@ -102,6 +112,14 @@ class DriverStatement:
         """Execute a statement that returns no rows."""
         self.run(conn, values).close()
 
+    def count(self, conn: Connection, values: Mapping[str, Any]) -> int:
+        """Execute a statement that returns no rows; the number of rows it wrote."""
+        cursor = self.run(conn, values)
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
 
 def _compile(statement: Select[Any] | Insert, dialect: Dialect) -> DriverStatement:
     compiled = statement.compile(dialect=dialect)
@@ -126,16 +144,11 @@ def _compile(statement: Select[Any] | Insert, dialect: Dialect) -> DriverStateme
     return DriverStatement(compiled.string, order, fixed, binds, tuple(keys), tuple(results))
 
 
-def insert_all_columns(statement: Insert) -> Insert:
-    """``statement`` with a bind for every column but the primary key and those the
-    database fills in (a server default), and the scalar defaults filled in: the driver
-    has no ORM or Core default to apply on its own.
-
-    Refuses a column whose default is a Python function (it would run per row, which a
-    prepared insert cannot do): the hot path's table must not grow one unnoticed.
-    """
-    table = statement.table
-    values: dict[str, Any] = {}
+def _column_binds(table: Table) -> Iterator[tuple[Column[Any], BindParameter[Any]]]:
+    """Every column of ``table`` a driver-level insert writes, with its bind: all but the
+    primary key and those the database fills in (a server default), the scalar defaults
+    filled in. Refuses a column whose default is a Python function (it would run per row,
+    which a prepared insert cannot do): the hot path's table must not grow one unnoticed."""
     for column in table.columns:
         if column.primary_key:
             continue
@@ -143,12 +156,39 @@ def insert_all_columns(statement: Insert) -> Insert:
         if default is None and column.server_default is not None:
             continue  # the database fills it in (a bound NULL would override it)
         if default is None:
-            values[column.key] = bindparam(column.key, value=None)
+            yield column, bindparam(column.key, value=None, type_=column.type)
         elif isinstance(default, ScalarElementColumnDefault):
-            values[column.key] = bindparam(column.key, value=default.arg)
+            yield column, bindparam(column.key, value=default.arg, type_=column.type)
         else:
             raise ValueError(f"{column} has a Python default: not for a driver-level insert")
-    return statement.values(values)
+
+
+def insert_all_columns(statement: Insert) -> Insert:
+    """``statement`` with a bind for every column but the primary key and those the
+    database fills in (a server default), and the scalar defaults filled in: the driver
+    has no ORM or Core default to apply on its own (see :func:`_column_binds`).
+    """
+    return statement.values(
+        dict((column.key, bind) for column, bind in _column_binds(statement.table))
+    )  # type: ignore[arg-type]
+
+
+def insert_all_columns_from(table: Table, source: Select[Any], taken: Mapping[str, Any]) -> Insert:
+    """``INSERT INTO table ... SELECT``: the columns of :func:`insert_all_columns`, each
+    from its expression in ``taken`` (over ``source``'s FROM and WHERE), else its bind.
+
+    One statement that inserts a row only where ``source`` finds one: the database makes
+    the checks of the WHERE and the write together, and the caller reads the row count.
+    """
+    columns: list[Column[Any]] = []
+    values: list[Any] = []
+    for column, bind in _column_binds(table):
+        columns.append(column)
+        values.append(taken.get(column.key, bind))
+    unknown = set(taken) - {column.key for column in columns}
+    if unknown:
+        raise ValueError(f"not columns the insert writes: {sorted(unknown)}")
+    return insert(table).from_select(columns, source.with_only_columns(*values))
 
 
 class Prepared:

@@ -35,7 +35,7 @@ from kiosk.localtime import hall_zone, to_aware, to_local
 from kiosk.models import Hall, Rating, ServiceSession, Staff, Terminal, Window, utcnow
 from kiosk.rules.ruleset import RuleSet
 from kiosk.rules.settings import rating_reasons
-from kiosk.services.driversql import Prepared, insert_all_columns
+from kiosk.services.driversql import Prepared, insert_all_columns, insert_all_columns_from
 from kiosk.services.errors import RatingRefused
 from kiosk.services.rulefile import rules_in_force
 
@@ -97,6 +97,10 @@ class RatingLimit:
         """Count one rating post in ``bucket``; True when the bucket is over the limit."""
         return not all(self.strategy.hit(item, "rating", bucket) for item in self.items)
 
+    def room(self, bucket: str) -> bool:
+        """Whether one more post in ``bucket`` is within the limit, counting nothing."""
+        return all(self.strategy.test(item, "rating", bucket) for item in self.items)
+
 
 def rating_limit(value: object, strategy: RateLimiter) -> RatingLimit | None:
     """The limit of a ``RATING_RATE_LIMIT`` value; None when it is ``0`` or empty (off),
@@ -114,7 +118,12 @@ def address_bucket(address: str | None) -> str:
 
 def terminal_bucket(terminal: TerminalIdentity) -> str:
     """The rate-limit bucket of an authenticated terminal (its counter calls)."""
-    return "terminal:" + terminal.key_id
+    return terminal_bucket_of(terminal.key_id)
+
+
+def terminal_bucket_of(key_id: str | None) -> str:
+    """The rate-limit bucket of the terminal with ``key_id``."""
+    return "terminal:" + (key_id or "")
 
 
 def too_many_requests() -> RatingRefused:
@@ -126,6 +135,12 @@ def admit(limit: RatingLimit | None, bucket: str) -> None:
     """Count one rating post in ``bucket``; a ``too_many_requests`` refusal when over."""
     if limit is not None and limit.over(bucket):
         raise too_many_requests()
+
+
+def admit_stored(limit: RatingLimit | None, bucket: str) -> None:
+    """Count a rating post already stored in ``bucket`` (it is past refusing)."""
+    if limit is not None:
+        limit.over(bucket)
 
 
 def hall_reasons(settings: dict[str, Any] | None) -> list[str]:
@@ -469,6 +484,71 @@ def _rating_context_select() -> Any:
 _RATING_CONTEXT = Prepared(_rating_context_select())
 
 
+def _rating_at_once_insert(counter: bool, secret: bool) -> Any:
+    """The rating hot path's one statement (:func:`_store_at_once`): insert the rating of
+    the session of ``token_hash`` where every check a good rating must pass holds.
+
+    In its WHERE: the session is open (``expires_at`` after ``now``) and not rated, its
+    hall has the guessed code and time zone (the rating id and its local date were made
+    from them), and for a ``counter`` rating the key id's terminal is active, opened this
+    session and, with a ``secret``, has that key's hash. The misuse flag is the
+    :func:`_rating_context_select`'s rule as an EXISTS: a rating, not a default one, of a
+    session of the same terminal after ``since``. No row is written when any check fails.
+    """
+    session = _SESSIONS
+    previous = _RATINGS.alias("previous")
+    previous_session = _SESSIONS.alias("previous_session")
+    misuse = (
+        select(previous.c.id)
+        .select_from(
+            previous.join(previous_session, previous_session.c.id == previous.c.session_id)
+        )
+        .where(
+            previous.c.hall_id == session.c.hall_id,
+            previous.c.rated_at > bindparam("since"),
+            previous_session.c.terminal_id == session.c.terminal_id,
+            previous.c.channel != "default",
+        )
+        .exists()
+    )
+    rated = select(_RATINGS.c.id).where(_RATINGS.c.session_id == session.c.id).exists()
+    joins = session.join(_HALLS, _HALLS.c.id == session.c.hall_id)
+    checks = [
+        session.c.token_hash == bindparam("token_hash"),
+        session.c.expires_at > bindparam("now"),
+        _HALLS.c.code == bindparam("hall_code"),
+        _HALLS.c.timezone == bindparam("timezone"),
+        ~rated,
+    ]
+    taken: dict[str, Any] = {
+        "hall_id": session.c.hall_id,
+        "session_id": session.c.id,
+        "staff_id": session.c.staff_id,
+        "case_no": session.c.case_no,
+        "misuse": misuse,
+    }
+    if counter:
+        joins = joins.join(_TERMINALS, _TERMINALS.c.id == session.c.terminal_id)
+        checks += [_TERMINALS.c.key_id == bindparam("key_id"), _TERMINALS.c.active.is_(True)]
+        if secret:
+            checks.append(_TERMINALS.c.key_hash == bindparam("key_hash"))
+        taken["terminal_id"] = _TERMINALS.c.id
+    source = select(session.c.id).select_from(joins).where(*checks)
+    return insert_all_columns_from(_RATINGS, source, taken)
+
+
+# (counter, with a secret): a phone's rating, the counter page's signed-in session, a key.
+_RATING_AT_ONCE = {
+    kind: Prepared(_rating_at_once_insert(*kind))
+    for kind in ((False, False), (True, False), (True, True))
+}
+# Key id (None for a phone) -> (hall code, time zone) of its last stored rating: the one
+# statement must make the rating id before it knows the hall. A wrong guess (another
+# hall, a renamed code) only sends that post the long way, which corrects the guess.
+_HALL_OF_KEY: dict[str | None, tuple[str, str]] = {}
+_HALL_GUESSES_KEPT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class RatingContext:
     """What a rating post needs: the session, and the terminal row of the claimed key."""
@@ -601,11 +681,10 @@ def check_content(
 
 @dataclass(frozen=True, slots=True)
 class StoredRating:
-    """The outcome of an accepted rating."""
+    """The outcome of an accepted rating: its id (whether it was flagged as misuse is on
+    the stored row; the one-statement path does not read it back)."""
 
     rating_id: str
-    misuse: bool
-    session: SessionInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -706,6 +785,9 @@ def _submit(  # noqa: C901
     # The rule file in force is read once for the whole post (the bad levels, the misuse
     # window): each read is a look-up that the hot path need not repeat.
     window = misuse_window(rules)
+    stored = _store_at_once(conn, post, credentials, content, now, limit, rules, window)
+    if stored is not None:
+        return stored
     context = load_rating_context(
         conn, content.token, credentials.key_id if credentials else None, now, window
     )
@@ -775,8 +857,89 @@ def _submit(  # noqa: C901
             if taken is not None:
                 raise RatingRefused("already_rated", _("本次服务已评价。")) from None
             continue
-        return StoredRating(rating_id, misuse, info)
+        _remember_hall(credentials, info)
+        return StoredRating(rating_id)
     raise RuntimeError("could not allocate a unique rating id")  # pragma: no cover
+
+
+def _remember_hall(credentials: Credentials | None, info: SessionInfo) -> None:
+    """Keep the hall of a stored rating as the next guess of :func:`_store_at_once`."""
+    if len(_HALL_OF_KEY) >= _HALL_GUESSES_KEPT:
+        _HALL_OF_KEY.clear()  # only stored ratings add keys: real terminals, so rarely
+    _HALL_OF_KEY[credentials.key_id if credentials else None] = (info.hall_code, info.timezone)
+
+
+def _store_at_once(
+    conn: Connection,
+    post: RatingPost,
+    credentials: Credentials | None,
+    content: RatingContent,
+    now: dt.datetime,
+    limit: RatingLimit | None,
+    rules: RuleSet,
+    window: dt.timedelta,
+) -> StoredRating | None:
+    """Store a good rating that passes every check in one statement; None when it does not
+    qualify or the statement wrote nothing (the caller then takes the long way).
+
+    Most ratings are good ones without reasons, by a terminal whose hall this process has
+    seen. For them :data:`_RATING_AT_ONCE` makes SPEC 9's checks in its WHERE and writes
+    the row :func:`_submit` would, the misuse flag included, with no select before it.
+    Any post it does not store (a refusal to come, a bad review, an unknown hall, a
+    terminal over its rate limit, a concurrent rating of the same session) goes through
+    :func:`_submit`'s checks in their order, which find the refusal or store it.
+    """
+    key_id = credentials.key_id if credentials is not None else None
+    guess = _HALL_OF_KEY.get(key_id)
+    level = content.level
+    if guess is None or content.reasons or level not in LEVEL_LABELS or level in rules.bad_levels:
+        return None
+    comment = (content.comment or "").strip() or None
+    try:
+        check_content(level, (), comment, [], rules.bad_levels)
+    except RatingRefused:
+        return None  # refused, but maybe for something checked before the content
+    bucket = None
+    if credentials is not None and limit is not None:
+        # The terminal's count comes after its key is proved, so only a stored rating
+        # counts here; a terminal at its limit goes the long way, to its 429. (Two posts
+        # of one terminal at the same instant may both pass at the last free place.)
+        bucket = terminal_bucket_of(key_id)
+        if not limit.room(bucket):
+            return None
+    hall_code, timezone = guess
+    rating_id = new_rating_id(hall_code, to_local(now, hall_zone(timezone)).date())
+    values = {
+        "rating_id": rating_id,
+        "rated_at": now,
+        "level": level,
+        "channel": "counter" if credentials is not None else "qr",
+        "reasons": None,
+        "comment": comment,
+        "client_tag": post.client_tag,
+        "token_hash": token_hash(content.token),
+        "now": now,
+        "since": now - window,
+        "hall_code": hall_code,
+        "timezone": timezone,
+    }
+    secret = credentials is not None and credentials.secret is not None
+    if credentials is not None:
+        values["key_id"] = key_id
+        if secret:
+            values["key_hash"] = hash_secret(credentials.secret)  # type: ignore[arg-type]
+    statement = _RATING_AT_ONCE[(credentials is not None, secret)].on(conn)
+    try:
+        written = statement.count(conn, values)
+    except (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError):
+        # A concurrent rating of the session, or a rating id taken: the long way tells.
+        conn.rollback()
+        return None
+    if not written:
+        return None
+    if bucket is not None:
+        admit_stored(limit, bucket)
+    return StoredRating(rating_id)
 
 
 def qr_token(

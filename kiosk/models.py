@@ -404,7 +404,8 @@ class Rating(db.Model):
     rating_id: Mapped[str] = mapped_column(String(64))
     # Unique: the database itself guarantees one rating per service session.
     session_id: Mapped[int | None] = mapped_column(ForeignKey("service_sessions.id"), unique=True)
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    # No index of its own: nothing looks ratings up by staff (reads go by hall and time).
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     rated_at: Mapped[dt.datetime] = mapped_column(DateTime)
     level: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(8), default="other")

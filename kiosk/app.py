@@ -7,6 +7,7 @@ in :mod:`kiosk.config`, then ``instance/config.py``, then ``FLASK_<KEY>`` enviro
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -56,6 +57,33 @@ class HallSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+class HallFlask(Flask):
+    """Flask, remembering for each view and hook whether it must be wrapped to run.
+
+    Flask asks :func:`inspect.iscoroutinefunction` of every hook and view on every
+    request (seven times on the rating POST, the hot path); the answer for a function
+    never changes. Functions made per request (``after_this_request``) are not kept
+    beyond the first few hundred, so the memory stays bounded.
+    """
+
+    _SYNC_KEPT = 512
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._synced: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            return self._synced[func]
+        except KeyError:
+            made = super().ensure_sync(func)
+            if len(self._synced) < self._SYNC_KEPT:
+                self._synced[func] = made
+            return made
+        except TypeError:  # an unhashable callable
+            return super().ensure_sync(func)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create and configure the Flask application."""
     # KIOSK_INSTANCE_PATH puts the instance folder (config.py, the SQLite file, demo files)
@@ -63,7 +91,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance_path = os.environ.get("KIOSK_INSTANCE_PATH") or None
     if instance_path:
         instance_path = os.path.abspath(instance_path)
-    app = Flask("kiosk", instance_relative_config=True, instance_path=instance_path)
+    app = HallFlask("kiosk", instance_relative_config=True, instance_path=instance_path)
     app.session_interface = HallSessionInterface()
     os.makedirs(app.instance_path, exist_ok=True)
     # Every key and its meaning: kiosk/config.py.

@@ -286,22 +286,26 @@ def create_rating() -> Response:
     (:func:`~kiosk.services.ratings.submit_rating`): 401, malformed body, 403
     ``wrong_terminal``, 404, 409, 410, invalid content.
     """
+    # The proxies resolved once: each use of one is a context look-up on the hot path.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    address = request.remote_addr
     post = RatingPost(
         content=_rating_body,
         credentials=request_credentials,
-        client_address=request.remote_addr,
-        client_tag=client_tag(current_app.config["SECRET_KEY"], request.remote_addr),
+        client_address=address,
+        client_tag=client_tag(app.config["SECRET_KEY"], address),
     )
     # Read before the connection is taken (see submit_rating).
     rules = rules_in_force()
+    limit = current_rating_limit(app)
     # One row is written: the insert commits itself (see statement_commits).
     with db.engine.connect() as conn, statement_commits(conn):
-        stored = submit_rating(conn, post, now=utcnow(), limit=current_rating_limit(), rules=rules)
+        stored = submit_rating(conn, post, now=utcnow(), limit=limit, rules=rules)
         conn.commit()
     # The bytes jsonify would send ({"rating_id":"..."} and a newline), without its
     # provider's round of options on the hot path.
     body = json.dumps({"rating_id": stored.rating_id}, separators=(",", ":")) + "\n"
-    return current_app.response_class(body, status=201, mimetype="application/json")
+    return app.response_class(body, status=201, mimetype="application/json")
 
 
 @bp.get("/openapi.json")

@@ -168,9 +168,10 @@ def insert_all_columns(statement: Insert) -> Insert:
     database fills in (a server default), and the scalar defaults filled in: the driver
     has no ORM or Core default to apply on its own (see :func:`_column_binds`).
     """
-    return statement.values(
-        dict((column.key, bind) for column, bind in _column_binds(statement.table))
-    )  # type: ignore[arg-type]
+    table = statement.table
+    if not isinstance(table, Table):
+        raise TypeError(f"an insert into a table, not {table!r}")
+    return statement.values({column.key: bind for column, bind in _column_binds(table)})
 
 
 def insert_all_columns_from(table: Table, source: Select[Any], taken: Mapping[str, Any]) -> Insert:

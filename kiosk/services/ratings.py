@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from limits import RateLimitItem, parse_many
@@ -1020,8 +1020,8 @@ def qr_token(
 COUNTER_SESSION_KEY = "counter_key_id"
 
 
-def current_rating_limit() -> RatingLimit | None:
-    """The app's ``RATING_RATE_LIMIT`` on its `limits` strategy; None when the limit is off."""
-    return rating_limit(
-        current_app.config["RATING_RATE_LIMIT"], current_app.extensions["rating_limiter"]
-    )
+def current_rating_limit(app: Flask | None = None) -> RatingLimit | None:
+    """The app's (default: the running app's) ``RATING_RATE_LIMIT`` on its `limits`
+    strategy; None when the limit is off."""
+    app = app or current_app
+    return rating_limit(app.config["RATING_RATE_LIMIT"], app.extensions["rating_limiter"])

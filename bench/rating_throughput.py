@@ -37,6 +37,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import sqlite3
 import statistics
 import subprocess
@@ -249,8 +250,9 @@ def _service_sql_sqlite(workdir: Path) -> Any:
                     .replace(" ON ratings ", " ON ratings_copy ")
                     .replace("INDEX ix_", "INDEX copy_ix_")
                 )
-    # Into the copy; its checks still read the service's tables, where these are unrated.
-    insert_sql = statement.sql.replace("INSERT INTO ratings ", "INSERT INTO ratings_copy ", 1)
+    # On the copy throughout (the insert, "rated?" and the misuse look-up), as the service
+    # runs it on its own ratings: the rounds post the same tokens to every server.
+    insert_sql = re.sub(r"\bratings\b", "ratings_copy", statement.sql)
     # Autocommit and foreign keys, as the service runs its statement.
     connection = _per_thread(path, isolation_level=None, foreign_keys=True)
     key_hash = ratings.hash_secret(secret)

@@ -3,7 +3,8 @@
 SQLAlchemy's execution of a compiled statement (cache look-up, execution context, result
 object) costs as much CPU as the rest of the rating POST's own work. On this one path
 the statements are still written once, as Core statements in
-:mod:`kiosk.services.ratings`; :func:`prepare` compiles each for the connection's dialect
+:mod:`kiosk.services.ratings` (a good rating's one ``INSERT ... SELECT``, built by
+:func:`insert_all_columns_from`, and the long way's select and insert); :func:`prepare` compiles each for the connection's dialect
 once (SQL text, parameter order, the types' bind and result processors, all through the
 public ``TypeEngine`` API) and :meth:`DriverStatement.run` hands the SQL straight to the
 DBAPI cursor of the engine's connection. The connection's transaction stays

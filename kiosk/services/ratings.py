@@ -30,7 +30,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from limits import RateLimitItem, parse_many
 from limits.strategies import RateLimiter
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import BindParameter, Connection, and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kiosk.localtime import hall_zone, to_aware, to_local
@@ -441,33 +441,41 @@ _RATING_OF_SESSION = select(_RATINGS.c.id).where(_RATINGS.c.session_id == bindpa
 _INSERT_RATING = Prepared(insert_all_columns(_RATINGS.insert()))
 
 
+def _terminal_ratings(since_included: bool) -> Any:
+    """The misuse rule's look-up (SPEC 4.2): the times of the ratings, of either channel
+    but not default ones, of sessions opened by the terminal of the outer query's session,
+    in its hall, after the ``since`` bind (or at it, when ``since_included``).
+
+    It walks the hall's ratings of the last few seconds on the (hall_id, rated_at) index
+    to those of this terminal's sessions: a handful of rows however long the history.
+    """
+    previous = _RATINGS.alias("previous")
+    previous_session = _SESSIONS.alias("previous_session")
+    since: BindParameter[Any] = bindparam("since")
+    after = previous.c.rated_at >= since if since_included else previous.c.rated_at > since
+    return (
+        select(previous.c.rated_at)
+        .select_from(
+            previous.join(previous_session, previous_session.c.id == previous.c.session_id)
+        )
+        .where(
+            previous.c.hall_id == _SESSIONS.c.hall_id,
+            after,
+            previous_session.c.terminal_id == _SESSIONS.c.terminal_id,
+            # A default rating is no citizen's tap: it makes no later one misuse.
+            previous.c.channel != "default",
+        )
+    )
+
+
 def _rating_context_select() -> Any:
     """The rating hot path's one select: the session as in :func:`_session_select`, plus
     the terminal of the request's key id (outer-joined on the unique key id) and the time
     of the latest rating, of either channel, of a session opened by the same terminal."""
     terminal = _TERMINALS.alias("key_terminal")
     rated = select(_RATINGS.c.id).where(_RATINGS.c.session_id == _SESSIONS.c.id).exists()
-    previous = _RATINGS.alias("previous")
-    previous_session = _SESSIONS.alias("previous_session")
-    last_rating = (
-        select(previous.c.rated_at)
-        .select_from(
-            previous.join(previous_session, previous_session.c.id == previous.c.session_id)
-        )
-        # Walk the hall's ratings of the last few seconds newest first, on the (hall_id,
-        # rated_at) index, to the first of a session of this terminal: a handful of rows
-        # however long the hall's history, and QR ratings count too (SPEC 4.2).
-        .where(
-            previous.c.hall_id == _SESSIONS.c.hall_id,
-            previous.c.rated_at >= bindparam("since"),
-            previous_session.c.terminal_id == _SESSIONS.c.terminal_id,
-            # A default rating (SPEC 4.2) is no citizen's tap: it makes no later one misuse.
-            previous.c.channel != "default",
-        )
-        .order_by(previous.c.rated_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    recent = _terminal_ratings(since_included=True)
+    last_rating = recent.order_by(recent.selected_columns[0].desc()).limit(1).scalar_subquery()
     return (
         select(
             *(_SESSION_COLUMNS),
@@ -504,21 +512,7 @@ def _rating_at_once_insert(counter: bool, secret: bool) -> Any:
     session of the same terminal after ``since``. No row is written when any check fails.
     """
     session = _SESSIONS
-    previous = _RATINGS.alias("previous")
-    previous_session = _SESSIONS.alias("previous_session")
-    misuse = (
-        select(previous.c.id)
-        .select_from(
-            previous.join(previous_session, previous_session.c.id == previous.c.session_id)
-        )
-        .where(
-            previous.c.hall_id == session.c.hall_id,
-            previous.c.rated_at > bindparam("since"),
-            previous_session.c.terminal_id == session.c.terminal_id,
-            previous.c.channel != "default",
-        )
-        .exists()
-    )
+    misuse = _terminal_ratings(since_included=False).exists()
     rated = select(_RATINGS.c.id).where(_RATINGS.c.session_id == session.c.id).exists()
     joins = session.join(_HALLS, _HALLS.c.id == session.c.hall_id)
     checks = [

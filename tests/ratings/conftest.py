@@ -6,9 +6,11 @@ OpenAPI document the service publishes, so the document cannot drift from the co
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +20,11 @@ from openapi_schema_validator import OAS30Validator
 from sqlalchemy import update
 from werkzeug.test import TestResponse
 
+from kiosk import create_app
 from kiosk.api.openapi import openapi_document
 from kiosk.extensions import db
 from kiosk.models import ServiceSession, utcnow
-from tests.conftest import EXAMPLE_DIR
+from tests.conftest import EXAMPLE_DIR, _base_config
 
 DOCUMENT = openapi_document()
 
@@ -110,6 +113,20 @@ class Api:
         response = self.client.get(f"/api/v1/sessions/{session_id}/qr.png", headers=headers)
         check_against_document("GET", "/sessions/{session_id}/qr.png", response)
         return response
+
+
+@contextlib.contextmanager
+def hall_app(database_uri: str, instance: Path, **config: Any) -> Iterator[tuple[Flask, Api]]:
+    """An app of its own, with ``config`` over the tests' settings (a rate limit, say),
+    the example hall and a terminal; its connections are closed at the end."""
+    app = create_app({**_base_config(database_uri, instance), **config})
+    try:
+        setup_hall(app.test_cli_runner())
+        yield app, Api(app.test_client(), add_terminal(app.test_cli_runner()))
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

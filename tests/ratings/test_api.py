@@ -22,7 +22,7 @@ from kiosk.api.views import qr_png
 from kiosk.extensions import db
 from kiosk.models import Rating, ServiceSession, Terminal
 from tests.conftest import _base_config
-from tests.ratings.conftest import SEEN, Api, add_terminal, check_against_document, setup_hall
+from tests.ratings.conftest import SEEN, Api, add_terminal, check_against_document, hall_app
 
 BAD = {"level": 1, "reasons": ["态度不好"]}
 
@@ -430,13 +430,9 @@ def test_key_is_stored_hashed(api: Api, app: Flask) -> None:
 
 
 def test_rate_limit_429_per_client_address(database_uri: str, tmp_path: Path) -> None:
-    config = _base_config(database_uri, tmp_path)
-    config["RATING_RATE_LIMIT"] = "3 per minute"
-    config["WTF_CSRF_ENABLED"] = False  # the phone form below is posted without a page
-    app = create_app(config)
-    try:
-        setup_hall(app.test_cli_runner())
-        api = Api(app.test_client(), add_terminal(app.test_cli_runner()))
+    # No CSRF: the phone form below is posted without a page.
+    limited = {"RATING_RATE_LIMIT": "3 per minute", "WTF_CSRF_ENABLED": False}
+    with hall_app(database_uri, tmp_path, **limited) as (app, api):
         tokens = [api.session()["token"] for _ in range(3)]
         assert api.rate({"token": tokens[0], "level": 5}).status_code == 201
         assert api.rate({"token": "unknown", "level": 5}).status_code == 404
@@ -452,10 +448,6 @@ def test_rate_limit_429_per_client_address(database_uri: str, tmp_path: Path) ->
         # The phone page's posts share the count and say so kindly.
         phone = api.client.post(f"/r/{api.session()['token']}", data={"level": "5"})
         assert phone.status_code == 429 and "提交太频繁" in phone.get_data(as_text=True)
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def test_rate_limit_zero_is_off(api: Api) -> None:
@@ -470,12 +462,7 @@ def test_every_documented_answer_happens(
     database_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Drive each documented (method, path, status) once; each answer matches its schema."""
-    config = _base_config(database_uri, tmp_path)
-    config["RATING_RATE_LIMIT"] = "6 per minute"
-    app = create_app(config)
-    try:
-        setup_hall(app.test_cli_runner())
-        api = Api(app.test_client(), add_terminal(app.test_cli_runner()))
+    with hall_app(database_uri, tmp_path, RATING_RATE_LIMIT="6 per minute") as (app, api):
         other_key = add_terminal(app.test_cli_runner(), "柜台2", "W02")
         too_large = b'{"staff_no": "' + b"x" * (1024 * 1024) + b'"}'
         SEEN.clear()
@@ -517,10 +504,6 @@ def test_every_documented_answer_happens(
         api.open()  # 500
         api.qr(live["session_id"])  # 500
         api.rate({"token": live["token"], "level": 5}, key=api.key)  # 500
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
     documented = {
         (method.upper(), path, status)
         for path, item in openapi_document()["paths"].items()

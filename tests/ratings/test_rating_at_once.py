@@ -20,14 +20,12 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import Connection, func, select, update
 
-from kiosk import create_app
 from kiosk.extensions import db
 from kiosk.models import Hall, Rating, ServiceSession, Terminal, utcnow
 from kiosk.services import ratings
 from kiosk.services.errors import RatingRefused
 from kiosk.services.rulefile import rules_in_force
-from tests.conftest import _base_config
-from tests.ratings.conftest import Api, add_terminal, setup_hall
+from tests.ratings.conftest import Api, add_terminal, hall_app
 
 
 @dataclass(frozen=True)
@@ -232,12 +230,7 @@ def test_the_rate_limit_holds_on_the_one_statement(
 ) -> None:
     """A terminal's posts count once each and its fourth in the minute is a 429; posts
     with its key id but a wrong secret count on the address, not on the terminal."""
-    config = _base_config(database_uri, tmp_path)
-    config["RATING_RATE_LIMIT"] = "3 per minute"
-    app = create_app(config)
-    try:
-        setup_hall(app.test_cli_runner())
-        api = Api(app.test_client(), add_terminal(app.test_cli_runner()))
+    with hall_app(database_uri, tmp_path, RATING_RATE_LIMIT="3 per minute") as (app, api):
         key_id, _secret = ratings.split_key(api.key)  # type: ignore[misc]
         wrong = f"{ratings.KEY_PREFIX}{key_id}.{'x' * 43}"
         for _ in range(2):
@@ -252,7 +245,3 @@ def test_the_rate_limit_holds_on_the_one_statement(
         assert answers == [201, 201, 201, 429]
         with app.app_context():
             assert db.session.scalar(select(func.count()).select_from(Rating)) == 3
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()

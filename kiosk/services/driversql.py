@@ -4,11 +4,12 @@ SQLAlchemy's execution of a compiled statement (cache look-up, execution context
 object) costs as much CPU as the rest of the rating POST's own work. On this one path
 the statements are still written once, as Core statements in
 :mod:`kiosk.services.ratings` (a good rating's one ``INSERT ... SELECT``, built by
-:func:`insert_all_columns_from`, and the long way's select and insert); :func:`prepare` compiles each for the connection's dialect
-once (SQL text, parameter order, the types' bind and result processors, all through the
-public ``TypeEngine`` API) and :meth:`DriverStatement.run` hands the SQL straight to the
-DBAPI cursor of the engine's connection. The connection's transaction stays
-SQLAlchemy's: :func:`run` begins it, so the caller's ``commit`` or ``rollback`` applies.
+:func:`insert_all_columns_from`, and the long way's select and insert);
+:class:`Prepared` compiles each for the connection's dialect once (SQL text, parameter
+order, the types' bind and result processors, all through the public ``TypeEngine`` API)
+and :meth:`DriverStatement.run` hands the SQL straight to the DBAPI cursor of the
+engine's connection. The connection's transaction stays SQLAlchemy's:
+:meth:`DriverStatement.run` begins it, so the caller's ``commit`` or ``rollback`` applies.
 
 :func:`statement_commits` puts a connection's driver into autocommit for a block: each
 statement is then a transaction of its own. The rating POST writes one row; run so, its

@@ -17,9 +17,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
-import os
 import secrets
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -123,9 +121,9 @@ def terminal_bucket(terminal: TerminalIdentity) -> str:
     return terminal_bucket_of(terminal.key_id)
 
 
-def terminal_bucket_of(key_id: str | None) -> str:
+def terminal_bucket_of(key_id: str) -> str:
     """The rate-limit bucket of the terminal with ``key_id``."""
-    return "terminal:" + (key_id or "")
+    return "terminal:" + key_id
 
 
 def too_many_requests() -> RatingRefused:
@@ -303,12 +301,6 @@ def client_tag(secret_key: str | bytes, address: str | None) -> str | None:
     """
     if not address:
         return None
-    return _client_tag(secret_key, address)
-
-
-@functools.lru_cache(maxsize=4096)
-def _client_tag(secret_key: str | bytes, address: str) -> str:
-    # Once per address and key, not per rating post: a hall's clients are a few hundred.
     key = secret_key.encode() if isinstance(secret_key, str) else secret_key
     return hmac.new(key, b"client-address:" + address.encode(), hashlib.sha256).hexdigest()[:16]
 
@@ -428,10 +420,17 @@ _SESSION_JOINS = (
 )
 
 
+# Whether the outer query's session has its rating (on the unique session_id).
+_SESSION_RATED = select(_RATINGS.c.id).where(_RATINGS.c.session_id == _SESSIONS.c.id).exists()
+
+
 def _session_select(where: Any) -> Any:
     """One indexed select: the session, its hall, staff and window, and whether it was rated."""
-    rated = select(_RATINGS.c.id).where(_RATINGS.c.session_id == _SESSIONS.c.id).exists()
-    return select(*_SESSION_COLUMNS, rated.label("rated")).select_from(_SESSION_JOINS).where(where)
+    return (
+        select(*_SESSION_COLUMNS, _SESSION_RATED.label("rated"))
+        .select_from(_SESSION_JOINS)
+        .where(where)
+    )
 
 
 _SESSION_BY_TOKEN_HASH = _session_select(_SESSIONS.c.token_hash == bindparam("token_hash"))
@@ -473,13 +472,12 @@ def _rating_context_select() -> Any:
     the terminal of the request's key id (outer-joined on the unique key id) and the time
     of the latest rating, of either channel, of a session opened by the same terminal."""
     terminal = _TERMINALS.alias("key_terminal")
-    rated = select(_RATINGS.c.id).where(_RATINGS.c.session_id == _SESSIONS.c.id).exists()
     recent = _terminal_ratings(since_included=True)
     last_rating = recent.order_by(recent.selected_columns[0].desc()).limit(1).scalar_subquery()
     return (
         select(
             *(_SESSION_COLUMNS),
-            rated.label("rated"),
+            _SESSION_RATED.label("rated"),
             last_rating.label("last_terminal_rating"),
             terminal.c.id.label("t_id"),
             terminal.c.hall_id.label("t_hall_id"),
@@ -513,14 +511,13 @@ def _rating_at_once_insert(counter: bool, secret: bool) -> Any:
     """
     session = _SESSIONS
     misuse = _terminal_ratings(since_included=False).exists()
-    rated = select(_RATINGS.c.id).where(_RATINGS.c.session_id == session.c.id).exists()
     joins = session.join(_HALLS, _HALLS.c.id == session.c.hall_id)
     checks = [
         session.c.token_hash == bindparam("token_hash"),
         session.c.expires_at > bindparam("now"),
         _HALLS.c.code == bindparam("hall_code"),
         _HALLS.c.timezone == bindparam("timezone"),
-        ~rated,
+        ~_SESSION_RATED,
     ]
     taken: dict[str, Any] = {
         "hall_id": session.c.hall_id,
@@ -622,50 +619,13 @@ def session_by_public_id(conn: Connection, public_id: str) -> SessionInfo | None
 
 def new_rating_id(hall_code: str, local_day: dt.date) -> str:
     """A readable rating id: hall code, local date and 6 random characters (QJ-20261126-K7M2QX)."""
-    number = _random_below(_ID_SPACE)
+    number = secrets.randbelow(len(_ID_ALPHABET) ** _ID_RANDOM_CHARS)
     digits = []
     for _position in range(_ID_RANDOM_CHARS):
         number, digit = divmod(number, len(_ID_ALPHABET))
         digits.append(_ID_ALPHABET[digit])
     tail = "".join(digits)
     return f"{hall_code}-{local_day:%Y%m%d}-{tail}"
-
-
-_ID_SPACE = len(_ID_ALPHABET) ** _ID_RANDOM_CHARS  # 31**6, under 2**30
-_RANDOM_READ = 4096
-_random = threading.local()
-_random_generation = [0]  # one more at each fork: a child never reuses its parent's bytes
-
-
-def _random_below(limit: int) -> int:
-    """A uniform random number below ``limit`` (2 to 2**32) from the OS's CSPRNG.
-
-    The bytes are read 4 KB at a time per thread: ``os.urandom`` is a system call that
-    hands the GIL to another thread, and the rating POST would otherwise make one per
-    rating id. Rejection sampling keeps every value equally likely.
-    """
-    mask = (1 << max(1, (limit - 1).bit_length())) - 1  # so that at most half is rejected
-    generation = _random_generation[0]
-    pool: bytes = getattr(_random, "pool", b"")
-    at: int = getattr(_random, "at", 0)
-    if getattr(_random, "generation", None) != generation:
-        pool, at = b"", 0
-    while True:
-        if at + 4 > len(pool):
-            pool, at = os.urandom(_RANDOM_READ), 0
-        number = int.from_bytes(pool[at : at + 4], "big") & mask
-        at += 4
-        if number < limit:
-            break
-    _random.pool, _random.at, _random.generation = pool, at, generation
-    return number
-
-
-def _after_fork() -> None:
-    _random_generation[0] += 1
-
-
-os.register_at_fork(after_in_child=_after_fork)
 
 
 def unstorable(text: str) -> bool:
@@ -734,6 +694,10 @@ class RatingContent:
     level: int
     reasons: Sequence[str] = ()
     comment: str | None = None
+
+    def stored_comment(self) -> str | None:
+        """The comment as it is stored: trimmed, None when blank."""
+        return (self.comment or "").strip() or None
 
 
 def _no_credentials() -> Credentials | None:
@@ -854,7 +818,7 @@ def _submit(  # noqa: C901
     if now >= info.expires_at:
         raise RatingRefused("expired", _("评价链接已过期。"))
     level, reasons = content.level, content.reasons
-    comment = (content.comment or "").strip() or None
+    comment = content.stored_comment()
     allowed: list[str] = []
     if reasons or level in rules.bad_levels:
         allowed = hall_reasons(conn.execute(_HALL_SETTINGS, {"hall_id": info.hall_id}).scalar())
@@ -930,12 +894,13 @@ def _store_at_once(
     """
     key_id = credentials.key_id if credentials is not None else None
     guess = _HALL_OF_KEY.get(key_id)
-    level = content.level
-    if guess is None or content.reasons or level not in LEVEL_LABELS or level in rules.bad_levels:
+    if guess is None:
         return None
-    comment = (content.comment or "").strip() or None
+    comment = content.stored_comment()
     try:
-        check_content(level, (), comment, [], rules.bad_levels)
+        # With no reasons allowed: any reason, a bad level (it needs one) or bad content
+        # is refused here, and such a post goes the long way.
+        reasons = check_content(content.level, content.reasons, comment, [], rules.bad_levels)
     except RatingRefused:
         return None  # refused, but maybe for something checked before the content
     bucket = None
@@ -943,7 +908,7 @@ def _store_at_once(
         # The terminal's count comes after its key is proved, so only a stored rating
         # counts here; a terminal at its limit goes the long way, to its 429. (Two posts
         # of one terminal at the same instant may both pass at the last free place.)
-        bucket = terminal_bucket_of(key_id)
+        bucket = terminal_bucket_of(credentials.key_id)
         if not limit.room(bucket):
             return None
     hall_code, timezone = guess
@@ -951,9 +916,9 @@ def _store_at_once(
     values = {
         "rating_id": rating_id,
         "rated_at": now,
-        "level": level,
+        "level": content.level,
         "channel": "counter" if credentials is not None else "qr",
-        "reasons": None,
+        "reasons": reasons,
         "comment": comment,
         "client_tag": post.client_tag,
         "token_hash": token_hash(content.token),

@@ -20,38 +20,30 @@ def test_the_id_is_hall_date_and_six_characters_of_the_alphabet() -> None:
         assert re.fullmatch(r"QJ-20261201-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}", rating_id)
 
 
-@pytest.mark.parametrize("limit", [2, 31, 1000, 31**6])
-def test_random_below_stays_below_and_covers_the_range(limit: int) -> None:
-    draws = [ratings._random_below(limit) for _ in range(20000)]
-    assert all(0 <= d < limit for d in draws)
-    if limit <= 31:
-        counts = Counter(draws)
-        assert set(counts) == set(range(limit))
-        # Each value near its share (a loose bound: 20,000 draws).
-        assert max(counts.values()) / min(counts.values()) < 1.5
-    elif limit == 1000:
-        assert len(set(draws)) == limit  # 20 draws a value: missing one is a 1 in 500,000
-    else:
-        assert len(set(draws)) > 19000  # no short cycle through the buffer
+def test_every_character_of_the_alphabet_comes_about_as_often() -> None:
+    firsts = Counter(ratings.new_rating_id("QJ", DAY)[-6] for _ in range(20000))
+    assert set(firsts) == set(ratings._ID_ALPHABET)
+    # Each near its share (a loose bound: 20,000 draws over 31 characters).
+    assert max(firsts.values()) / min(firsts.values()) < 1.5
 
 
-def test_ids_of_one_thread_do_not_repeat_across_buffer_refills() -> None:
-    ids = [ratings.new_rating_id("QJ", DAY) for _ in range(5 * ratings._RANDOM_READ // 4)]
+def test_ids_do_not_repeat() -> None:
+    ids = [ratings.new_rating_id("QJ", DAY) for _ in range(20000)]
     assert len(set(ids)) > len(ids) - 5  # 31**6 ids: a repeat or two is chance, not a cycle
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
-def test_a_forked_child_draws_other_numbers_than_its_parent() -> None:
-    ratings._random_below(31**6)  # the parent has a buffer with bytes left
+def test_a_forked_child_draws_other_ids_than_its_parent() -> None:
+    ratings.new_rating_id("QJ", DAY)
     reader, writer = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: its next numbers, to the parent
+    if pid == 0:  # the child: its next ids, to the parent
         os.close(reader)
-        os.write(writer, repr([ratings._random_below(31**6) for _ in range(8)]).encode())
+        os.write(writer, " ".join(ratings.new_rating_id("QJ", DAY) for _ in range(8)).encode())
         os._exit(0)
     os.close(writer)
-    parent = [ratings._random_below(31**6) for _ in range(8)]
+    parent = [ratings.new_rating_id("QJ", DAY) for _ in range(8)]
     with os.fdopen(reader) as pipe:
-        child = eval(pipe.read())  # noqa: S307 - our own child's repr of a list of ints
+        child = pipe.read().split()
     os.waitpid(pid, 0)
     assert child != parent

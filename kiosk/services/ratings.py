@@ -17,7 +17,9 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import os
 import secrets
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -301,6 +303,12 @@ def client_tag(secret_key: str | bytes, address: str | None) -> str | None:
     """
     if not address:
         return None
+    return _client_tag(secret_key, address)
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_tag(secret_key: str | bytes, address: str) -> str:
+    # Once per address and key, not per rating post: a hall's clients are a few hundred.
     key = secret_key.encode() if isinstance(secret_key, str) else secret_key
     return hmac.new(key, b"client-address:" + address.encode(), hashlib.sha256).hexdigest()[:16]
 
@@ -619,13 +627,50 @@ def session_by_public_id(conn: Connection, public_id: str) -> SessionInfo | None
 
 def new_rating_id(hall_code: str, local_day: dt.date) -> str:
     """A readable rating id: hall code, local date and 6 random characters (QJ-20261126-K7M2QX)."""
-    number = secrets.randbelow(len(_ID_ALPHABET) ** _ID_RANDOM_CHARS)
+    number = _random_below(_ID_SPACE)
     digits = []
     for _position in range(_ID_RANDOM_CHARS):
         number, digit = divmod(number, len(_ID_ALPHABET))
         digits.append(_ID_ALPHABET[digit])
     tail = "".join(digits)
     return f"{hall_code}-{local_day:%Y%m%d}-{tail}"
+
+
+_ID_SPACE = len(_ID_ALPHABET) ** _ID_RANDOM_CHARS  # 31**6, under 2**30
+_RANDOM_READ = 4096
+_random = threading.local()
+_random_generation = [0]  # one more at each fork: a child never reuses its parent's bytes
+
+
+def _random_below(limit: int) -> int:
+    """A uniform random number below ``limit`` (2 to 2**32) from the OS's CSPRNG.
+
+    The bytes are read 4 KB at a time per thread: ``os.urandom`` is a system call that
+    hands the GIL to another thread, and the rating POST would otherwise make one per
+    rating id. Rejection sampling keeps every value equally likely.
+    """
+    mask = (1 << max(1, (limit - 1).bit_length())) - 1  # so that at most half is rejected
+    generation = _random_generation[0]
+    pool: bytes = getattr(_random, "pool", b"")
+    at: int = getattr(_random, "at", 0)
+    if getattr(_random, "generation", None) != generation:
+        pool, at = b"", 0
+    while True:
+        if at + 4 > len(pool):
+            pool, at = os.urandom(_RANDOM_READ), 0
+        number = int.from_bytes(pool[at : at + 4], "big") & mask
+        at += 4
+        if number < limit:
+            break
+    _random.pool, _random.at, _random.generation = pool, at, generation
+    return number
+
+
+def _after_fork() -> None:
+    _random_generation[0] += 1
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def unstorable(text: str) -> bool:

@@ -27,8 +27,23 @@ def test_every_character_of_the_alphabet_comes_about_as_often() -> None:
     assert max(firsts.values()) / min(firsts.values()) < 1.5
 
 
-def test_ids_do_not_repeat() -> None:
-    ids = [ratings.new_rating_id("QJ", DAY) for _ in range(20000)]
+@pytest.mark.parametrize("limit", [2, 31, 1000, 31**6])
+def test_random_below_stays_below_and_covers_the_range(limit: int) -> None:
+    draws = [ratings._random_below(limit) for _ in range(20000)]
+    assert all(0 <= d < limit for d in draws)
+    if limit <= 31:
+        counts = Counter(draws)
+        assert set(counts) == set(range(limit))
+        # Each value near its share (a loose bound: 20,000 draws).
+        assert max(counts.values()) / min(counts.values()) < 1.5
+    elif limit == 1000:
+        assert len(set(draws)) == limit  # 20 draws a value: missing one is a 1 in 500,000
+    else:
+        assert len(set(draws)) > 19000  # no short cycle through the buffer
+
+
+def test_ids_do_not_repeat_across_buffer_refills() -> None:
+    ids = [ratings.new_rating_id("QJ", DAY) for _ in range(20000)]  # 20 refills of 4 KB
     assert len(set(ids)) > len(ids) - 5  # 31**6 ids: a repeat or two is chance, not a cycle
 
 
